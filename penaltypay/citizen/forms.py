@@ -1,0 +1,58 @@
+"""The keeper's forms. Field errors are specific and say how to put it right
+(GOV.UK error message style)."""
+from __future__ import annotations
+
+from django import forms
+from django.core.validators import validate_email
+from django.utils.translation import gettext_lazy as _
+
+from penaltypay.cases.domain import is_valid_reference, is_valid_vrm, normalise_reference, normalise_vrm
+
+MAX_FIELD_LENGTH = 50  # anything longer is not a reference or a registration
+
+
+class FindPenaltyForm(forms.Form):
+    reference = forms.CharField(
+        required=False, max_length=1000, strip=True
+    )
+    registration = forms.CharField(required=False, max_length=1000, strip=True)
+
+    def clean_reference(self) -> str:
+        raw = self.cleaned_data.get("reference", "")
+        if not raw:
+            raise forms.ValidationError(_("Enter your penalty reference"))
+        value = normalise_reference(raw)
+        if len(raw) > MAX_FIELD_LENGTH or not value.isdigit() or not value.isascii():
+            raise forms.ValidationError(_("Penalty reference must only include numbers 0 to 9"))
+        if not is_valid_reference(value):
+            raise forms.ValidationError(_("Penalty reference must be 8 numbers"))
+        return value
+
+    def clean_registration(self) -> str:
+        raw = self.cleaned_data.get("registration", "")
+        if not raw:
+            raise forms.ValidationError(_("Enter the vehicle registration number"))
+        value = normalise_vrm(raw)
+        if len(raw) > MAX_FIELD_LENGTH or not value.isascii() or not value.isalnum():
+            raise forms.ValidationError(_("Registration number must only include letters a to z and numbers"))
+        if not is_valid_vrm(value):
+            raise forms.ValidationError(_("Registration number must be 7 characters or fewer"))
+        return value
+
+
+class ReceiptEmailForm(forms.Form):
+    email = forms.CharField(required=False, max_length=1000, strip=True)
+
+    def clean_email(self) -> str:
+        value = self.cleaned_data.get("email", "")
+        if not value:
+            return ""
+        if len(value) > 254:
+            raise forms.ValidationError(_("Email address must be 254 characters or fewer"))
+        try:
+            validate_email(value)
+        except forms.ValidationError:
+            raise forms.ValidationError(
+                _("Enter an email address in the correct format, like name@example.com")
+            ) from None
+        return value

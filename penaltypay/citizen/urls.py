@@ -1,0 +1,15 @@
+from django.urls import path
+
+from penaltypay.citizen import views
+
+app_name = "citizen"
+
+urlpatterns = [
+    path("", views.start, name="start"),
+    path("find-your-penalty", views.find_penalty, name="find"),
+    path("your-penalty", views.penalty, name="penalty"),
+    path("pay", views.pay_now, name="pay"),
+    path("pay/return/<str:payment_id>", views.payment_return, name="payment-return"),
+    path("pay/complete/<str:payment_id>", views.payment_complete, name="payment-complete"),
+    path("start-again", views.start_again, name="start-again"),
+]

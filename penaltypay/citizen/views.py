@@ -1,0 +1,220 @@
+"""The keeper's journey. Views read forms and call domain services; no rules live here."""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.conf import settings
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language, gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from penaltypay.cases.domain import CASE_TYPE_NAMES, NotPayableReason, amount_due_at, why_not_payable
+from penaltypay.cases.lookup import LookupOutcome, find_case, local_case
+from penaltypay.citizen import ratelimit
+from penaltypay.citizen.forms import FindPenaltyForm, ReceiptEmailForm
+from penaltypay.ecs.factory import ecs_client
+from penaltypay.payments import provider as pay
+from penaltypay.payments.domain import PaymentStatus
+from penaltypay.payments.gateway import pay_client
+from penaltypay.payments.models import Payment
+from penaltypay.payments.services import PaymentUnavailable, pending_paid_pence, refresh_payment, start_payment
+
+log = logging.getLogger(__name__)
+
+SESSION_CASE = "case"
+SESSION_EMAIL = "receipt_email"
+SESSION_PAYMENTS = "payments"
+
+
+def _current_case(request):
+    held = request.session.get(SESSION_CASE)
+    if not held:
+        return None
+    return local_case(held["reference"], held["vrm"])
+
+
+@require_GET
+def start(request):
+    return render(request, "citizen/start.html")
+
+
+@require_http_methods(["GET", "POST"])
+def find_penalty(request):
+    form = FindPenaltyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        reference = form.cleaned_data["reference"]
+        vrm = form.cleaned_data["registration"]
+        address = ratelimit.client_address(request)
+        limited = ratelimit.check_lookup_allowed(address, reference)
+        if limited:
+            response = render(request, "citizen/too_many_attempts.html", {"limited": limited}, status=429)
+            response["Retry-After"] = str(limited.retry_after_seconds)
+            return response
+        lookup = find_case(reference, vrm, ecs_client().get_case)
+        ratelimit.record_lookup(address, reference, found=lookup.outcome is LookupOutcome.FOUND)
+        if lookup.outcome is LookupOutcome.FOUND:
+            request.session.cycle_key()  # a new session for a new case: no fixation
+            request.session[SESSION_CASE] = {"reference": reference, "vrm": vrm}
+            return redirect("citizen:penalty")
+        if lookup.outcome is LookupOutcome.NOT_PAYABLE_HERE:
+            return render(
+                request, "citizen/not_payable.html", {"reason": NotPayableReason.TYPE_NOT_PAYABLE_ONLINE.value}
+            )
+        if lookup.outcome is LookupOutcome.UNAVAILABLE:
+            return render(request, "citizen/service_unavailable.html", status=503)
+        # Not found and vehicle mismatch: one message, so a reference cannot be confirmed alone.
+        form.add_error(
+            None,
+            _(
+                "We could not find a penalty with that reference and registration number. "
+                "Check your letter and try again."
+            ),
+        )
+    return render(request, "citizen/find.html", {"form": form})
+
+
+def _penalty_context(case, now):
+    pending = pending_paid_pence(case.reference)
+    return {
+        "case": case,
+        "case_type_name": CASE_TYPE_NAMES.get(case.case_type, case.case_type),
+        "due": amount_due_at(case, now, pending),
+        "full_amount": amount_due_at(case, case_after_reduction(case), pending),
+        "reason": why_not_payable(case, now, pending),
+    }
+
+
+def case_after_reduction(case):
+    """A moment after the reduction deadline, to show what is due once it has passed."""
+    from datetime import datetime, time, timedelta
+
+    from penaltypay.cases.domain import LONDON
+
+    if case.reduction_deadline is None:
+        return timezone.now()
+    return datetime.combine(case.reduction_deadline + timedelta(days=1), time(12), tzinfo=LONDON)
+
+
+@require_GET
+def penalty(request):
+    case = _current_case(request)
+    if case is None:
+        return redirect("citizen:find")
+    context = _penalty_context(case, timezone.now())
+    if context["reason"] is not None:
+        return render(request, "citizen/not_payable.html", {**context, "reason": context["reason"].value})
+    return render(request, "citizen/penalty.html", context)
+
+
+def _return_url(request, payment: Payment) -> str:
+    path = reverse("citizen:payment-return", args=[payment.id])
+    base = settings.PUBLIC_BASE_URL.rstrip("/")
+    return f"{base}{path}" if base else request.build_absolute_uri(path)
+
+
+@require_http_methods(["GET", "POST"])
+def pay_now(request):
+    case = _current_case(request)
+    if case is None:
+        return redirect("citizen:find")
+    now = timezone.now()
+    context = _penalty_context(case, now)
+    if context["reason"] is not None:
+        return redirect("citizen:penalty")
+    form = ReceiptEmailForm(request.POST or None, initial={"email": request.session.get(SESSION_EMAIL, "")})
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        request.session[SESSION_EMAIL] = email
+        try:
+            started = start_payment(
+                case,
+                amount_pence=context["due"].total_pence,
+                email=email,
+                language=(get_language() or "en")[:2],
+                return_url_for=lambda p: _return_url(request, p),
+                client=pay_client(),
+            )
+        except PaymentUnavailable:
+            return render(request, "citizen/payment_unavailable.html", status=503)
+        except pay.ProviderError:
+            log.warning("provider error while resuming a payment")
+            return render(request, "citizen/payment_unavailable.html", status=503)
+        _remember_payment(request, started.payment)
+        if started.next_url is None:
+            return redirect("citizen:payment-complete", payment_id=started.payment.id)
+        return HttpResponseRedirect(started.next_url, status=303)
+    return render(request, "citizen/pay.html", {**context, "form": form})
+
+
+def _remember_payment(request, payment: Payment) -> None:
+    ids = request.session.get(SESSION_PAYMENTS, [])
+    if str(payment.id) not in ids:
+        request.session[SESSION_PAYMENTS] = (ids + [str(payment.id)])[-10:]
+
+
+def _payment_or_404(payment_id) -> Payment:
+    try:
+        return Payment.objects.get(pk=uuid.UUID(str(payment_id)))
+    except (ValueError, Payment.DoesNotExist):
+        raise Http404("no such payment") from None
+
+
+OUTCOME_TEMPLATES = {
+    "P0010": "citizen/outcomes/declined.html",
+    "P0020": "citizen/outcomes/expired.html",
+    "P0030": "citizen/outcomes/cancelled_by_you.html",
+    "P0040": "citizen/outcomes/cancelled_by_service.html",
+    "P0050": "citizen/outcomes/error.html",
+}
+
+
+@require_GET
+def payment_return(request, payment_id):
+    """The provider sends the keeper here with no outcome: read it from the provider."""
+    payment = _payment_or_404(payment_id)
+    if payment.is_live:
+        try:
+            payment = refresh_payment(payment, pay_client(), source="return")
+        except pay.ProviderError:
+            log.warning("provider unreachable on return", extra={"payment_reference": payment.reference})
+            return render(request, "citizen/outcomes/checking.html", {"payment": payment}, status=503)
+    if payment.state is PaymentStatus.SUCCESS:
+        return redirect("citizen:payment-complete", payment_id=payment.id)
+    if payment.is_live:
+        return render(request, "citizen/outcomes/checking.html", {"payment": payment})
+    template = OUTCOME_TEMPLATES.get(payment.failure_code)
+    if template is None:
+        template = (
+            "citizen/outcomes/error.html" if payment.state is PaymentStatus.ERROR else "citizen/outcomes/declined.html"
+        )
+        if payment.state in (PaymentStatus.CANCELLED,):
+            template = OUTCOME_TEMPLATES["P0040"]
+        if payment.state in (PaymentStatus.CREATE_FAILED, PaymentStatus.ABANDONED):
+            template = "citizen/payment_unavailable.html"
+    return render(request, template, {"payment": payment})
+
+
+@require_GET
+def payment_complete(request, payment_id):
+    payment = _payment_or_404(payment_id)
+    if payment.state is not PaymentStatus.SUCCESS:
+        return redirect("citizen:payment-return", payment_id=payment.id)
+    return render(
+        request,
+        "citizen/confirmation.html",
+        {"payment": payment, "case_type_name": CASE_TYPE_NAMES.get(payment.case_type, "penalty")},
+    )
+
+
+@require_GET
+def start_again(request):
+    request.session.flush()
+    return redirect("citizen:find")
+
+
+def robots(request):
+    return HttpResponse("User-agent: *\nDisallow: /\n", content_type="text/plain")

@@ -1,0 +1,54 @@
+"""The Jinja2 environment: GOV.UK Frontend macros, Django's URL reversing and gettext."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext, ngettext
+from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
+
+from penaltypay.money import format_pence
+
+
+def _url(name: str, *args, **kwargs) -> str:
+    return reverse(name, args=args or None, kwargs=kwargs or None)
+
+
+def _london_date(value) -> str:
+    """'14 December 2026' — GOV.UK style, no leading zero."""
+    if value is None:
+        return ""
+    months = [
+        gettext("January"), gettext("February"), gettext("March"), gettext("April"),
+        gettext("May"), gettext("June"), gettext("July"), gettext("August"),
+        gettext("September"), gettext("October"), gettext("November"), gettext("December"),
+    ]
+    return f"{value.day} {months[value.month - 1]} {value.year}"
+
+
+def environment(**options) -> Environment:
+    django_loader = options.pop("loader", None)
+    # HTML is escaped; the plain-text email templates are not.
+    options["autoescape"] = select_autoescape(["html", "xml"], default_for_string=True, default=False)
+    options["extensions"] = list(options.get("extensions", [])) + ["jinja2.ext.i18n"]
+    env = Environment(**options)
+    # Django's Jinja2 backend hands us its app-directory loader; keep it and add
+    # the GOV.UK Frontend macros under their documented prefix.
+    loaders = [env.loader] if env.loader else []
+    if django_loader:
+        loaders.insert(0, django_loader)
+    loaders.append(PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja", "templates")}))
+    env.loader = ChoiceLoader(loaders)
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)
+    env.globals.update(
+        {
+            "url": _url,
+            "static": static,
+            "get_language": translation.get_language,
+            "settings": settings,
+        }
+    )
+    env.filters["pence"] = format_pence
+    env.filters["long_date"] = _london_date
+    return env

@@ -1,0 +1,23 @@
+"""Health checks for load balancers and operators. No personal data, no secrets."""
+from __future__ import annotations
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+
+@require_GET
+def liveness(request):
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readiness(request):
+    """Ready when our own database answers. ECS and the provider being down does not
+    make us unready: keepers can still pay while ECS is away (docs/adr/0004)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
+    return JsonResponse({"status": "ok", "database": "up"})

@@ -1,0 +1,104 @@
+"""The payment state machine: which moves are allowed, from what, to what.
+
+Our own statuses (not the provider's), because we also need the states before
+the provider knows the payment (`new`) and when we cannot tell whether it does
+(`create_unknown`).
+"""
+from __future__ import annotations
+
+import secrets
+from enum import Enum
+
+
+class PaymentStatus(str, Enum):
+    NEW = "new"  # recorded by us, provider not yet called
+    CREATE_UNKNOWN = "create_unknown"  # the create call's outcome is unknown (timeout, 5xx)
+    IN_PROGRESS = "in_progress"  # the provider has it; the payer has not finished
+    SUCCESS = "success"
+    FAILED = "failed"  # declined, expired or cancelled by the payer
+    CANCELLED = "cancelled"  # cancelled by us
+    ERROR = "error"  # provider-side error, no money taken
+    CREATE_FAILED = "create_failed"  # the provider refused the create: nothing exists there
+    ABANDONED = "abandoned"  # create outcome unknown and no such payment ever appeared
+
+
+LIVE_STATUSES = frozenset({PaymentStatus.NEW, PaymentStatus.CREATE_UNKNOWN, PaymentStatus.IN_PROGRESS})
+FINAL_STATUSES = frozenset(set(PaymentStatus) - LIVE_STATUSES)
+
+_ALLOWED = {
+    PaymentStatus.NEW: {
+        PaymentStatus.IN_PROGRESS,
+        PaymentStatus.CREATE_UNKNOWN,
+        PaymentStatus.CREATE_FAILED,
+        # the provider may already have finished it by the time we first read it
+        PaymentStatus.SUCCESS,
+        PaymentStatus.FAILED,
+        PaymentStatus.CANCELLED,
+        PaymentStatus.ERROR,
+    },
+    PaymentStatus.CREATE_UNKNOWN: {
+        PaymentStatus.IN_PROGRESS,
+        PaymentStatus.SUCCESS,
+        PaymentStatus.FAILED,
+        PaymentStatus.CANCELLED,
+        PaymentStatus.ERROR,
+        PaymentStatus.ABANDONED,
+    },
+    PaymentStatus.IN_PROGRESS: {
+        PaymentStatus.SUCCESS,
+        PaymentStatus.FAILED,
+        PaymentStatus.CANCELLED,
+        PaymentStatus.ERROR,
+    },
+    # We gave up on an unknown create; if it turns up paid after all, the money is real.
+    PaymentStatus.ABANDONED: {PaymentStatus.SUCCESS},
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, current: PaymentStatus, target: PaymentStatus):
+        super().__init__(f"payment cannot move from {current.value} to {target.value}")
+        self.current = current
+        self.target = target
+
+
+def check_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
+    """True when the move changes something, False when it is a repeat of where we are
+    (a duplicate webhook, a second poll); IllegalTransition for anything else.
+    A finished payment never changes again."""
+    current, target = PaymentStatus(current), PaymentStatus(target)
+    if current == target:
+        return False
+    if target in _ALLOWED.get(current, set()):
+        return True
+    raise IllegalTransition(current, target)
+
+
+_PROVIDER_TO_OURS = {
+    "created": PaymentStatus.IN_PROGRESS,
+    "started": PaymentStatus.IN_PROGRESS,
+    "submitted": PaymentStatus.IN_PROGRESS,
+    "capturable": PaymentStatus.IN_PROGRESS,
+    "success": PaymentStatus.SUCCESS,
+    "failed": PaymentStatus.FAILED,
+    "cancelled": PaymentStatus.CANCELLED,
+    "error": PaymentStatus.ERROR,
+}
+
+
+def status_from_provider(provider_status: str) -> PaymentStatus:
+    try:
+        return _PROVIDER_TO_OURS[provider_status]
+    except KeyError:
+        raise ValueError(f"unknown provider payment status {provider_status!r}") from None
+
+
+# Unambiguous characters only: a keeper may read this reference out on the phone.
+_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_payment_reference() -> str:
+    """Our own payment reference, e.g. 'PP-7KQ2-M4XD': sent to the provider and to ECS
+    (ExternalReference: 1–36 of [A-Za-z0-9-_])."""
+    chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+    return f"PP-{chars[:4]}-{chars[4:]}"

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from penaltypay.payments.domain import LIVE_STATUSES, PaymentStatus
+
+
+class Payment(models.Model):
+    """One attempt to take a payment for one case.
+
+    Written before the provider is called (so a crash or timeout never leaves a
+    provider payment we know nothing about), then moved by `settle_payment` only.
+    """
+
+    CHANNEL_ONLINE = "ONLINE"
+    CHANNEL_PHONE = "PHONE"
+
+    # Unguessable: it is in the return URL.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reference = models.CharField(max_length=36, unique=True)
+    case_reference = models.CharField(max_length=8, db_index=True)
+    case_type = models.CharField(max_length=4)
+    amount_pence = models.BigIntegerField()
+    description = models.CharField(max_length=255)
+    email = models.EmailField(max_length=254, blank=True)
+    language = models.CharField(max_length=2, default="en")
+    channel = models.CharField(max_length=10, default=CHANNEL_ONLINE)
+    status = models.CharField(
+        max_length=20, choices=[(s.value, s.value) for s in PaymentStatus], default=PaymentStatus.NEW.value
+    )
+    provider_payment_id = models.CharField(max_length=64, blank=True, db_index=True)
+    provider_status = models.CharField(max_length=20, blank=True)
+    failure_code = models.CharField(max_length=10, blank=True)
+    psp_reference = models.CharField(max_length=64, blank=True)  # provider_id, sent to ECS
+    card_brand = models.CharField(max_length=40, blank=True)
+    card_last_four = models.CharField(max_length=4, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    authorised_at = models.DateTimeField(null=True, blank=True)  # ECS PaidAt
+    finished_at = models.DateTimeField(null=True, blank=True)
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)
+    # Set once ECS's ledger holds this payment (delivery comes with the ECS outbox).
+    ecs_recorded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "payment"
+        constraints = [
+            # Never two live payments for one penalty: a double click, a retry or a
+            # timeout collides here instead of creating a second provider payment.
+            models.UniqueConstraint(
+                fields=["case_reference"],
+                condition=Q(status__in=[s.value for s in LIVE_STATUSES]),
+                name="one_live_payment_per_case",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "updated_at"], name="payment_status_updated")]
+
+    @property
+    def state(self) -> PaymentStatus:
+        return PaymentStatus(self.status)
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in LIVE_STATUSES
+
+
+class PaymentEvent(models.Model):
+    """Every status change of a payment, with what caused it (return, poller, webhook)."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=20)
+    to_status = models.CharField(max_length=20)
+    source = models.CharField(max_length=20)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "payment_event"
+        ordering = ["at", "id"]
+
+
+class WebhookMessage(models.Model):
+    """Each provider webhook message id seen, so a duplicate is recognised."""
+
+    message_id = models.CharField(max_length=64, unique=True)
+    event_type = models.CharField(max_length=40)
+    resource_id = models.CharField(max_length=64)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "webhook_message"

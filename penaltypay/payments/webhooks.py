@@ -1,0 +1,59 @@
+"""Provider webhooks: a signed hint that a payment changed. We verify the
+signature, then read the payment from the provider and settle it; the body's
+state is never trusted, so duplicates, late and out-of-order messages change
+nothing twice."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from penaltypay.payments import provider as pay
+from penaltypay.payments.models import Payment, WebhookMessage
+from penaltypay.payments.services import refresh_payment
+
+log = logging.getLogger(__name__)
+
+HANDLED_EVENTS = {"card_payment_succeeded", "card_payment_failed", "card_payment_expired", "card_payment_refunded"}
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    status: int  # HTTP status to answer the provider with
+    detail: str
+
+
+def handle_webhook(raw_body: bytes, signature: str | None, secret: str, client: pay.PayClient) -> WebhookResult:
+    if not secret or not pay.verify_webhook_signature(raw_body, signature, secret):
+        return WebhookResult(401, "signature does not match")
+    try:
+        message = json.loads(raw_body.decode("utf-8"))
+        message_id = str(message["webhook_message_id"])[:64]
+        event_type = str(message["event_type"])[:40]
+        resource_id = str(message["resource_id"])[:64]
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+        return WebhookResult(400, "body is not a webhook message")
+    if not message_id or not resource_id:
+        return WebhookResult(400, "body is not a webhook message")
+    try:
+        with transaction.atomic():
+            WebhookMessage.objects.create(message_id=message_id, event_type=event_type, resource_id=resource_id)
+        first_time = True
+    except IntegrityError:
+        first_time = False  # a redelivery: still safe to re-read, but nothing will change
+    payment = Payment.objects.filter(provider_payment_id=resource_id).first()
+    if payment is None:
+        log.warning("webhook for a payment we do not hold", extra={"resource_id": resource_id})
+        return WebhookResult(200, "unknown payment ignored")
+    if event_type not in HANDLED_EVENTS:
+        return WebhookResult(200, "event type ignored")
+    if not payment.is_live:
+        return WebhookResult(200, "already settled")
+    try:
+        refresh_payment(payment, client, source="webhook")
+    except pay.ProviderError:
+        # Answer non-2xx so the provider redelivers; the re-checker will also settle it.
+        return WebhookResult(503, "could not read the payment from the provider")
+    return WebhookResult(200, "settled" if first_time else "duplicate re-checked")

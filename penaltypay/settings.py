@@ -1,0 +1,174 @@
+"""Django settings for penaltypay.
+
+Everything that differs between a laptop and production comes from the
+environment (twelve-factor). The defaults are safe for a local run only;
+`PENALTYPAY_ENV=production` refuses to start with any of them.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("PENALTYPAY_VAR_DIR", BASE_DIR / "var"))
+
+ENVIRONMENT = os.environ.get("PENALTYPAY_ENV", "local")  # local | test | production
+PRODUCTION = ENVIRONMENT == "production"
+
+_DEFAULT_SECRET = "local-development-only-not-a-secret"
+SECRET_KEY = os.environ.get("SECRET_KEY", _DEFAULT_SECRET)
+DEBUG = os.environ.get("DEBUG", "0" if PRODUCTION else "1") == "1"
+
+if PRODUCTION:
+    if SECRET_KEY == _DEFAULT_SECRET or len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured("SECRET_KEY must be set to a long random value in production.")
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be off in production.")
+
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "penaltypay.cases",
+    "penaltypay.payments",
+    "penaltypay.ecs",
+    "penaltypay.citizen",
+    "penaltypay.operations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "penaltypay.security.ContentSecurityPolicyMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "penaltypay.urls"
+WSGI_APPLICATION = "penaltypay.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "penaltypay.jinja2.environment"},
+    },
+    {
+        # Django's own templates (only the built-in error fallbacks use it).
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'penaltypay.sqlite3'}"),
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web, worker) share the file: wait for locks instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "penaltypay"}}
+
+# Sessions hold only our own payment ids: signed cookies would put them in the
+# browser, so keep them server-side.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 60 * 60 * 4
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_SSL_REDIRECT = PRODUCTION and os.environ.get("SECURE_SSL_REDIRECT", "1") == "1"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+SECURE_HSTS_SECONDS = 31536000 if PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("cy", "Cymraeg")]
+LOCALE_PATHS = [BASE_DIR / "penaltypay" / "locale"]
+USE_I18N = True
+TIME_ZONE = "Europe/London"
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+# GOV.UK Frontend comes from the npm package installed by `make install`, never copied by hand.
+GOVUK_FRONTEND_DIR = BASE_DIR / "node_modules" / "govuk-frontend" / "dist" / "govuk"
+STATICFILES_DIRS = [("govuk", GOVUK_FRONTEND_DIR)] if GOVUK_FRONTEND_DIR.exists() else []
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# --- External systems -------------------------------------------------------
+ECS_URL = os.environ.get("ECS_URL", "http://127.0.0.1:8081/ecs/v1")
+ECS_USERNAME = os.environ.get("ECS_USERNAME", "")
+ECS_PASSWORD = os.environ.get("ECS_PASSWORD", "")
+# A citizen's page waits at most this long for a GetCase before using the local store.
+ECS_LOOKUP_TIMEOUT = float(os.environ.get("ECS_LOOKUP_TIMEOUT", "3"))
+
+PAY_API_URL = os.environ.get("PAY_API_URL", "http://127.0.0.1:8082")
+PAY_API_KEY = os.environ.get("PAY_API_KEY", "sandbox-api-key")
+PAY_WEBHOOK_SECRET = os.environ.get("PAY_WEBHOOK_SECRET", "sandbox-webhook-secret")
+PAY_TIMEOUT = float(os.environ.get("PAY_TIMEOUT", "10"))
+# Where the provider sends the payer back; built from the request unless set.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+
+NOTIFY_API_KEY = os.environ.get("NOTIFY_API_KEY", "")
+NOTIFY_RECEIPT_TEMPLATE_ID = os.environ.get("NOTIFY_RECEIPT_TEMPLATE_ID", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "penaltypay@localhost")
+
+if PRODUCTION:
+    for name in ("PAY_API_KEY", "PAY_WEBHOOK_SECRET"):
+        if os.environ.get(name, "") in ("", "sandbox-api-key", "sandbox-webhook-secret"):
+            raise ImproperlyConfigured(f"{name} must be set in production.")
+
+# Look-up rate limits (per client address, per penalty reference), per window.
+LOOKUP_RATE_LIMIT_PER_ADDRESS = int(os.environ.get("LOOKUP_RATE_LIMIT_PER_ADDRESS", "20"))
+LOOKUP_RATE_LIMIT_PER_REFERENCE = int(os.environ.get("LOOKUP_RATE_LIMIT_PER_REFERENCE", "5"))
+LOOKUP_RATE_LIMIT_WINDOW_SECONDS = int(os.environ.get("LOOKUP_RATE_LIMIT_WINDOW_SECONDS", "900"))
+
+# Payments still in progress after this long are settled by the worker.
+PAYMENT_RECHECK_AFTER_SECONDS = int(os.environ.get("PAYMENT_RECHECK_AFTER_SECONDS", "60"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "penaltypay.operations.logging.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"zeep": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+}
+
+# Reverse proxies in front of the app whose X-Forwarded-For we trust (0 locally).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+CSRF_FAILURE_VIEW = "penaltypay.citizen.errors.csrf_failure"
