@@ -31,7 +31,7 @@ def environment(**options) -> Environment:
     django_loader = options.pop("loader", None)
     # HTML is escaped; the plain-text email templates are not.
     options["autoescape"] = select_autoescape(["html", "xml"], default_for_string=True, default=False)
-    options["extensions"] = list(options.get("extensions", [])) + ["jinja2.ext.i18n"]
+    options["extensions"] = list(options.get("extensions", [])) + ["jinja2.ext.i18n", "jinja2.ext.do"]
     env = Environment(**options)
     # Django's Jinja2 backend hands us its app-directory loader; keep it and add
     # the GOV.UK Frontend macros under their documented prefix.

@@ -15,6 +15,11 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PENALTYPAY_VAR_DIR", BASE_DIR / "var"))
 
+if not os.environ.get("PENALTYPAY_ENV") == "production":
+    # SQLite, receipt emails and collected assets live here on a local run.
+    for _sub in ("", "mail", "static"):
+        (VAR_DIR / _sub).mkdir(parents=True, exist_ok=True)
+
 ENVIRONMENT = os.environ.get("PENALTYPAY_ENV", "local")  # local | test | production
 PRODUCTION = ENVIRONMENT == "production"
 
@@ -42,6 +47,9 @@ INSTALLED_APPS = [
     "penaltypay.citizen",
     "penaltypay.operations",
 ]
+if not PRODUCTION:
+    # The local ECS simulator and sandbox provider: never installed in production.
+    INSTALLED_APPS.append("penaltypay.sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -2,8 +2,15 @@
 local HTTP servers (one of each per test session, reset before each test that uses them)."""
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
+
+from penaltypay.cases.domain import london_date
+from tests.factories import late_licensing_case
 
 
 @pytest.fixture(autouse=True)
@@ -53,3 +60,37 @@ def provider(pay_sandbox, settings):
     settings.PAY_TIMEOUT = 3.0
     yield pay_sandbox
     pay_sandbox.reset()
+
+
+@pytest.fixture
+def today():
+    return london_date(timezone.now())
+
+
+@pytest.fixture
+def reduced_case(ecs, today):
+    """A 7A whose reduction is still open: £40 now, £80 after the deadline."""
+    case = late_licensing_case(
+        reference="70000001",
+        vrm="AB12CDE",
+        issue_date=today - timedelta(days=10),
+        reduction_deadline=today + timedelta(days=20),
+        pay_by_date=today + timedelta(days=40),
+    )
+    ecs.put_case(case)
+    return case
+
+
+@pytest.fixture
+def put_case(ecs, today):
+    def put(**overrides):
+        base = late_licensing_case(
+            issue_date=today - timedelta(days=10),
+            reduction_deadline=today + timedelta(days=20),
+            pay_by_date=today + timedelta(days=40),
+        )
+        case = replace(base, **overrides)
+        ecs.put_case(case)
+        return case
+
+    return put

@@ -579,6 +579,7 @@ class SandboxProvider:
         self._server: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self._wake_sweeper = threading.Event()
         self._dispatcher = _WebhookDispatcher(self)
         self._seq = count(1)
         self._generation = 0
@@ -613,6 +614,7 @@ class SandboxProvider:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake_sweeper.set()
         self._dispatcher.stop()
         if self._server is not None:
             self._server.shutdown()
@@ -634,7 +636,7 @@ class SandboxProvider:
         self._tokens: dict[str, str] = {}  # live card-page token -> payment id
         self._deliveries: deque = deque(maxlen=DELIVERY_LOG_SIZE)
         self._held: list[_Delivery] = []
-        self._reorder_left = 0
+        self._reorder_left = self._reorder_count(self._config["webhook_reorder"])
         self._posts: dict[str, deque] = {}
         # Deliveries already on the wire when a reset happens must not reappear afterwards.
         self._generation += 1
@@ -644,16 +646,18 @@ class SandboxProvider:
         checked = _validated_config(changes)
         with self._lock:
             self._config.update(checked)
+            if "sweep_interval" in checked or "expiry_seconds" in checked:
+                self._wake_sweeper.set()
             if "webhook_reorder" in checked:
-                reorder = checked["webhook_reorder"]
-                if reorder is True:
-                    self._reorder_left = -1
-                elif reorder:
-                    self._reorder_left = int(reorder)
-                else:
-                    self._reorder_left = 0
+                self._reorder_left = self._reorder_count(checked["webhook_reorder"])
+                if not self._reorder_left:
                     self._release_held()
             return self.settings()
+
+    @staticmethod
+    def _reorder_count(setting) -> int:
+        # -1: hold every message until reordering is switched off; N: hold the next N.
+        return -1 if setting is True else int(setting)
 
     def settings(self) -> dict:
         with self._lock:
@@ -972,11 +976,14 @@ class SandboxProvider:
                     raise _ApiError(400, "P0602", f"Invalid attribute value: {name}. Must be a whole number of pence", name)
             amount, expected = data["amount"], data["refund_amount_available"]
             summary = self._refund_summary(payment)
-            if payment.status != "success" or summary["amount_available"] <= 0:
+            if payment.status != "success":
                 raise _ApiError(400, "P0603", "The payment is not available for refund")
             if expected != summary["amount_available"]:
-                # Two refunds prepared from the same read: only the first one goes through.
+                # Two refunds prepared from the same read: only the first one goes through,
+                # even when the first took everything.
                 raise _ApiError(412, "P0604", "Refund amount available mismatch")
+            if summary["amount_available"] <= 0:
+                raise _ApiError(400, "P0603", "The payment has been refunded in full")
             if amount > summary["amount_available"]:
                 raise _ApiError(400, "P0603", "The refund amount is more than the amount available for refund")
             refund = _Refund(_new_id(), amount, "submitted", self._now())
@@ -1218,7 +1225,9 @@ class SandboxProvider:
 
     def _sweep_forever(self) -> None:
         # Payments nobody reads still expire (and send their webhook) on time.
-        while not self._stop.wait(self._setting("sweep_interval")):
+        while not self._stop.is_set():
+            self._wake_sweeper.wait(self._setting("sweep_interval"))
+            self._wake_sweeper.clear()
             try:
                 with self._lock:
                     for payment in list(self._payments.values()):
@@ -1309,6 +1318,12 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "SandboxPay/1"
     protocol_version = "HTTP/1.1"
     timeout = 60  # idle keep-alive connections are closed after this
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes; without this, Nagle's algorithm
+        # and delayed ACKs add ~40 ms to every keep-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def version_string(self) -> str:
         return self.server_version

@@ -102,11 +102,10 @@ class Command(BaseCommand):
     def _print_samples(self):
         if os.environ.get("ECS_URL"):
             return
-        from datetime import date
 
         from penaltypay.sandbox.ecs_seed import describe_seed
 
         self.stdout.write("Sample penalties (reference, registration):")
-        for reference, vrm, text in describe_seed(date.today()):
+        for reference, vrm, text in describe_seed():
             self.stdout.write(f"  {reference}  {vrm:8}  {text}")
         self.stdout.write(f"Test card: 4444 3333 2222 1111, any future expiry, any 3-digit code. Mail: {settings.EMAIL_FILE_PATH}")
