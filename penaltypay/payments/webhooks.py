@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -15,6 +16,8 @@ from penaltypay.payments.models import Payment, WebhookMessage
 from penaltypay.payments.services import refresh_payment
 
 log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 HANDLED_EVENTS = {"card_payment_succeeded", "card_payment_failed", "card_payment_expired", "card_payment_refunded"}
 
@@ -30,12 +33,14 @@ def handle_webhook(raw_body: bytes, signature: str | None, secret: str, client: 
         return WebhookResult(401, "signature does not match")
     try:
         message = json.loads(raw_body.decode("utf-8"))
-        message_id = str(message["webhook_message_id"])[:64]
-        event_type = str(message["event_type"])[:40]
-        resource_id = str(message["resource_id"])[:64]
+        message_id = str(message["webhook_message_id"])
+        event_type = str(message["event_type"])
+        resource_id = str(message["resource_id"])
     except (ValueError, UnicodeDecodeError, KeyError, TypeError):
         return WebhookResult(400, "body is not a webhook message")
-    if not message_id or not resource_id:
+    # Ids are the provider's opaque tokens: anything else (control characters, NUL,
+    # markup) is not a message from it, and must not reach the database or the logs.
+    if not all(_TOKEN.fullmatch(value) for value in (message_id, event_type, resource_id)):
         return WebhookResult(400, "body is not a webhook message")
     try:
         with transaction.atomic():

@@ -120,7 +120,19 @@ def test_webhooks_from_the_sandbox_itself_settle_payments(live_server, client, r
     assert PaymentEvent.objects.filter(payment=payment, source="webhook").exists()
 
 
-@pytest.mark.parametrize("body", [b"", b"not json", b"[]", b'{"webhook_message_id": "x"}', "é".encode("latin-1")])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"webhook_message_id": "x"}',
+        "é".encode("latin-1"),
+        # NUL cannot be stored in PostgreSQL text: found by the fuzz test
+        b'{"webhook_message_id": "a\\u0000", "event_type": "card_payment_succeeded", "resource_id": "p1"}',
+        b'{"webhook_message_id": "<b>", "event_type": "card_payment_succeeded", "resource_id": "p1"}',
+    ],
+)
 def test_malformed_signed_bodies_get_400_not_500(client, body, provider):
     assert post(client, body, sign(body)).status_code == 400
 
