@@ -4,11 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/penaltypay
+CSS := build/static/citizen/app.css
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install run test test-sqlite test-postgres chromium clean
 
-install: $(VENV)/.installed node_modules/.installed chromium
+install: $(VENV)/.installed node_modules/.installed $(CSS) chromium
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# GOV.UK Frontend's Sass, compiled with our assets path (the precompiled CSS expects /assets/).
+$(CSS): penaltypay/citizen/assets/app.scss node_modules/.installed
+	npx --no-install sass --load-path=node_modules --style=compressed --no-source-map --quiet-deps $< $@
 
 # Browser tests drive Debian's Chromium (a downloaded browser cannot be fetched here).
 chromium:
@@ -39,4 +44,4 @@ test-postgres:
 	DATABASE_URL=$(PG_TEST_URL) PENALTYPAY_ENV=test $(BIN)/python -m pytest -m "not browser"
 
 clean:
-	rm -rf $(VENV) node_modules var .pytest_cache
+	rm -rf $(VENV) node_modules var build .pytest_cache

@@ -132,7 +132,9 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 # GOV.UK Frontend comes from the npm package installed by `make install`, never copied by hand.
 GOVUK_FRONTEND_DIR = BASE_DIR / "node_modules" / "govuk-frontend" / "dist" / "govuk"
-STATICFILES_DIRS = [("govuk", GOVUK_FRONTEND_DIR)] if GOVUK_FRONTEND_DIR.exists() else []
+# Our stylesheet, compiled from GOV.UK Frontend's Sass by `make install`.
+COMPILED_STATIC_DIR = BASE_DIR / "build" / "static"
+STATICFILES_DIRS = [("govuk", GOVUK_FRONTEND_DIR), COMPILED_STATIC_DIR]
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # --- External systems -------------------------------------------------------

@@ -44,7 +44,8 @@ def test_paying_with_a_success_card_confirms_and_emails_a_receipt(client, reduce
     assert response.status_code == 302
     page = client.get(response["Location"]).content.decode()
     assert "Payment complete" in page
-    assert payment.reference in page
+    assert f"<strong>{payment.reference}</strong>" in page
+    assert "&lt;" not in page
     assert "£40" in page and reduced_case.reference in page
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCESS.value

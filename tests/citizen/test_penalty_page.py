@@ -43,7 +43,8 @@ def test_arrears_are_shown_with_their_period(client, put_case):
     assert "You need to pay £236.25" in page
     assert "Out-of-court settlement" in page
     assert "Vehicle tax owed" in page and "£82.50" in page
-    assert "1 May 2026 to 31 October 2026" in page
+    assert '<span class="govuk-body-s">1 May 2026 to 31 October 2026</span>' in page
+    assert "&lt;" not in page  # our own markup is never shown as text
 
 
 def test_part_paid_case_shows_what_was_paid_and_the_rest(client, put_case):
