@@ -40,7 +40,7 @@ from datetime import date, datetime, timedelta, timezone
 from heapq import heappop, heappush
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from penaltypay.sandbox import pay_provider_pages as pages
 
@@ -885,7 +885,11 @@ class SandboxProvider:
                 }
                 for state, at in payment.events
             ]
-            body = {"payment_id": payment.payment_id, "events": events, "_links": {"self": {"href": f"{href}/events", "method": "GET"}}}
+            body = {
+                "payment_id": payment.payment_id,
+                "events": events,
+                "_links": {"self": {"href": f"{href}/events", "method": "GET"}},
+            }
             return 200, body, {}
 
     def api_cancel(self, payment_id: str):
@@ -961,7 +965,8 @@ class SandboxProvider:
             "prev_page": page_link(page - 1) if page > 1 else None,
             "next_page": page_link(page + 1) if page < pages_total else None,
         }
-        return 200, {"total": len(matches), "count": len(results), "page": page, "results": results, "_links": links}, {}
+        body = {"total": len(matches), "count": len(results), "page": page, "results": results, "_links": links}
+        return 200, body, {}
 
     def api_create_refund(self, payment_id: str, data, base: str):
         with self._lock:
@@ -973,7 +978,9 @@ class SandboxProvider:
                 if value is None:
                     raise _ApiError(400, "P0601", f"Missing mandatory attribute: {name}", name)
                 if isinstance(value, bool) or not isinstance(value, int) or (name == "amount" and value < 1):
-                    raise _ApiError(400, "P0602", f"Invalid attribute value: {name}. Must be a whole number of pence", name)
+                    raise _ApiError(
+                        400, "P0602", f"Invalid attribute value: {name}. Must be a whole number of pence", name
+                    )
             amount, expected = data["amount"], data["refund_amount_available"]
             summary = self._refund_summary(payment)
             if payment.status != "success":
@@ -1003,7 +1010,10 @@ class SandboxProvider:
             href = f"{base}/v1/payments/{payment.payment_id}"
             body = {
                 "payment_id": payment.payment_id,
-                "_links": {"self": {"href": f"{href}/refunds", "method": "GET"}, "payment": {"href": href, "method": "GET"}},
+                "_links": {
+                    "self": {"href": f"{href}/refunds", "method": "GET"},
+                    "payment": {"href": href, "method": "GET"},
+                },
                 "_embedded": {"refunds": [self._refund_json(payment, r, base) for r in payment.refunds]},
             }
             return 200, body, {}
@@ -1372,7 +1382,8 @@ class _Handler(BaseHTTPRequestHandler):
         if content_type:
             self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        for name, value in {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **(headers or {})}.items():
+        merged = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **(headers or {})}
+        for name, value in merged.items():
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")

@@ -44,10 +44,9 @@ _TEXT = {
         "col_number": "Card number",
         "col_outcome": "Outcome",
         "expired_title": "This payment link has expired",
-        "expired_body": "The link has already been used, or the payment has finished or timed out. "
-        "No money has been taken through this link.",
-        "expired_next": "Go back to the service you were paying to check your payment or start again.",
-        "back": "Go back to the service",
+        "expired_body": "The link has already been used, or the payment has finished or timed out.",
+        "expired_next": "Go back to the service you were paying to check whether your payment went through, "
+        "or to start again.",
         "errors": {
             "card_number_missing": "Enter the card number",
             "card_number_invalid": "Enter a valid card number",
@@ -90,10 +89,9 @@ _TEXT = {
         "col_number": "Rhif y cerdyn",
         "col_outcome": "Canlyniad",
         "expired_title": "Mae'r ddolen dalu hon wedi dod i ben",
-        "expired_body": "Mae'r ddolen eisoes wedi'i defnyddio, neu mae'r taliad wedi gorffen neu wedi dod i ben. "
-        "Nid oes arian wedi'i gymryd drwy'r ddolen hon.",
-        "expired_next": "Ewch yn ôl i'r gwasanaeth roeddech yn talu iddo i wirio'ch taliad neu i ddechrau eto.",
-        "back": "Mynd yn ôl i'r gwasanaeth",
+        "expired_body": "Mae'r ddolen eisoes wedi'i defnyddio, neu mae'r taliad wedi gorffen neu wedi dod i ben.",
+        "expired_next": "Ewch yn ôl i'r gwasanaeth roeddech yn talu iddo i wirio a aeth eich taliad drwodd, "
+        "neu i ddechrau eto.",
         "errors": {
             "card_number_missing": "Rhowch rif y cerdyn",
             "card_number_invalid": "Rhowch rif cerdyn dilys",
@@ -290,15 +288,14 @@ def card_page(
     return _layout(language, t["title"], main)
 
 
-def expired_page(*, language: str = "en", return_url: str | None = None) -> str:
+def expired_page(*, language: str = "en") -> str:
+    """Shown for unknown, used and finished links alike, so it reveals nothing about
+    a payment; no link back, because an unknown token has no service to go back to."""
     t = _t(language)
-    back = ""
-    if return_url and urlsplit(return_url).scheme in ("http", "https"):
-        back = f'<p><a class="link" href="{escape(return_url)}">{escape(t["back"])}</a></p>\n'
     main = (
         f'<h1>{escape(t["expired_title"])}</h1>\n'
         f'<p>{escape(t["expired_body"])}</p>\n'
-        f'<p>{escape(t["expired_next"])}</p>\n{back}'
+        f'<p>{escape(t["expired_next"])}</p>\n'
     )
     return _layout(language, t["expired_title"], main)
 

@@ -1,0 +1,135 @@
+"""Fixtures for the provider client and sandbox tests.
+
+The sandbox provider runs for real on a free local port in a thread (one per
+session, reset around every test), and webhooks go to a real little HTTP
+receiver. Nothing here touches Django or its database: these tests run with
+`-p no:django` as well as in the full suite.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from penaltypay.payments.provider import PayClient
+from penaltypay.sandbox.pay_provider import SandboxProvider
+
+API_KEY = "sandbox-api-key"
+WEBHOOK_SECRET = "test-webhook-secret"
+RETURN_URL = "http://127.0.0.1:8000/pay/return/6f1c"
+# Webhook retries in milliseconds instead of minutes, so retry tests stay fast.
+FAST_RETRIES = [0.05, 0.05, 0.05]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Replaces the suite-wide cache reset: these tests use no Django at all."""
+    yield
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    server = SandboxProvider()
+    server.start(host="127.0.0.1", port=0)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """The running sandbox, with no payments, deliveries or faults left from other tests."""
+    sandbox_server.reset()
+    yield sandbox_server
+    sandbox_server.reset()
+
+
+@pytest.fixture
+def http(sandbox):
+    """A requests session authenticated for the sandbox's API."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {API_KEY}"
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def client(sandbox):
+    # No automatic pause-and-retry on 429 here: the tests want to see the error.
+    pay = PayClient(sandbox.base_url, API_KEY, timeout=3.0, rate_limit_retries=0)
+    yield pay
+    pay.close()
+
+
+def payment_request(**overrides) -> dict:
+    body = {
+        "amount": 4000,
+        "reference": "PP-7KQ2-M4XD",
+        "description": "Late licensing penalty 12345678 (AB12CDE)",
+        "return_url": RETURN_URL,
+        "email": "keeper@example.com",
+        "metadata": {"case_reference": "12345678"},
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not ...}
+
+
+class WebhookReceiver:
+    """A real HTTP endpoint that records what the provider POSTs to it and answers
+    with the statuses queued in `answers` (200 once they run out)."""
+
+    def __init__(self):
+        self.received: list[dict] = []
+        self.answers: deque[int] = deque()
+        self._cond = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._cond:
+                    status = receiver.answers.popleft() if receiver.answers else 200
+                    receiver.received.append(
+                        {"path": self.path, "headers": dict(self.headers), "body": body, "status": status}
+                    )
+                    receiver._cond.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/webhooks/pay"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.received) < count and time.monotonic() < deadline:
+                self._cond.wait(timeout=max(0.0, deadline - time.monotonic()))
+            return list(self.received)
+
+    def messages(self) -> list[dict]:
+        with self._cond:
+            return [json.loads(r["body"]) for r in self.received]
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def webhook_receiver(sandbox):
+    """A receiver, with the sandbox sending its webhooks there (fast retries)."""
+    receiver = WebhookReceiver()
+    sandbox.configure(webhook_url=receiver.url, webhook_secret=WEBHOOK_SECRET, webhook_retry_schedule=FAST_RETRIES)
+    yield receiver
+    receiver.stop()
