@@ -152,12 +152,15 @@ PAY_TIMEOUT = float(os.environ.get("PAY_TIMEOUT", "10"))
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
 
 NOTIFY_API_KEY = os.environ.get("NOTIFY_API_KEY", "")
+NOTIFY_BASE_URL = os.environ.get("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
 NOTIFY_RECEIPT_TEMPLATE_ID = os.environ.get("NOTIFY_RECEIPT_TEMPLATE_ID", "")
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "penaltypay@localhost")
 
 if PRODUCTION:
+    if NOTIFY_API_KEY and not NOTIFY_RECEIPT_TEMPLATE_ID:
+        raise ImproperlyConfigured("NOTIFY_RECEIPT_TEMPLATE_ID must be set with NOTIFY_API_KEY.")
     for name in ("PAY_API_KEY", "PAY_WEBHOOK_SECRET"):
         if os.environ.get(name, "") in ("", "sandbox-api-key", "sandbox-webhook-secret"):
             raise ImproperlyConfigured(f"{name} must be set in production.")

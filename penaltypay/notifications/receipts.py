@@ -33,7 +33,7 @@ def send_payment_receipt(payment) -> None:
         # Imported here: only production needs the Notify client.
         from notifications_python_client.notifications import NotificationsAPIClient
 
-        NotificationsAPIClient(settings.NOTIFY_API_KEY).send_email_notification(
+        NotificationsAPIClient(settings.NOTIFY_API_KEY, base_url=settings.NOTIFY_BASE_URL).send_email_notification(
             email_address=payment.email,
             template_id=settings.NOTIFY_RECEIPT_TEMPLATE_ID,
             personalisation=values,

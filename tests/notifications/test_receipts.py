@@ -1,0 +1,83 @@
+"""Receipt emails: through GOV.UK Notify's own client (against a local stand-in of its
+API) when configured, otherwise Django's email backend."""
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from penaltypay.notifications.receipts import send_payment_receipt
+from penaltypay.payments.domain import PaymentStatus
+from penaltypay.payments.models import Payment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def paid():
+    return Payment.objects.create(
+        reference="PP-ABCD-EFGH", case_reference="70000001", case_type="7A", amount_pence=4000,
+        description="Late licensing penalty 70000001 (AB12CDE)", email="keeper@example.com",
+        status=PaymentStatus.SUCCESS.value, authorised_at=datetime(2026, 11, 24, 14, 5, tzinfo=timezone.utc),
+    )
+
+
+@pytest.fixture
+def fake_notify():
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append({"path": self.path, "auth": self.headers.get("Authorization", ""), "body": json.loads(body)})
+            answer = json.dumps({"id": str(uuid.uuid4()), "reference": "x", "content": {}, "uri": "", "template": {}})
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(answer.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_receipt_goes_through_notify_when_configured(paid, fake_notify, settings, mailoutbox):
+    url, received = fake_notify
+    settings.NOTIFY_API_KEY = f"penaltypay_test-{uuid.uuid4()}-{uuid.uuid4()}"
+    settings.NOTIFY_BASE_URL = url
+    settings.NOTIFY_RECEIPT_TEMPLATE_ID = "f33517ff-2a88-4f6e-b855-c550268ce08a"
+    send_payment_receipt(paid)
+    assert len(received) == 1 and not mailoutbox
+    sent = received[0]
+    assert sent["path"] == "/v2/notifications/email"
+    assert sent["auth"].startswith("Bearer ")
+    assert sent["body"]["email_address"] == "keeper@example.com"
+    assert sent["body"]["template_id"] == settings.NOTIFY_RECEIPT_TEMPLATE_ID
+    assert sent["body"]["reference"] == "PP-ABCD-EFGH"
+    assert sent["body"]["personalisation"] == {
+        "payment_reference": "PP-ABCD-EFGH",
+        "penalty_reference": "70000001",
+        "penalty_type": "late licensing penalty",
+        "amount": "£40",
+        "paid_at": "24 November 2026 at 2:05pm",
+    }
+
+
+def test_receipt_is_an_email_locally(paid, mailoutbox, settings):
+    settings.NOTIFY_API_KEY = ""
+    send_payment_receipt(paid)
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert mail.to == ["keeper@example.com"]
+    assert mail.subject == "Payment received for penalty 70000001"
+    assert "PP-ABCD-EFGH" in mail.body and "£40" in mail.body and "24 November 2026 at 2:05pm" in mail.body
+    assert "&" not in mail.body  # plain text, not HTML-escaped

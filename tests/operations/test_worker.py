@@ -1,0 +1,60 @@
+"""The worker settles payments whose keeper never came back."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections
+
+from penaltypay.operations.jobs import exclusive_job
+from penaltypay.payments.domain import PaymentStatus
+from penaltypay.payments.models import Payment
+from tests.citizen.conftest import find
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_worker_pass_settles_an_abandoned_browser_payment(client, reduced_case, provider, settings, mailoutbox):
+    settings.PAYMENT_RECHECK_AFTER_SECONDS = 0
+    find(client, reduced_case.reference, reduced_case.vrm)
+    client.post("/pay", {"email": "keeper@example.com"})
+    payment = Payment.objects.get()
+    provider.complete(payment.provider_payment_id, "4444333322221111")
+    call_command("worker", "--once")
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.SUCCESS.value
+    assert len(mailoutbox) == 1
+
+
+def test_worker_leaves_recent_payments_to_the_keepers_return(client, reduced_case, provider, settings):
+    settings.PAYMENT_RECHECK_AFTER_SECONDS = 3600
+    find(client, reduced_case.reference, reduced_case.vrm)
+    client.post("/pay", {"email": ""})
+    payment = Payment.objects.get()
+    provider.complete(payment.provider_payment_id, "4444333322221111")
+    call_command("worker", "--once")
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.IN_PROGRESS.value
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks: PostgreSQL only (SQLite runs one worker)")
+def test_only_one_process_runs_a_singleton_job_at_a_time():
+    holding, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with exclusive_job("demo") as mine:
+            seen["first"] = mine
+            holding.set()
+            release.wait(10)
+        connections.close_all()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    holding.wait(10)
+    with exclusive_job("demo") as mine:
+        seen["second"] = mine
+    release.set()
+    thread.join()
+    assert seen == {"first": True, "second": False}
