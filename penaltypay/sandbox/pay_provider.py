@@ -13,24 +13,31 @@ is configuration only. On top of the contract it has:
 
 Plain standard library and no Django, so it runs as its own process
 (`python -m penaltypay.sandbox.pay_provider --port 8082`) or in a test's thread.
-All state is in memory behind one lock. A full card number never leaves the
+All state is in memory behind one lock. With a state file (`state_file=` /
+`--state-file PATH`) the payments, their events and refunds also survive a
+restart, as a real provider's do: the file is read at construction and rewritten
+atomically after every change to them. Settings, faults, card-page links and
+webhook deliveries are never saved. A full card number never leaves the
 function that checks the card form: only the brand and last four digits are kept.
 """
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
 import json
 import logging
 import math
+import os
 import re
 import secrets
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -40,6 +47,7 @@ from datetime import date, datetime, timedelta, timezone
 from heapq import heappop, heappush
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from penaltypay.sandbox import pay_provider_pages as pages
@@ -108,6 +116,11 @@ def _new_id() -> str:
 
 def sign_webhook(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+class SandboxStateError(RuntimeError):
+    """The state file cannot be read or written. At start the sandbox refuses to run
+    rather than silently forget payments the service still holds."""
 
 
 class PaymentFinished(ValueError):
@@ -458,6 +471,167 @@ class _Payment:
         return sum(r.amount for r in self.refunds if r.status in ("submitted", "success"))
 
 
+# --- the state file --------------------------------------------------------
+#
+# One JSON document: {"format", "version", "next_seq", "payments": [...]}. Times are
+# full-precision ISO 8601 with their offset. Card-page tokens are left out (a new
+# read of the payment issues a fresh link); card numbers and security codes are
+# never in a payment to begin with.
+
+STATE_FORMAT = "penaltypay-sandbox-provider-state"
+STATE_VERSION = 1
+
+
+class _StateLock:
+    """The sandbox's one re-entrant lock. When its outermost holder lets go after a
+    change to the saved state, `on_release` writes the state file first, still
+    under the lock, so every change (however it was reached) is saved in order."""
+
+    def __init__(self, on_release):
+        self._lock = threading.RLock()
+        self._depth = 0  # only ever touched by the thread holding the lock
+        self._on_release = on_release
+
+    def __enter__(self):
+        self._lock.acquire()
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc_info):
+        try:
+            if self._depth == 1:
+                self._on_release()
+        finally:
+            self._depth -= 1
+            self._lock.release()
+        return False
+
+
+def _time_to_state(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _time_from_state(value, what: str, *, optional: bool = False) -> datetime | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be an ISO 8601 time")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"{what} has no UTC offset")
+    return moment
+
+
+def _expect(record: dict, name: str, kind: type, what: str, *, optional: bool = False):
+    value = record.get(name)
+    if value is None and optional:
+        return None
+    # (true and false are ints to isinstance, but not amounts or sequence numbers)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{what}: {name} is missing or has the wrong type")
+    return value
+
+
+def _payment_to_state(payment: _Payment) -> dict:
+    return {
+        "payment_id": payment.payment_id,
+        "seq": payment.seq,
+        "amount": payment.amount,
+        "reference": payment.reference,
+        "description": payment.description,
+        "return_url": payment.return_url,
+        "language": payment.language,
+        "email": payment.email,
+        "moto": payment.moto,
+        "metadata": payment.metadata,
+        "created_at": _time_to_state(payment.created_at),
+        "status": payment.status,
+        "code": payment.code,
+        "message": payment.message,
+        "provider_id": payment.provider_id,
+        "card_details": payment.card_details,
+        "captured_at": _time_to_state(payment.captured_at),
+        "events": [{"state": state, "at": _time_to_state(at)} for state, at in payment.events],
+        "refunds": [
+            {
+                "refund_id": refund.refund_id,
+                "amount": refund.amount,
+                "status": refund.status,
+                "created_at": _time_to_state(refund.created_at),
+            }
+            for refund in payment.refunds
+        ],
+    }
+
+
+def _payment_from_state(record) -> _Payment:
+    if not isinstance(record, dict):
+        raise ValueError("a payment is not a JSON object")
+    payment_id = _expect(record, "payment_id", str, "a payment")
+    what = f"payment {payment_id}"
+    status = _expect(record, "status", str, what)
+    if status not in PAYMENT_STATUSES:
+        raise ValueError(f"{what}: unknown status {status!r}")
+    events = []
+    for event in _expect(record, "events", list, what):
+        if not isinstance(event, dict) or not isinstance(event.get("state"), dict):
+            raise ValueError(f"{what}: an event has no state")
+        events.append((event["state"], _time_from_state(event.get("at"), f"{what}: an event's time")))
+    refunds = []
+    for refund in _expect(record, "refunds", list, what):
+        if not isinstance(refund, dict):
+            raise ValueError(f"{what}: a refund is not a JSON object")
+        refunds.append(
+            _Refund(
+                refund_id=_expect(refund, "refund_id", str, f"{what}: a refund"),
+                amount=_expect(refund, "amount", int, f"{what}: a refund"),
+                status=_expect(refund, "status", str, f"{what}: a refund"),
+                created_at=_time_from_state(refund.get("created_at"), f"{what}: a refund's created_at"),
+            )
+        )
+    return _Payment(
+        payment_id=payment_id,
+        seq=_expect(record, "seq", int, what),
+        amount=_expect(record, "amount", int, what),
+        reference=_expect(record, "reference", str, what),
+        description=_expect(record, "description", str, what),
+        return_url=_expect(record, "return_url", str, what),
+        language=_expect(record, "language", str, what),
+        email=_expect(record, "email", str, what, optional=True),
+        moto=_expect(record, "moto", bool, what),
+        metadata=_expect(record, "metadata", dict, what, optional=True),
+        created_at=_time_from_state(record.get("created_at"), f"{what}: created_at"),
+        status=status,
+        code=_expect(record, "code", str, what, optional=True),
+        message=_expect(record, "message", str, what, optional=True),
+        provider_id=_expect(record, "provider_id", str, what, optional=True),
+        card_details=_expect(record, "card_details", dict, what, optional=True),
+        captured_at=_time_from_state(record.get("captured_at"), f"{what}: captured_at", optional=True),
+        events=events,
+        refunds=refunds,
+    )
+
+
+def _state_from_document(document) -> tuple[dict[str, _Payment], int]:
+    """(payments by id, next sequence number) from a parsed state file; ValueError if it is not one."""
+    if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
+        raise ValueError("not a sandbox provider state file")
+    if document.get("version") != STATE_VERSION:
+        raise ValueError(f"unsupported state file version {document.get('version')!r} (expected {STATE_VERSION})")
+    records = document.get("payments")
+    if not isinstance(records, list):
+        raise ValueError("payments is missing or not a list")
+    payments: dict[str, _Payment] = {}
+    for record in records:
+        payment = _payment_from_state(record)
+        if payment.payment_id in payments:
+            raise ValueError(f"payment {payment.payment_id} appears twice")
+        payments[payment.payment_id] = payment
+    next_seq = _expect(document, "next_seq", int, "the state file")
+    next_seq = max([next_seq, *(p.seq + 1 for p in payments.values())])
+    return payments, next_seq
+
+
 @dataclass(order=True)
 class _Delivery:
     due: float
@@ -569,22 +743,32 @@ class SandboxProvider:
     Settings are the keys of `_CONFIG_SPEC`; keyword arguments given here are
     the values `reset()` returns to (so a standalone sandbox started with a
     webhook URL keeps it across resets).
+
+    `state_file` (a path; None or "" for none, the default) makes payments durable:
+    they are loaded from it here — a missing file means no payments yet, an
+    unreadable or corrupt one raises SandboxStateError — and it is rewritten
+    atomically after every change to them (including `reset()`, which empties it).
+    It is not a setting: the control API cannot change it.
     """
 
-    def __init__(self, *, clock=None, **settings):
+    def __init__(self, *, clock=None, state_file=None, **settings):
         self._clock = clock or _utcnow
         self._initial = {name: spec[0] for name, spec in _CONFIG_SPEC.items()}
         self._initial.update(_validated_config(settings))
-        self._lock = threading.RLock()
+        self.state_file: Path | None = Path(state_file) if state_file else None
+        self._dirty = False  # payments changed since the state file was last written
+        self._lock = _StateLock(self._save_if_dirty)
         self._server: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._wake_sweeper = threading.Event()
         self._dispatcher = _WebhookDispatcher(self)
-        self._seq = count(1)
+        self._next_seq = 1
         self._generation = 0
         self.base_url: str | None = None
         self._reset_state()
+        if self.state_file is not None:
+            self._load_state()
 
     # -- lifecycle --
 
@@ -629,6 +813,82 @@ class SandboxProvider:
         with self._lock:
             self._reset_state()
             self._dispatcher.clear()
+            self._dirty = True
+
+    # -- the state file --
+
+    def _refuse(self, reason: str) -> SandboxStateError:
+        message = (
+            f"sandbox provider state file {self.state_file} is unusable: {reason}. Refusing to start rather than "
+            "forget payments; repair or move the file (a missing file starts empty), or run without a state file."
+        )
+        log.error(message)
+        return SandboxStateError(message)
+
+    def _load_state(self) -> None:
+        path = self.state_file
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            log.info("no sandbox provider state file at %s yet: starting with no payments", path)
+            text = None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self._refuse(f"cannot read it ({exc})") from exc
+        if text is not None:
+            try:
+                payments, next_seq = _state_from_document(json.loads(text, parse_constant=_refuse_constant))
+            except ValueError as exc:  # json.JSONDecodeError included
+                raise self._refuse(f"corrupt ({exc})") from exc
+            self._payments, self._next_seq = payments, next_seq
+            log.info("sandbox provider loaded %d payment(s) from %s", len(payments), path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                self._dirty = True  # write it now: an unwritable place fails here, not on the first payment
+        except (OSError, SandboxStateError) as exc:
+            cause = exc.__cause__ if isinstance(exc, SandboxStateError) and exc.__cause__ else exc
+            raise self._refuse(f"cannot write it ({cause})") from exc
+
+    def _save_if_dirty(self) -> None:
+        # Called by the lock as its outermost holder lets go, so still under the lock.
+        if not self._dirty:
+            return
+        if self.state_file is None:
+            self._dirty = False
+            return
+        document = {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "saved_at": _time_to_state(self._now()),
+            "next_seq": self._next_seq,
+            "payments": [_payment_to_state(p) for p in sorted(self._payments.values(), key=lambda p: p.seq)],
+        }
+        data = json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+        path = self.state_file
+        try:
+            # mkstemp: a new file only this user can read (it holds payers' emails).
+            fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(data)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(temp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise
+            with contextlib.suppress(OSError, AttributeError):  # make the rename itself durable (POSIX)
+                directory = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
+        except OSError as exc:
+            # Still dirty: the next change tries again, with everything.
+            log.error("could not write the sandbox provider state file %s: %s", path, exc)
+            raise SandboxStateError(f"could not write the sandbox provider state file {path}: {exc}") from exc
+        self._dirty = False
 
     def _reset_state(self) -> None:
         self._config = {k: (list(v) if isinstance(v, list) else v) for k, v in self._initial.items()}
@@ -697,7 +957,9 @@ class SandboxProvider:
             self._finish(payment, "failed", "P0020")
 
     def _record_event(self, payment: _Payment) -> None:
+        # Every change of a payment's state comes through here: it marks the state file stale.
         payment.events.append((self._state(payment), self._now()))
+        self._dirty = True
 
     def _move(self, payment: _Payment, status: str) -> None:
         payment.status = status
@@ -851,9 +1113,8 @@ class SandboxProvider:
             fields = validate_create(data, self._config["http_return_url_hosts"])
             if self._take("fail_next_creates_before_commit"):
                 raise _ApiError(500, "P0999", "Payment provider unavailable")
-            payment = _Payment(
-                payment_id=_new_id(), seq=next(self._seq), created_at=self._now(), **fields
-            )
+            payment = _Payment(payment_id=_new_id(), seq=self._next_seq, created_at=self._now(), **fields)
+            self._next_seq += 1
             self._payments[payment.payment_id] = payment
             self._record_event(payment)
             body = self._payment_json(payment, base, next_token=self._issue_token(payment))
@@ -995,6 +1256,7 @@ class SandboxProvider:
                 raise _ApiError(400, "P0603", "The refund amount is more than the amount available for refund")
             refund = _Refund(_new_id(), amount, "submitted", self._now())
             payment.refunds.append(refund)
+            self._dirty = True
             body = self._refund_json(payment, refund, base)
             # The sandbox settles a refund at once; the answer still says "submitted", as the real one does.
             if self._take("fail_next_refunds"):
@@ -1548,6 +1810,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expiry-seconds", type=float, default=None, help="unfinished payments fail after this")
     parser.add_argument("--public-url", default=None, help="base URL browsers use to reach the sandbox")
     parser.add_argument("--webhook-retry-schedule", default=None, help="comma-separated seconds, e.g. 1,5,30")
+    parser.add_argument(
+        "--state-file", default=None, help="keep payments in this JSON file across restarts (default: memory only)"
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -1565,10 +1830,15 @@ def main(argv: list[str] | None = None) -> int:
         settings["public_url"] = args.public_url
     if args.webhook_retry_schedule:
         settings["webhook_retry_schedule"] = [float(s) for s in args.webhook_retry_schedule.split(",") if s.strip()]
+    if args.state_file:
+        settings["state_file"] = args.state_file
     try:
         sandbox = SandboxProvider(**settings)
     except ValueError as exc:
         parser.error(str(exc))
+    except SandboxStateError as exc:
+        # Already logged; exit non-zero so `penaltypay run` stops instead of running without the payments.
+        raise SystemExit(f"sandbox payment provider not started: {exc}") from None
     url = sandbox.start(host=args.host, port=args.port)
     print(f"Sandbox payment provider running at {url} (Ctrl-C stops it)", flush=True)
 
