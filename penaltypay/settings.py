@@ -143,6 +143,11 @@ ECS_USERNAME = os.environ.get("ECS_USERNAME", "")
 ECS_PASSWORD = os.environ.get("ECS_PASSWORD", "")
 # A citizen's page waits at most this long for a GetCase before using the local store.
 ECS_LOOKUP_TIMEOUT = float(os.environ.get("ECS_LOOKUP_TIMEOUT", "3"))
+# The outbox worker: how long one write may take, how many cases it serves at once,
+# and how long a claimed event stays leased if its worker dies.
+ECS_WRITE_TIMEOUT = float(os.environ.get("ECS_WRITE_TIMEOUT", "10"))
+ECS_OUTBOX_CONCURRENCY = int(os.environ.get("ECS_OUTBOX_CONCURRENCY", "8"))
+ECS_OUTBOX_LEASE_SECONDS = float(os.environ.get("ECS_OUTBOX_LEASE_SECONDS", "60"))
 
 PAY_API_URL = os.environ.get("PAY_API_URL", "http://127.0.0.1:8082")
 PAY_API_KEY = os.environ.get("PAY_API_KEY", "sandbox-api-key")

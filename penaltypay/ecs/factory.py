@@ -13,3 +13,8 @@ def ecs_client(timeout: float | None = None) -> EcsClient:
         password=settings.ECS_PASSWORD or None,
         timeout=timeout if timeout is not None else settings.ECS_LOOKUP_TIMEOUT,
     )
+
+
+def ecs_writer_client() -> EcsClient:
+    """For the outbox worker: a longer timeout than a keeper's look-up (ECS p99 is ~3 s)."""
+    return ecs_client(timeout=settings.ECS_WRITE_TIMEOUT)

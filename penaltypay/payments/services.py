@@ -17,6 +17,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from penaltypay.cases.domain import CASE_TYPE_NAMES, Case
+from penaltypay.ecs.outbox import enqueue_payment
 from penaltypay.payments import provider as pay
 from penaltypay.payments.domain import (
     LIVE_STATUSES,
@@ -243,6 +244,12 @@ def settle_payment(payment: Payment, remote: pay.ProviderPayment, *, source: str
             Payment.objects.filter(pk=locked.pk).update(provider_status=remote.status)
             locked.provider_status = remote.status
         if moved and target is PaymentStatus.SUCCESS:
+            # Same transaction as the success: ECS will be told exactly once (docs/ecs-delivery.md).
+            enqueue_payment(
+                case_reference=locked.case_reference, payment_reference=locked.reference,
+                amount_pence=locked.amount_pence, paid_at=locked.authorised_at, channel=locked.channel,
+                psp_reference=locked.psp_reference,
+            )
             log.info("payment succeeded", extra={"payment_reference": locked.reference, "source": source})
             transaction.on_commit(lambda: send_receipt_once(locked.pk))
     payment.refresh_from_db()

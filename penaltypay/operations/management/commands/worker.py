@@ -1,15 +1,20 @@
-"""The background worker: settles payments still in progress (the keeper closed
-the browser on the card page, or never came back) and resends failed receipts."""
+"""The background worker:
+- delivers the ECS outbox (every payment and refund, exactly once, in order per case);
+- settles payments still in progress (the keeper closed the browser on the card page)
+  and resends failed receipts.
+Several workers may run at once against PostgreSQL; on SQLite run one."""
 from __future__ import annotations
 
 import logging
 import signal
-import time
+import threading
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from penaltypay.ecs.factory import ecs_writer_client
+from penaltypay.ecs.outbox_worker import OutboxWorker
 from penaltypay.operations.jobs import exclusive_job
 from penaltypay.payments.gateway import pay_client
 from penaltypay.payments.services import recheck_payments
@@ -18,32 +23,46 @@ log = logging.getLogger("penaltypay.worker")
 
 
 class Command(BaseCommand):
-    help = "Run the background worker (payment re-checker)."
+    help = "Run the background worker (ECS outbox delivery, payment re-checker)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--once", action="store_true", help="run one pass and exit")
-        parser.add_argument("--interval", type=float, default=15.0, help="seconds between passes")
+        parser.add_argument("--once", action="store_true",
+                            help="one re-check pass, then deliver what is deliverable now, and exit")
+        parser.add_argument("--interval", type=float, default=15.0, help="seconds between re-check passes")
+        parser.add_argument("--concurrency", type=int, default=None,
+                            help="cases delivered to ECS at once (default ECS_OUTBOX_CONCURRENCY)")
+        parser.add_argument("--no-outbox", action="store_true", help="do not deliver the ECS outbox")
 
-    def handle(self, *args, once=False, interval=15.0, **options):
-        stopping = False
+    def handle(self, *args, once=False, interval=15.0, concurrency=None, no_outbox=False, **options):
+        stop = threading.Event()
 
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
+        def on_signal(signum, frame):
+            stop.set()
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        while True:
-            self.run_pass()
-            if once or stopping:
-                return
-            deadline = time.monotonic() + interval
-            while time.monotonic() < deadline and not stopping:
-                time.sleep(0.5)
-            if stopping:
-                return
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_signal)
+            signal.signal(signal.SIGINT, on_signal)
+        outbox = OutboxWorker(
+            ecs_writer_client,
+            concurrency=concurrency or settings.ECS_OUTBOX_CONCURRENCY,
+            lease_seconds=settings.ECS_OUTBOX_LEASE_SECONDS,
+        )
+        if once:
+            self.run_recheck_pass()
+            if not no_outbox:
+                outbox.run(stop, until_idle=True)
+            return
+        delivering = None
+        if not no_outbox:
+            delivering = threading.Thread(target=outbox.run, args=(stop,), name="outbox", daemon=True)
+            delivering.start()
+        while not stop.is_set():
+            self.run_recheck_pass()
+            stop.wait(interval)
+        if delivering is not None:
+            delivering.join(timeout=settings.ECS_WRITE_TIMEOUT + 5)
 
-    def run_pass(self):
+    def run_recheck_pass(self):
         try:
             with exclusive_job("payment-recheck") as mine:
                 if not mine:

@@ -1,0 +1,69 @@
+"""The durable outbox: what ECS must be told, written in the same transaction as the
+money event it describes, and delivered by the worker exactly once, in order per case."""
+from __future__ import annotations
+
+from django.db import models
+
+
+class OutboxEvent(models.Model):
+    KIND_PAYMENT = "PAYMENT"
+    KIND_REFUND = "REFUND"
+
+    PENDING = "pending"  # to be sent (maybe waiting for next_attempt_at or an earlier event)
+    SENT = "sent"  # in the ECS ledger
+    EXCEPTION = "exception"  # stopped: a person must act (see exception_reason)
+    RESOLVED = "resolved"  # an exception a person has dealt with; never sent
+
+    # The global id orders events; within a case, a lower id is always delivered first.
+    id = models.BigAutoField(primary_key=True)
+    case_reference = models.CharField(max_length=8)
+    kind = models.CharField(max_length=8, choices=[(KIND_PAYMENT, "payment"), (KIND_REFUND, "refund")])
+    payment_reference = models.CharField(max_length=36)
+    refund_reference = models.CharField(max_length=36, blank=True)
+    amount_pence = models.BigIntegerField()
+    effective_at = models.DateTimeField()  # PaidAt (authorisation time) or RefundedAt
+    channel = models.CharField(max_length=10, default="ONLINE")
+    psp_reference = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=10, default=PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    # Set before every write call and cleared only by a definite answer: if it is set,
+    # the last write may have taken effect, so the ledger is read before writing again.
+    outcome_unknown = models.BooleanField(default=False)
+    next_attempt_at = models.DateTimeField()
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    exception_reason = models.CharField(max_length=300, blank=True)
+    receipt_number = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "ecs_outbox"
+        constraints = [
+            # One event per payment and one per refund: enqueuing twice is impossible.
+            models.UniqueConstraint(fields=["kind", "payment_reference", "refund_reference"], name="one_event_per_money_event"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
+            models.Index(fields=["case_reference", "id"], name="outbox_case_order"),
+        ]
+
+    @property
+    def ledger_reference(self) -> str:
+        return self.refund_reference if self.kind == self.KIND_REFUND else self.payment_reference
+
+
+class EcsBreaker(models.Model):
+    """The circuit breaker's state, shared by every worker process (one row)."""
+
+    name = models.CharField(max_length=20, primary_key=True, default="ecs")
+    state = models.CharField(max_length=10, default="closed")
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    open_until = models.DateTimeField(null=True, blank=True)
+    open_seconds = models.FloatField(default=5.0)
+    version = models.PositiveBigIntegerField(default=0)  # compare-and-set guard
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "ecs_breaker"

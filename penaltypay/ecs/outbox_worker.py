@@ -1,0 +1,305 @@
+"""The ECS outbox worker: delivers each money event to the ECS ledger exactly once,
+in order per case, whatever ECS does.
+
+How the guarantees are kept (docs/ecs-delivery.md has the full argument):
+
+* Order per case: only the oldest undelivered event of a case can be claimed; an
+  event in `exception` holds the ones behind it.
+* One sender per event: an event is claimed by a lease (`FOR UPDATE SKIP LOCKED`
+  on PostgreSQL, the write lock on SQLite); every later write is fenced on the
+  lease owner, and an expired lease (a dead worker) can be claimed again.
+* Exactly once: `outcome_unknown` is committed *before* each write call and
+  cleared only by a definite answer. Whoever finds it set reads `GetCaseLedger`
+  and looks for the event's reference before writing again.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from django.db import close_old_connections, connections, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from penaltypay.ecs import delivery, errors
+from penaltypay.ecs.client import EcsClient
+from penaltypay.ecs.models import EcsBreaker, OutboxEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerStats:
+    sent: int = 0
+    found_in_ledger: int = 0  # an earlier write had taken effect: not written again
+    retried: int = 0
+    exceptions: int = 0
+    breaker_waits: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str) -> None:
+        with self.lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k != "lock"}
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        client_factory: Callable[[], EcsClient],
+        *,
+        concurrency: int = 16,
+        lease_seconds: float = 60.0,
+        idle_seconds: float = 0.5,
+        respect_batch_window: bool = True,
+        clock: Callable[[], datetime] = timezone.now,
+        rng: Callable[[], float] = random.random,
+    ):
+        self.client_factory = client_factory
+        self.concurrency = max(1, concurrency)
+        self.lease = timedelta(seconds=lease_seconds)
+        self.idle_seconds = idle_seconds
+        self.respect_batch_window = respect_batch_window
+        self.clock = clock
+        self.rng = rng
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.stats = WorkerStats()
+
+    # --- claiming ------------------------------------------------------------
+
+    def _lease_free(self, now: datetime) -> Q:
+        return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+
+    def claim_next(self, owner: str) -> OutboxEvent | None:
+        """Lease the oldest deliverable event whose case has nothing older waiting."""
+        now = self.clock()
+        older_waiting = OutboxEvent.objects.filter(
+            case_reference=OuterRef("case_reference"),
+            id__lt=OuterRef("id"),
+            status__in=[OutboxEvent.PENDING, OutboxEvent.EXCEPTION],
+        )
+        candidates = (
+            OutboxEvent.objects.filter(status=OutboxEvent.PENDING, next_attempt_at__lte=now)
+            .filter(self._lease_free(now))
+            .exclude(Exists(older_waiting))
+            .order_by("id")
+        )
+        with transaction.atomic():
+            event = candidates.select_for_update(skip_locked=True, of=("self",)).first()
+            if event is None:
+                return None
+            claimed = (
+                OutboxEvent.objects.filter(pk=event.pk, status=OutboxEvent.PENDING)
+                .filter(self._lease_free(now))
+                .update(lease_owner=owner, lease_expires_at=now + self.lease)
+            )
+        if claimed != 1:
+            return None
+        event.lease_owner = owner
+        return event
+
+    def _fenced(self, event: OutboxEvent, owner: str):
+        return OutboxEvent.objects.filter(pk=event.pk, lease_owner=owner, status=OutboxEvent.PENDING)
+
+    def _release(self, event: OutboxEvent, owner: str, **fields) -> bool:
+        return self._fenced(event, owner).update(lease_owner="", lease_expires_at=None, **fields) == 1
+
+    # --- the breaker -----------------------------------------------------------
+
+    def _load_breaker(self) -> tuple[EcsBreaker, delivery.Breaker]:
+        row, _ = EcsBreaker.objects.get_or_create(name="ecs")
+        return row, delivery.Breaker(
+            delivery.BreakerState(row.state), row.consecutive_failures, row.open_until, row.open_seconds
+        )
+
+    def _store_breaker(self, row: EcsBreaker, new: delivery.Breaker) -> bool:
+        """Compare-and-set on the row's version: of two workers racing, one wins."""
+        updated = EcsBreaker.objects.filter(name=row.name, version=row.version).update(
+            state=new.state.value, consecutive_failures=new.consecutive_failures, open_until=new.open_until,
+            open_seconds=new.open_seconds, version=F("version") + 1, updated_at=self.clock(),
+        )
+        return updated == 1
+
+    def _breaker_permits(self) -> datetime | None:
+        """None when a call may go ahead; otherwise when to look again."""
+        row, breaker = self._load_breaker()
+        allowed, after = delivery.breaker_permits(breaker, self.clock())
+        if not allowed:
+            return breaker.open_until
+        if after != breaker and not self._store_breaker(row, after):
+            return self.clock() + timedelta(seconds=1)  # another worker took the probe
+        if after.state is delivery.BreakerState.HALF_OPEN:
+            log.info("ECS circuit breaker probing")
+        return None
+
+    def _record_health(self, error: errors.EcsError | None) -> None:
+        for _ in range(5):
+            row, breaker = self._load_breaker()
+            if error is None:
+                if breaker == delivery.Breaker():
+                    return
+                new = delivery.breaker_after_success(breaker)
+            elif delivery.breaker_counts(error):
+                new = delivery.breaker_after_failure(breaker, self.clock())
+            else:
+                return
+            if self._store_breaker(row, new):
+                if new.state != breaker.state:
+                    log.warning("ECS circuit breaker %s", new.state.value, extra={"breaker": new.state.value})
+                return
+
+    # --- delivering ------------------------------------------------------------
+
+    def deliver(self, event: OutboxEvent, client: EcsClient, owner: str) -> str:
+        """Take one claimed event as far as it can go now. Returns what happened."""
+        now = self.clock()
+        if self.respect_batch_window and delivery.in_batch_window(now):
+            self._release(event, owner, next_attempt_at=delivery.batch_window_end(now))
+            return "batch_window"
+        wait_until = self._breaker_permits()
+        if wait_until is not None:
+            self.stats.add("breaker_waits")
+            self._release(event, owner, next_attempt_at=max(wait_until, now))
+            return "breaker_open"
+        writing = False
+        try:
+            if event.outcome_unknown:
+                entry = self._find_in_ledger(event, client)
+                if entry is not None:
+                    self._mark_sent(event, owner, entry.receipt_number, case_status=None)
+                    self.stats.add("found_in_ledger")
+                    self._record_health(None)
+                    return "found_in_ledger"
+            # Write-ahead: from here until a definite answer, the write may have happened.
+            if self._fenced(event, owner).update(outcome_unknown=True, attempts=F("attempts") + 1) != 1:
+                return "lease_lost"
+            event.attempts += 1
+            writing = True
+            receipt = self._write(event, client)
+        except errors.EcsError as error:
+            self._record_health(error)
+            # Unknown if the ledger read failed while an earlier write was unknown, or this
+            # write's own outcome is unknown. A definite refusal after a clean ledger check is known.
+            unknown = (event.outcome_unknown and not writing) or (writing and not error.outcome_known)
+            return self._after_error(event, owner, error, unknown_now=unknown)
+        self._record_health(None)
+        self._mark_sent(event, owner, receipt.receipt_number, case_status=receipt.case_status)
+        self.stats.add("sent")
+        return "sent"
+
+    def _find_in_ledger(self, event: OutboxEvent, client: EcsClient):
+        for entry in client.get_case_ledger(event.case_reference):
+            if entry.kind != event.kind:
+                continue
+            if event.kind == OutboxEvent.KIND_PAYMENT and entry.payment_reference == event.payment_reference:
+                return entry
+            if event.kind == OutboxEvent.KIND_REFUND and entry.refund_reference == event.refund_reference:
+                return entry
+        return None
+
+    def _write(self, event: OutboxEvent, client: EcsClient):
+        if event.kind == OutboxEvent.KIND_PAYMENT:
+            return client.record_payment(
+                event.case_reference, event.payment_reference, event.amount_pence, event.effective_at,
+                event.channel, event.psp_reference or event.payment_reference,
+            )
+        return client.record_refund(
+            event.case_reference, event.payment_reference, event.refund_reference, event.amount_pence,
+            event.effective_at,
+        )
+
+    def _after_error(self, event: OutboxEvent, owner: str, error: errors.EcsError, *, unknown_now: bool) -> str:
+        now = self.clock()
+        decision = delivery.decide_after_error(error, event.attempts, now, self.rng,
+                                               batch_window=self.respect_batch_window)
+        message = f"{type(error).__name__}: {error.message}"[:300]
+        if decision.outcome is delivery.Outcome.EXCEPTION:
+            self._release(event, owner, status=OutboxEvent.EXCEPTION, exception_reason=decision.reason[:300],
+                          last_error=message, outcome_unknown=unknown_now)
+            self.stats.add("exceptions")
+            level = logging.ERROR if decision.alert else logging.WARNING
+            log.log(level, "ECS delivery stopped for a person", extra={
+                "outbox_event": event.pk, "case_reference": event.case_reference, "reason": decision.reason,
+                "alert": decision.alert})
+            return "exception"
+        self._release(event, owner, next_attempt_at=decision.retry_at, last_error=message,
+                      outcome_unknown=unknown_now)
+        self.stats.add("retried")
+        return "retry"
+
+    def _mark_sent(self, event: OutboxEvent, owner: str, receipt_number: str, case_status: str | None) -> None:
+        from penaltypay.cases.models import CaseRecord
+        from penaltypay.payments.models import Payment
+
+        now = self.clock()
+        with transaction.atomic():
+            done = self._fenced(event, owner).update(
+                status=OutboxEvent.SENT, sent_at=now, receipt_number=receipt_number[:64], outcome_unknown=False,
+                lease_owner="", lease_expires_at=None, last_error="",
+            )
+            if done != 1:
+                return  # our lease was taken over; the new owner finds it in the ledger
+            if event.kind == OutboxEvent.KIND_PAYMENT:
+                # Our local copy of the case now includes this payment, so it stops being "pending".
+                Payment.objects.filter(reference=event.payment_reference).update(ecs_recorded_at=now)
+                record = CaseRecord.objects.filter(reference=event.case_reference)
+                record.update(amount_paid_pence=F("amount_paid_pence") + event.amount_pence)
+                if case_status:
+                    record.update(status=case_status)
+            else:
+                record = CaseRecord.objects.filter(reference=event.case_reference)
+                record.update(amount_paid_pence=F("amount_paid_pence") - event.amount_pence)
+                if case_status:
+                    record.update(status=case_status)
+
+    # --- running ---------------------------------------------------------------
+
+    def _loop(self, stop: threading.Event, until_idle: bool) -> None:
+        owner = f"{self.name}:{uuid.uuid4().hex[:8]}"
+        client = self.client_factory()
+        try:
+            while not stop.is_set():
+                close_old_connections()
+                try:
+                    event = self.claim_next(owner)
+                except Exception:
+                    log.exception("claiming an outbox event failed")
+                    stop.wait(self.idle_seconds)
+                    continue
+                if event is None:
+                    if until_idle:
+                        return
+                    stop.wait(self.idle_seconds)
+                    continue
+                try:
+                    self.deliver(event, client, owner)
+                except Exception:
+                    # One failing item never stops the rest; its lease expires and it is retried.
+                    log.exception("delivering an outbox event failed", extra={"outbox_event": event.pk})
+        finally:
+            client.close()
+            connections.close_all()
+
+    def run(self, stop: threading.Event, *, until_idle: bool = False) -> None:
+        """Deliver with `concurrency` threads until `stop` is set (or, with `until_idle`,
+        until nothing is deliverable now)."""
+        # SQLite takes one writer at a time: more threads would only queue on its lock.
+        count = 1 if connections["default"].vendor == "sqlite" else self.concurrency
+        threads = [
+            threading.Thread(target=self._loop, args=(stop, until_idle), name=f"outbox-{i}", daemon=True)
+            for i in range(count)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
