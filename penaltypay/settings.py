@@ -190,3 +190,6 @@ LOGGING = {
 # Reverse proxies in front of the app whose X-Forwarded-For we trust (0 locally).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 CSRF_FAILURE_VIEW = "penaltypay.citizen.errors.csrf_failure"
+
+# Operator endpoints (/ops/outbox, /metrics): a bearer token; closed in production without one.
+OPS_API_TOKEN = os.environ.get("OPS_API_TOKEN", "")

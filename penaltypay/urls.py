@@ -9,6 +9,8 @@ urlpatterns = [
     path("webhooks/pay", payments_views.provider_webhook, name="pay-webhook"),
     path("healthz", operations_views.liveness, name="liveness"),
     path("readyz", operations_views.readiness, name="readiness"),
+    path("ops/outbox", operations_views.outbox_status, name="ops-outbox"),
+    path("metrics", operations_views.metrics, name="metrics"),
     path("robots.txt", citizen_views.robots),
 ]
 

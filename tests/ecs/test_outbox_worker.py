@@ -194,3 +194,36 @@ def test_a_successful_payment_is_queued_with_it_and_marks_the_case_paid(reduced_
     # ECS now knows, and so does our copy of the case: still shown as paid, not counted twice.
     page = client.get("/your-penalty").content.decode()
     assert "already been paid" in page
+
+
+def test_backlog_is_visible_to_operators(ecs, put_case, reduced_case, worker, clock, settings):
+    import json
+
+    from django.core.management import call_command
+    from django.test import Client
+
+    closed = put_case(reference="70000096", vrm="CC22CCC", status=COURT)
+    pay(closed, "PP-FFFF-0001")
+    pay(reduced_case, "PP-FFFF-0002")
+    drain(worker, clock)
+    pay(reduced_case, "PP-FFFF-0003")  # waiting
+
+    from io import StringIO
+
+    out = StringIO()
+    call_command("outbox_status", "--json", "--exceptions", stdout=out)
+    status = json.loads(out.getvalue())
+    assert (status["waiting"], status["exceptions"], status["breaker_state"], status["sent_total"]) == (1, 1, "closed", 1)
+    assert status["exception_events"][0]["payment_reference"] == "PP-FFFF-0001"
+
+    web = Client()
+    assert web.get("/ops/outbox").json()["waiting"] == 1
+    metrics = web.get("/metrics").content.decode()
+    assert "penaltypay_ecs_outbox_waiting 1" in metrics
+    assert "penaltypay_ecs_outbox_exceptions 1" in metrics
+    assert 'penaltypay_ecs_breaker_state{state="closed"} 1' in metrics
+    assert "penaltypay_ecs_outbox_oldest_waiting_seconds" in metrics
+
+    settings.OPS_API_TOKEN = "s3cret"
+    assert web.get("/metrics").status_code == 403
+    assert web.get("/ops/outbox", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
