@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
@@ -89,6 +89,14 @@ def amount_due_at(case: Case, at: datetime, pending_paid_pence: int = 0) -> Amou
         already_paid_pence=paid,
         total_pence=total,
     )
+
+
+def amount_due_after_reduction(case: Case, pending_paid_pence: int = 0) -> AmountDue:
+    """What will be due once the reduction deadline has passed ("or £80 after")."""
+    if case.reduction_deadline is None:
+        return amount_due_at(case, datetime.now(LONDON), pending_paid_pence)
+    day_after = datetime.combine(case.reduction_deadline + timedelta(days=1), time(12), tzinfo=LONDON)
+    return amount_due_at(case, day_after, pending_paid_pence)
 
 
 class NotPayableReason(str, Enum):

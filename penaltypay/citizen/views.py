@@ -12,7 +12,13 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from penaltypay.cases.domain import CASE_TYPE_NAMES, NotPayableReason, amount_due_at, why_not_payable
+from penaltypay.cases.domain import (
+    CASE_TYPE_NAMES,
+    NotPayableReason,
+    amount_due_after_reduction,
+    amount_due_at,
+    why_not_payable,
+)
 from penaltypay.cases.lookup import LookupOutcome, find_case, local_case
 from penaltypay.citizen import ratelimit
 from penaltypay.citizen.forms import FindPenaltyForm, ReceiptEmailForm
@@ -83,20 +89,9 @@ def _penalty_context(case, now):
         "case": case,
         "case_type_name": CASE_TYPE_NAMES.get(case.case_type, case.case_type),
         "due": amount_due_at(case, now, pending),
-        "full_amount": amount_due_at(case, case_after_reduction(case), pending),
+        "full_amount": amount_due_after_reduction(case, pending),
         "reason": why_not_payable(case, now, pending),
     }
-
-
-def case_after_reduction(case):
-    """A moment after the reduction deadline, to show what is due once it has passed."""
-    from datetime import datetime, time, timedelta
-
-    from penaltypay.cases.domain import LONDON
-
-    if case.reduction_deadline is None:
-        return timezone.now()
-    return datetime.combine(case.reduction_deadline + timedelta(days=1), time(12), tzinfo=LONDON)
 
 
 @require_GET

@@ -123,3 +123,10 @@ class TestPayability:
 
     def test_our_own_unrecorded_payment_makes_it_already_paid(self):
         assert why_not_payable(late_licensing_case(), self.now, pending_paid_pence=4000) is NotPayableReason.ALREADY_PAID
+
+
+def test_amount_after_the_reduction_is_the_full_penalty_less_payments():
+    from penaltypay.cases.domain import amount_due_after_reduction
+
+    assert amount_due_after_reduction(late_licensing_case()).total_pence == 8000
+    assert amount_due_after_reduction(late_licensing_case(amount_paid_pence=1000)).total_pence == 7000
