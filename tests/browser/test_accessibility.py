@@ -1,0 +1,175 @@
+"""Every page of ours a keeper can reach, scanned with axe-core (WCAG 2.2 AA and
+best practice), with one h1 and a real <title> each.
+
+The sandbox provider's card page is not ours (in production it is the real
+provider's) and is not scanned here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from penaltypay.cases.domain import COURT, DEBT_RECOVERY, NO_PAYMENT_REQUIRED, PAID
+from penaltypay.payments.models import Payment
+from tests.browser.journey import (
+    DECLINED_CARD,
+    ERROR_CARD,
+    SUCCESS_CARD,
+    axe_violations,
+    describe_violations,
+    find,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+@dataclass
+class Env:
+    """The fixtures a page may need to be reached."""
+
+    reduced_case: Any
+    put_case: Any
+    provider: Any
+    ecs: Any
+    settings: Any
+
+
+def _found(page, env):
+    find(page, "7000 0001", "ab12 cde")
+
+
+def _at_pay_page(page, env):
+    _found(page, env)
+    page.goto("/pay")
+
+
+def _on_card_page(page, env):
+    """Through our pages to the provider's; returns our payment."""
+    _at_pay_page(page, env)
+    page.get_by_label("Email address for your receipt (optional)").fill("keeper@example.com")
+    page.get_by_role("button", name="Pay £40 now").click()
+    page.wait_for_url(env.provider.base_url + "/**")
+    return Payment.objects.get()
+
+
+def _come_back_after(drive):
+    """The provider finishes the payment as `drive` says; the keeper's browser comes back."""
+
+    def reach(page, env):
+        payment = _on_card_page(page, env)
+        drive(env.provider, payment.provider_payment_id)
+        page.goto(f"/pay/return/{payment.id}")
+
+    return reach
+
+
+def _not_payable(**case):
+    def reach(page, env):
+        env.put_case(reference="71000001", vrm="AB12CDE", **case)
+        find(page, "71000001", "AB12CDE")
+
+    return reach
+
+
+def _with_errors(reach):
+    """The same page shown again with an error summary (which must be there to be scanned)."""
+
+    def reach_and_check(page, env):
+        reach(page, env)
+        expect(page.locator(".govuk-error-summary")).to_contain_text("There is a problem")
+        expect(page.locator(".govuk-error-message").first).to_be_visible()
+
+    return reach_and_check
+
+
+def _pay_error(page, env):
+    _at_pay_page(page, env)
+    page.get_by_label("Email address for your receipt (optional)").fill("not-an-email")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Pay £40 now").click()
+
+
+def _provider_down(page, env):
+    _at_pay_page(page, env)
+    env.settings.PAY_API_URL = "http://127.0.0.1:9"  # nothing listens there
+    with page.expect_navigation():
+        page.get_by_role("button", name="Pay £40 now").click()
+
+
+def _too_many_attempts(page, env):
+    env.settings.LOOKUP_RATE_LIMIT_PER_REFERENCE = 1
+    find(page, "70000001", "ZZ99ZZZ")
+    find(page, "70000001", "AB12CDE")
+
+
+def _ecs_down(page, env):
+    env.ecs.set_faults(unavailable=True)
+    find(page, "12345678", "AB12CDE")  # a case we have never held
+
+
+def _expired_form(page, env):
+    page.goto("/find-your-penalty")
+    page.context.clear_cookies()  # as if the session and CSRF cookie had expired
+    page.get_by_label("Penalty reference").fill("70000001")
+    page.get_by_label("Vehicle registration number").fill("AB12CDE")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Continue").click()
+
+
+# page id -> (how to get there, the h1 that proves we got there)
+PAGES = {
+    "start": (lambda page, env: page.goto("/"), "Pay a vehicle enforcement penalty"),
+    "find": (lambda page, env: page.goto("/find-your-penalty"), "Find your penalty"),
+    "find-field-errors": (_with_errors(lambda page, env: find(page, "", "")), "Find your penalty"),
+    "find-not-found": (_with_errors(lambda page, env: find(page, "99999999", "AB12CDE")), "Find your penalty"),
+    "your-penalty": (_found, "You need to pay £40"),
+    "receipt-email": (_at_pay_page, "Email address for your receipt (optional)"),
+    "receipt-email-error": (_with_errors(_pay_error), "Email address for your receipt (optional)"),
+    "confirmation": (_come_back_after(lambda p, pid: p.complete(pid, SUCCESS_CARD)), "Payment complete"),
+    "declined": (_come_back_after(lambda p, pid: p.complete(pid, DECLINED_CARD)), "Your payment was declined"),
+    "provider-error": (
+        _come_back_after(lambda p, pid: p.complete(pid, ERROR_CARD)),
+        "Sorry, there was a problem with your payment",
+    ),
+    "cancelled-by-you": (_come_back_after(lambda p, pid: p.cancel_by_payer(pid)), "Your payment was cancelled"),
+    "timed-out": (_come_back_after(lambda p, pid: p.expire(pid)), "Your payment session has timed out"),
+    "still-checking": (_come_back_after(lambda p, pid: None), "We are checking your payment"),
+    "payment-unavailable": (_provider_down, "Sorry, you cannot pay at the moment"),
+    "already-paid": (_not_payable(status=PAID, amount_paid_pence=4000), "This penalty has already been paid"),
+    "debt-recovery": (_not_payable(status=DEBT_RECOVERY), "You cannot pay this penalty online"),
+    "court": (_not_payable(status=COURT), "You cannot pay this penalty online"),
+    "no-payment-required": (_not_payable(status=NO_PAYMENT_REQUIRED), "You do not need to pay this penalty"),
+    "type-not-payable-online": (_not_payable(case_type="23B"), "You cannot pay this penalty online"),
+    "nothing-due": (
+        _not_payable(penalty_pence=0, reduced_penalty_pence=0, reduction_deadline=None),
+        "There is nothing to pay on this penalty",
+    ),
+    "too-many-attempts": (_too_many_attempts, "Too many attempts"),
+    "service-unavailable": (_ecs_down, "Sorry, we cannot find your penalty at the moment"),
+    "session-expired": (_expired_form, "Your session has expired"),
+    "not-found-404": (lambda page, env: page.goto("/no-such-page"), "Page not found"),
+}
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_has_no_accessibility_violations(
+    name, axe_page, live_server, reduced_case, put_case, provider, ecs, settings
+):
+    reach, heading = PAGES[name]
+    page = axe_page
+    reach(page, Env(reduced_case, put_case, provider, ecs, settings))
+    page.wait_for_load_state()
+
+    # Make sure the scan is of the page we meant, not of wherever a step went wrong.
+    assert page.url.startswith(live_server.url), f"not one of our pages: {page.url}"
+    expect(page.locator("h1")).to_have_count(1)
+    expect(page.locator("h1")).to_have_text(heading)
+    assert page.title().strip(), "the page has an empty <title>"
+    assert page.locator("head > title").count() == 1
+
+    violations = axe_violations(page)
+    assert not violations, f"axe-core found {len(violations)} problem(s) on {page.url}:\n" + describe_violations(
+        violations
+    )
