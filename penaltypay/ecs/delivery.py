@@ -21,6 +21,38 @@ BATCH_WINDOW_END = time(2, 30)
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
 
+BREAKER_FAILURE_THRESHOLD = 5
+BREAKER_MIN_OPEN_SECONDS = 5.0
+BREAKER_MAX_OPEN_SECONDS = 120.0
+
+# ECS may apply a write long after the caller stopped waiting (ICD: "occasionally 30 s or
+# no answer at all"). A ledger read sooner than this after a write began can miss a write
+# that is still on its way, and writing again would record the money twice.
+UNKNOWN_OUTCOME_SETTLE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The tunable numbers behind the rules (settings pass them in; the defaults are production's).
+    Short values are for test and benchmark runs, where waiting minutes proves nothing."""
+
+    backoff_base_seconds: float = BACKOFF_BASE_SECONDS
+    backoff_cap_seconds: float = BACKOFF_CAP_SECONDS
+    breaker_failure_threshold: int = BREAKER_FAILURE_THRESHOLD
+    breaker_min_open_seconds: float = BREAKER_MIN_OPEN_SECONDS
+    breaker_max_open_seconds: float = BREAKER_MAX_OPEN_SECONDS
+    unknown_outcome_settle_seconds: float = UNKNOWN_OUTCOME_SETTLE_SECONDS
+
+
+DEFAULT_POLICY = Policy()
+
+
+def ledger_check_not_before(write_started_at: datetime, policy: Policy = DEFAULT_POLICY) -> datetime:
+    """The earliest moment the ledger may be read to learn whether a write that began at
+    `write_started_at` took effect. Until then the event is not claimable by anyone: not
+    by a retry after a timeout, nor by another worker after this one died mid-call."""
+    return write_started_at + timedelta(seconds=policy.unknown_outcome_settle_seconds)
+
 
 def in_batch_window(now: datetime) -> bool:
     local = now.astimezone(LONDON).time()
@@ -33,10 +65,11 @@ def batch_window_end(now: datetime) -> datetime:
     return datetime.combine(local.date(), BATCH_WINDOW_END, tzinfo=LONDON)
 
 
-def backoff_seconds(attempts: int, rng: Callable[[], float] = random.random) -> float:
+def backoff_seconds(attempts: int, rng: Callable[[], float] = random.random, *,
+                    policy: Policy = DEFAULT_POLICY) -> float:
     """Exponential back-off with jitter: half the step fixed, half random, so a fleet of
     workers retrying after one outage spreads out instead of stampeding."""
-    step = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** max(0, attempts - 1)))
+    step = min(policy.backoff_cap_seconds, policy.backoff_base_seconds * (2 ** min(max(0, attempts - 1), 62)))
     return step / 2 + rng() * step / 2
 
 
@@ -64,7 +97,8 @@ _EXCEPTION_REASONS = {
 
 
 def decide_after_error(error: errors.EcsError, attempts: int, now: datetime,
-                       rng: Callable[[], float] = random.random, *, batch_window: bool = True) -> Decision:
+                       rng: Callable[[], float] = random.random, *, batch_window: bool = True,
+                       policy: Policy = DEFAULT_POLICY) -> Decision:
     """What to do with an event whose delivery just failed with `error` (after `attempts` tries).
     `batch_window=False` ignores the nightly window (test and benchmark runs at any hour)."""
     for kind, reason in _EXCEPTION_REASONS.items():
@@ -79,7 +113,7 @@ def decide_after_error(error: errors.EcsError, attempts: int, now: datetime,
     if error.retryable:
         return Decision(
             Outcome.RETRY,
-            retry_at=now + timedelta(seconds=backoff_seconds(attempts, rng)),
+            retry_at=now + timedelta(seconds=backoff_seconds(attempts, rng, policy=policy)),
             reason=type(error).__name__,
             check_ledger_first=not error.outcome_known,
             alert=isinstance(error, errors.EcsConfigurationError),
@@ -97,11 +131,6 @@ class BreakerState(str, Enum):
     HALF_OPEN = "half_open"  # one probe call is allowed through
 
 
-BREAKER_FAILURE_THRESHOLD = 5
-BREAKER_MIN_OPEN_SECONDS = 5.0
-BREAKER_MAX_OPEN_SECONDS = 120.0
-
-
 @dataclass(frozen=True)
 class Breaker:
     state: BreakerState = BreakerState.CLOSED
@@ -116,18 +145,22 @@ def breaker_counts(error: errors.EcsError) -> bool:
                               errors.ServiceUnavailable, errors.EcsInternalError))
 
 
-def breaker_after_success(breaker: Breaker) -> Breaker:
-    return Breaker()
+def breaker_after_success(breaker: Breaker, *, policy: Policy = DEFAULT_POLICY) -> Breaker:
+    return Breaker(open_seconds=policy.breaker_min_open_seconds)
 
 
-def breaker_after_failure(breaker: Breaker, now: datetime) -> Breaker:
+def _open_seconds(seconds: float, policy: Policy) -> float:
+    return max(policy.breaker_min_open_seconds, min(policy.breaker_max_open_seconds, seconds))
+
+
+def breaker_after_failure(breaker: Breaker, now: datetime, *, policy: Policy = DEFAULT_POLICY) -> Breaker:
     failures = breaker.consecutive_failures + 1
     if breaker.state is BreakerState.HALF_OPEN:
         # The probe failed: stay open, and wait longer before the next one.
-        seconds = min(BREAKER_MAX_OPEN_SECONDS, breaker.open_seconds * 2)
+        seconds = _open_seconds(breaker.open_seconds * 2, policy)
         return Breaker(BreakerState.OPEN, failures, now + timedelta(seconds=seconds), seconds)
-    if failures >= BREAKER_FAILURE_THRESHOLD:
-        seconds = breaker.open_seconds
+    if failures >= policy.breaker_failure_threshold:
+        seconds = _open_seconds(breaker.open_seconds, policy)
         return Breaker(BreakerState.OPEN, failures, now + timedelta(seconds=seconds), seconds)
     return replace(breaker, consecutive_failures=failures)
 

@@ -47,6 +47,11 @@ class OutboxEvent(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
             models.Index(fields=["case_reference", "id"], name="outbox_case_order"),
+            # The worker claims the lowest pending id that is due and heads its case. Sent rows
+            # pile up below the pending ones for ever; this index lets that search walk the
+            # pending rows in id order and stop at the first fit, instead of walking every sent
+            # row (pk order) or checking every pending row's case and sorting (outbox_due).
+            models.Index(fields=["id"], condition=models.Q(status="pending"), name="outbox_pending_in_order"),
         ]
 
     @property

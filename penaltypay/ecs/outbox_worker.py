@@ -10,7 +10,10 @@ How the guarantees are kept (docs/ecs-delivery.md has the full argument):
   lease owner, and an expired lease (a dead worker) can be claimed again.
 * Exactly once: `outcome_unknown` is committed *before* each write call and
   cleared only by a definite answer. Whoever finds it set reads `GetCaseLedger`
-  and looks for the event's reference before writing again.
+  and looks for the event's reference before writing again - and not before
+  `Policy.unknown_outcome_settle_seconds` after that write began (the same commit
+  moves `next_attempt_at` there), because ECS can apply a write after its caller
+  timed out, and a ledger read before then would miss it.
 """
 from __future__ import annotations
 
@@ -61,10 +64,12 @@ class OutboxWorker:
         lease_seconds: float = 60.0,
         idle_seconds: float = 0.5,
         respect_batch_window: bool = True,
+        policy: delivery.Policy = delivery.DEFAULT_POLICY,
         clock: Callable[[], datetime] = timezone.now,
         rng: Callable[[], float] = random.random,
     ):
         self.client_factory = client_factory
+        self.policy = policy
         self.concurrency = max(1, concurrency)
         self.lease = timedelta(seconds=lease_seconds)
         self.idle_seconds = idle_seconds
@@ -145,11 +150,11 @@ class OutboxWorker:
         for _ in range(5):
             row, breaker = self._load_breaker()
             if error is None:
-                if breaker == delivery.Breaker():
+                new = delivery.breaker_after_success(breaker, policy=self.policy)
+                if breaker == new:
                     return
-                new = delivery.breaker_after_success(breaker)
             elif delivery.breaker_counts(error):
-                new = delivery.breaker_after_failure(breaker, self.clock())
+                new = delivery.breaker_after_failure(breaker, self.clock(), policy=self.policy)
             else:
                 return
             if self._store_breaker(row, new):
@@ -171,6 +176,7 @@ class OutboxWorker:
             self._release(event, owner, next_attempt_at=max(wait_until, now))
             return "breaker_open"
         writing = False
+        settle_until: datetime | None = None
         try:
             if event.outcome_unknown:
                 entry = self._find_in_ledger(event, client)
@@ -180,7 +186,15 @@ class OutboxWorker:
                     self._record_health(None)
                     return "found_in_ledger"
             # Write-ahead: from here until a definite answer, the write may have happened.
-            if self._fenced(event, owner).update(outcome_unknown=True, attempts=F("attempts") + 1) != 1:
+            # The event also becomes unclaimable until ECS has had time to apply a write that is
+            # still on its way (a dead worker's lease can expire sooner), and the lease is
+            # renewed so that it covers this call.
+            write_started = self.clock()
+            settle_until = delivery.ledger_check_not_before(write_started, self.policy)
+            if self._fenced(event, owner).update(
+                outcome_unknown=True, attempts=F("attempts") + 1, next_attempt_at=settle_until,
+                lease_expires_at=write_started + self.lease,
+            ) != 1:
                 return "lease_lost"
             event.attempts += 1
             writing = True
@@ -190,7 +204,8 @@ class OutboxWorker:
             # Unknown if the ledger read failed while an earlier write was unknown, or this
             # write's own outcome is unknown. A definite refusal after a clean ledger check is known.
             unknown = (event.outcome_unknown and not writing) or (writing and not error.outcome_known)
-            return self._after_error(event, owner, error, unknown_now=unknown)
+            return self._after_error(event, owner, error, unknown_now=unknown,
+                                     not_before=settle_until if writing and not error.outcome_known else None)
         self._record_health(None)
         self._mark_sent(event, owner, receipt.receipt_number, case_status=receipt.case_status)
         self.stats.add("sent")
@@ -217,10 +232,11 @@ class OutboxWorker:
             event.effective_at,
         )
 
-    def _after_error(self, event: OutboxEvent, owner: str, error: errors.EcsError, *, unknown_now: bool) -> str:
+    def _after_error(self, event: OutboxEvent, owner: str, error: errors.EcsError, *, unknown_now: bool,
+                     not_before: datetime | None = None) -> str:
         now = self.clock()
         decision = delivery.decide_after_error(error, event.attempts, now, self.rng,
-                                               batch_window=self.respect_batch_window)
+                                               batch_window=self.respect_batch_window, policy=self.policy)
         message = f"{type(error).__name__}: {error.message}"[:300]
         if decision.outcome is delivery.Outcome.EXCEPTION:
             self._release(event, owner, status=OutboxEvent.EXCEPTION, exception_reason=decision.reason[:300],
@@ -231,8 +247,8 @@ class OutboxWorker:
                 "outbox_event": event.pk, "case_reference": event.case_reference, "reason": decision.reason,
                 "alert": decision.alert})
             return "exception"
-        self._release(event, owner, next_attempt_at=decision.retry_at, last_error=message,
-                      outcome_unknown=unknown_now)
+        retry_at = decision.retry_at if not_before is None else max(decision.retry_at, not_before)
+        self._release(event, owner, next_attempt_at=retry_at, last_error=message, outcome_unknown=unknown_now)
         self.stats.add("retried")
         return "retry"
 
@@ -281,13 +297,33 @@ class OutboxWorker:
                     stop.wait(self.idle_seconds)
                     continue
                 try:
-                    self.deliver(event, client, owner)
+                    outcome = self.deliver(event, client, owner)
                 except Exception:
                     # One failing item never stops the rest; its lease expires and it is retried.
                     log.exception("delivering an outbox event failed", extra={"outbox_event": event.pk})
+                    continue
+                if outcome == "breaker_open" and not until_idle:
+                    self._wait_for_breaker(stop)
         finally:
             client.close()
             connections.close_all()
+
+    def _wait_for_breaker(self, stop: threading.Event) -> None:
+        """While the breaker is open (or another worker's probe is out), claim nothing: claiming
+        would only release each event again, sweeping the whole backlog once per open period.
+        Look at the breaker every second, so that delivery resumes as soon as a probe succeeds."""
+        while not stop.is_set():
+            try:
+                row = EcsBreaker.objects.filter(name="ecs").values_list("state", "open_until").first()
+            except Exception:
+                log.exception("reading the ECS circuit breaker failed")
+                return
+            if row is None or row[0] == delivery.BreakerState.CLOSED.value or row[1] is None:
+                return
+            remaining = (row[1] - self.clock()).total_seconds()
+            if remaining <= 0:
+                return  # a probe is due: the next claim may make it
+            stop.wait(min(remaining, 1.0))
 
     def run(self, stop: threading.Event, *, until_idle: bool = False) -> None:
         """Deliver with `concurrency` threads until `stop` is set (or, with `until_idle`,

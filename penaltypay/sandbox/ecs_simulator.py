@@ -12,12 +12,21 @@ What it serves (one port):
   Every request body is validated against the WSDL's own XML schema.
 * ``GET /ecs/v1?wsdl`` - the WSDL, with ``soap:address`` pointing at this server.
 * ``/_control/...`` - a small JSON API for tests and demos: read ledgers, add
-  cases, inject faults, reset. Control calls are never subject to injected faults
-  (otherwise a test could not switch an outage off again).
+  cases, inject faults (see FaultPlan), reset. Control calls are never subject to
+  injected faults (otherwise a test could not switch an outage off again).
+
+A second, optional port serves the control API alone (``start(control_port=0)``,
+``--control-port``). It exists for ``refuse_connections``: that fault closes the
+SOAP port's listening socket, so clients get a real "connection refused" (nothing
+is sent), and the control API on that port goes with it.
 
 Run it on its own::
 
-    python -m penaltypay.sandbox.ecs_simulator --port 8081
+    python -m penaltypay.sandbox.ecs_simulator --port 8081 --control-port 8091 \
+        --faults '{"latency_ms": [200, 800], "tail_ms": 3000, "tail_probability": 0.01}'
+    curl -X POST localhost:8091/_control/faults -d '{"refuse_connections": true}'
+    curl -X POST localhost:8091/_control/faults -d '{"unavailable_for_seconds": 30}'
+    curl localhost:8091/_control/ledger
 
 or embed it (tests)::
 
@@ -45,9 +54,11 @@ import random
 import re
 import signal
 import socket
+import socketserver
 import struct
 import sys
 import threading
+import time
 import weakref
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timezone
@@ -136,15 +147,31 @@ class FaultPlan:
     """What misbehaviour to inject into SOAP calls. Replaced whole on every change.
 
     Order of application to one SOAP call (the request body is always read first):
-    latency -> ``outage`` -> ``reset_before_commit`` -> ``http_500_without_fault``
-    -> ``unavailable`` -> schema validation -> ``fault_for_case`` -> the operation
-    runs ("commit") -> for writes only: ``timeout_after_commit``, ``reset_after_commit``.
+    latency (or the tail) -> ``outage`` -> ``reset_before_commit`` -> ``http_500_without_fault``
+    -> ``unavailable`` / ``unavailable_for_seconds`` -> schema validation -> ``fault_for_case``
+    -> the operation runs ("commit") -> for writes only: ``timeout_after_commit``, ``reset_after_commit``.
+
+    ``refuse_connections`` / ``refuse_connections_for_seconds`` act before all of that, at the
+    TCP level: the SOAP port stops listening, so a client's connect() is refused and nothing
+    is sent (the ECS client's EcsUnreachable). Control calls keep working on the separate
+    control port, if the simulator has one (``start(control_port=...)``, ``--control-port``).
+    The ``..._for_seconds`` windows run from the moment the plan is set and end by themselves.
     """
 
     # Delay before answering, uniformly drawn from [min, max] milliseconds.
     latency_ms: tuple[int, int] = (0, 0)
+    # The slow tail ("p99 about 3 s"): with probability `tail_probability` a call waits a
+    # delay drawn from `tail_ms` ([min, max] ms) instead of `latency_ms`. Off while tail_ms is 0.
+    tail_ms: tuple[int, int] = (0, 0)
+    tail_probability: float = 0.01
     # Batch window / maintenance: every call answers SERVICE_UNAVAILABLE.
     unavailable: bool = False
+    # ... for this many seconds from when the plan is set, then healthy again by itself (0 = off).
+    unavailable_for_seconds: float = 0.0
+    # A whole outage at the TCP level: the SOAP port refuses connections until the plan changes.
+    refuse_connections: bool = False
+    # ... for this many seconds from when the plan is set, then listening again by itself (0 = off).
+    refuse_connections_for_seconds: float = 0.0
     # Read the request, then close the connection without a byte of answer.
     outage: bool = False
     # Answer this fault code for any call that names this case reference.
@@ -162,7 +189,9 @@ class FaultPlan:
     # Seed for the dice, so that a flaky-by-design run can be replayed.
     seed: int | None = None
 
-    _PROBABILITIES = ("http_500_without_fault", "timeout_after_commit", "reset_before_commit", "reset_after_commit")
+    _PROBABILITIES = ("http_500_without_fault", "timeout_after_commit", "reset_before_commit", "reset_after_commit",
+                      "tail_probability")
+    _SECONDS = ("hang_seconds", "unavailable_for_seconds", "refuse_connections_for_seconds")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FaultPlan":
@@ -174,9 +203,10 @@ class FaultPlan:
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         kwargs: dict[str, Any] = {}
-        if "latency_ms" in data:
-            kwargs["latency_ms"] = _parse_latency(data["latency_ms"])
-        for name in ("unavailable", "outage"):
+        for name in ("latency_ms", "tail_ms"):
+            if name in data:
+                kwargs[name] = _parse_latency(data[name], name)
+        for name in ("unavailable", "outage", "refuse_connections"):
             if name in data:
                 if not isinstance(data[name], bool):
                     raise ValueError(f"{name} must be true or false")
@@ -192,11 +222,16 @@ class FaultPlan:
         for name in cls._PROBABILITIES:
             if name in data:
                 kwargs[name] = _parse_probability(name, data[name])
-        if "hang_seconds" in data:
-            value = data["hang_seconds"]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError("hang_seconds must be a number >= 0")
-            kwargs["hang_seconds"] = float(value)
+        for name in cls._SECONDS:
+            if name in data:
+                value = data[name]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise ValueError(f"{name} must be a number >= 0")
+                kwargs[name] = float(value)
+        for forever, window in (("unavailable", "unavailable_for_seconds"),
+                                ("refuse_connections", "refuse_connections_for_seconds")):
+            if kwargs.get(forever) and kwargs.get(window):
+                raise ValueError(f"set {forever} (until changed) or {window} (a window), not both")
         if "seed" in data:
             if data["seed"] is not None and (isinstance(data["seed"], bool) or not isinstance(data["seed"], int)):
                 raise ValueError("seed must be an integer or null")
@@ -206,7 +241,12 @@ class FaultPlan:
     def to_dict(self) -> dict[str, Any]:
         return {
             "latency_ms": list(self.latency_ms),
+            "tail_ms": list(self.tail_ms),
+            "tail_probability": self.tail_probability,
             "unavailable": self.unavailable,
+            "unavailable_for_seconds": self.unavailable_for_seconds,
+            "refuse_connections": self.refuse_connections,
+            "refuse_connections_for_seconds": self.refuse_connections_for_seconds,
             "outage": self.outage,
             "fault_for_case": dict(self.fault_for_case),
             "http_500_without_fault": self.http_500_without_fault,
@@ -218,7 +258,7 @@ class FaultPlan:
         }
 
 
-def _parse_latency(value: Any) -> tuple[int, int]:
+def _parse_latency(value: Any, name: str = "latency_ms") -> tuple[int, int]:
     """200 -> (200, 200); [200, 800] or {"min": 200, "max": 800} -> (200, 800)."""
     if isinstance(value, dict):
         value = [value.get("min", 0), value.get("max", value.get("min", 0))]
@@ -229,9 +269,9 @@ def _parse_latency(value: Any) -> tuple[int, int]:
     ):
         low, high = value
     else:
-        raise ValueError("latency_ms must be a number of milliseconds or [min, max]")
+        raise ValueError(f"{name} must be a number of milliseconds or [min, max]")
     if low < 0 or high < low:
-        raise ValueError("latency_ms must satisfy 0 <= min <= max")
+        raise ValueError(f"{name} must satisfy 0 <= min <= max")
     return int(low), int(high)
 
 
@@ -346,6 +386,7 @@ class EcsState:
         # receipt from before a reset must never see the same number again.
         self._receipts = itertools.count(1)
         self._plan = FaultPlan()
+        self._plan_set_at = time.monotonic()  # the ..._for_seconds windows run from here
         self._rng = random.Random()
         self.today = today or london_today()
         self.reset()
@@ -361,6 +402,7 @@ class EcsState:
                 _validate_case(case)  # a broken seed should fail loudly, not mislead a demo
                 self._store_case(case)
             self._plan = FaultPlan()
+            self._plan_set_at = time.monotonic()
             self._rng = random.Random()
 
     def put_case(self, case: Case) -> Case:
@@ -399,6 +441,7 @@ class EcsState:
     def set_plan(self, plan: FaultPlan) -> None:
         with self._lock:
             self._plan = plan
+            self._plan_set_at = time.monotonic()
             self._rng = random.Random(plan.seed)
 
     @property
@@ -415,11 +458,34 @@ class EcsState:
             return self._rng.random() < probability
 
     def latency_seconds(self) -> float:
-        low, high = self.plan.latency_ms
-        if high <= 0:
-            return 0.0
         with self._lock:
+            plan = self._plan
+            low, high = plan.latency_ms
+            # The tail is only rolled when one is set, so seeded runs without one replay as before.
+            if plan.tail_ms[1] > 0 and plan.tail_probability > 0 and self._rng.random() < plan.tail_probability:
+                low, high = plan.tail_ms
+            if high <= 0:
+                return 0.0
             return self._rng.uniform(low, high) / 1000.0
+
+    def _window_remaining(self, seconds: float) -> float:
+        if seconds <= 0:
+            return 0.0
+        return max(0.0, self._plan_set_at + seconds - time.monotonic())
+
+    def unavailable_now(self) -> bool:
+        """SERVICE_UNAVAILABLE for this call: `unavailable`, or inside `unavailable_for_seconds`."""
+        with self._lock:
+            return self._plan.unavailable or self._window_remaining(self._plan.unavailable_for_seconds) > 0
+
+    def windows(self) -> dict[str, float]:
+        """Seconds left of each timed window (for the control API's health answer)."""
+        with self._lock:
+            return {
+                "unavailable_remaining_seconds": round(self._window_remaining(self._plan.unavailable_for_seconds), 3),
+                "refusing_remaining_seconds": round(
+                    self._window_remaining(self._plan.refuse_connections_for_seconds), 3),
+            }
 
     # -- reads --------------------------------------------------------------
     def case(self, reference: str) -> Case | None:
@@ -798,8 +864,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address, handler, simulator: "EcsSimulator"):
+    def __init__(self, address, handler, simulator: "EcsSimulator", *, control_only: bool = False):
         self.simulator = simulator
+        # The separate control port: /_control only, never refuses (so an outage can be ended).
+        self.control_only = control_only
         self._open: "weakref.WeakSet[socket.socket]" = weakref.WeakSet()
         self._to_reset: "weakref.WeakSet[socket.socket]" = weakref.WeakSet()
         self._conn_lock = threading.Lock()
@@ -830,10 +898,11 @@ class _Server(ThreadingHTTPServer):
             return
         super().shutdown_request(request)
 
-    def cut_all_connections(self) -> None:
-        """On stop, a client's pooled keep-alive connection must not keep reaching a dead server."""
+    def cut_all_connections(self, keep: socket.socket | None = None) -> None:
+        """On stop (or when refusing), a client's pooled keep-alive connection must not keep
+        reaching a dead server. `keep` is spared: the control call that asked for the refusal."""
         with self._conn_lock:
-            open_now = list(self._open)
+            open_now = [request for request in self._open if request is not keep]
         for request in open_now:
             try:
                 request.shutdown(socket.SHUT_RDWR)
@@ -936,7 +1005,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, method: str) -> None:
         url = urlsplit(self.path)
         try:
-            if url.path == ENDPOINT_PATH:
+            if self.server.control_only and not (
+                    url.path == CONTROL_PREFIX or url.path.startswith(CONTROL_PREFIX + "/")):
+                if self._read_body() is not None:
+                    self._send(404, b"This is the control port: only /_control/ is served here.\n", "text/plain")
+            elif url.path == ENDPOINT_PATH:
                 if not self._authorised():
                     if self._read_body() is not None:
                         self._refuse_unauthorised()
@@ -984,7 +1057,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(500, b"<html><body><h1>500 Internal Server Error</h1></body></html>", "text/html")
             return
-        if plan.unavailable:
+        if state.unavailable_now():
             self._fault(SERVICE_UNAVAILABLE, "ECS is unavailable (batch window or maintenance). Try again later.")
             return
 
@@ -1040,7 +1113,8 @@ class _Handler(BaseHTTPRequestHandler):
 
         if method == "GET" and parts == ["health"]:
             self._send_json(200, {"status": "ok", "today": state.today.isoformat(),
-                                  "cases": len(state.cases()), "faults": state.plan.to_dict()})
+                                  "cases": len(state.cases()), "faults": state.plan.to_dict(),
+                                  "listening": self.sim.listening, **state.windows()})
         elif method == "GET" and parts == ["ledger"]:
             self._send_json(200, {ref: [e.to_json() for e in entries] for ref, entries in state.ledgers().items()})
         elif method == "GET" and len(parts) == 2 and parts[0] == "ledger":
@@ -1081,7 +1155,12 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError as exc:
                 self._send_json(400, {"error": str(exc)})
                 return
-            self.sim.set_plan(plan)
+            if plan.refuse_connections and self.sim.control_port is None:
+                self._send_json(400, {"error": (
+                    "refuse_connections would close this port and leave nothing to switch it off: start "
+                    "the simulator with a control port (--control-port), or use refuse_connections_for_seconds")})
+                return
+            self.sim.set_plan(plan, keep=self.connection)
             self._send_json(200, plan.to_dict())
         elif method == "POST" and parts == ["reset"]:
             data = self._json(body if body.strip() else b"{}")
@@ -1094,7 +1173,7 @@ class _Handler(BaseHTTPRequestHandler):
                 except (TypeError, ValueError):
                     self._send_json(400, {"error": "today must be a date YYYY-MM-DD"})
                     return
-            self.sim.reset(today)
+            self.sim.reset(today, keep=self.connection)
             self._send_json(200, {"status": "reset", "today": state.today.isoformat()})
         else:
             self._send_json(404, {"error": f"no control endpoint {method} /_control/{route}"})
@@ -1129,34 +1208,73 @@ class EcsSimulator:
         self.credentials = (username, password or "") if username else None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._control_server: _Server | None = None
+        self._control_thread: threading.Thread | None = None
         # Set to wake every injected delay/hang (on reset and stop), then replaced.
         self._release = threading.Event()
         self._release_lock = threading.Lock()
+        # Refusing connections closes the SOAP port's listening socket; this lock serialises
+        # closing and reopening it, and the generation cancels a timed refusal's reopening
+        # timer when the plan changes before the window ends.
+        self._listen_lock = threading.RLock()
+        self._listening = False
+        self._refusal_generation = 0
+        self._stopped = threading.Event()  # set while not running
+        self._stopped.set()
 
     # -- lifecycle --------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Start serving in a daemon thread; returns the SOAP endpoint URL."""
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, control_port: int | None = None) -> str:
+        """Start serving in daemon threads; returns the SOAP endpoint URL.
+
+        `control_port` (0 = any free port) opens a second listener serving only the
+        control API, which keeps working while the SOAP port refuses connections.
+        """
         if self._server is not None:
             raise RuntimeError("the simulator is already running")
+        self._stopped.clear()
         self._server = _Server((host, port), _Handler, self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"ecs-simulator:{self.port}", daemon=True)
-        self._thread.start()
+        if control_port is not None:
+            self._control_server = _Server((host, control_port), _Handler, self, control_only=True)
+            self._control_thread = threading.Thread(
+                target=self._control_server.serve_forever, kwargs={"poll_interval": 0.1},
+                name=f"ecs-simulator-control:{self.control_port}", daemon=True)
+            self._control_thread.start()
+        with self._listen_lock:
+            self._serve()
         logger.info("ECS simulator listening on %s", self.url)
         return self.url
 
+    def _serve(self) -> None:
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"ecs-simulator:{self.port}", daemon=True)
+        self._thread.start()
+        self._listening = True
+
     def stop(self) -> None:
         """Stop listening, end hung calls and cut open connections."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._release_waiters()
-        server.shutdown()
-        server.server_close()
-        server.cut_all_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._thread = None
+        with self._listen_lock:
+            self._refusal_generation += 1  # no timer may reopen the port after this
+            server, self._server = self._server, None
+            if server is None:
+                return
+            self._release_waiters()
+            if self._listening:
+                server.shutdown()
+            self._listening = False
+            server.server_close()
+            server.cut_all_connections()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._thread = None
+            control, self._control_server = self._control_server, None
+            if control is not None:
+                control.shutdown()
+                control.server_close()
+                control.cut_all_connections()
+                if self._control_thread is not None:
+                    self._control_thread.join(timeout=5)
+                self._control_thread = None
+        self._stopped.set()
 
     def __enter__(self) -> "EcsSimulator":
         if self._server is None:
@@ -1168,8 +1286,69 @@ class EcsSimulator:
 
     def wait(self) -> None:
         """Block until the simulator stops (for running it in the foreground)."""
-        while self._thread is not None and self._thread.is_alive():
-            self._thread.join(0.5)
+        while not self._stopped.wait(0.5):
+            pass
+
+    # -- refusing connections (a whole outage) ----------------------------------------------
+    @property
+    def listening(self) -> bool:
+        """False while the SOAP port refuses connections (see FaultPlan.refuse_connections)."""
+        return self._listening
+
+    def _apply_refusal(self, plan: FaultPlan, keep: socket.socket | None) -> None:
+        with self._listen_lock:
+            self._refusal_generation += 1
+            generation = self._refusal_generation
+            if self._server is None:
+                return
+            if plan.refuse_connections or plan.refuse_connections_for_seconds > 0:
+                self._stop_listening(keep)
+            else:
+                self._start_listening()
+        if not plan.refuse_connections and plan.refuse_connections_for_seconds > 0:
+            timer = threading.Timer(plan.refuse_connections_for_seconds, self._end_refusal, args=(generation,))
+            timer.daemon = True
+            timer.start()
+
+    def _end_refusal(self, generation: int) -> None:
+        with self._listen_lock:
+            if generation == self._refusal_generation and self._server is not None:
+                try:
+                    self._start_listening()
+                except OSError:
+                    logger.exception("ECS simulator: could not listen on port %s again", self.port)
+
+    def _stop_listening(self, keep: socket.socket | None) -> None:
+        """Close the listening socket: a connect() to the port is now refused by the kernel.
+        Open connections are cut too, so pooled keep-alive connections cannot sneak through."""
+        if not self._listening:
+            return
+        server = self._server
+        server.shutdown()  # ends serve_forever (never called from its own thread: handlers run apart)
+        server.socket.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._listening = False
+        server.cut_all_connections(keep=keep)
+        logger.info("ECS simulator: refusing connections on port %s", self.port)
+
+    def _start_listening(self) -> None:
+        """Listen again on the same address (SO_REUSEADDR, as at the start)."""
+        if self._listening:
+            return
+        server = self._server
+        sock = socket.socket(server.address_family, server.socket_type)
+        old, server.socket = server.socket, sock
+        try:
+            # TCPServer's bind (not HTTPServer's, which also does a slow reverse DNS look-up).
+            socketserver.TCPServer.server_bind(server)
+            server.server_activate()
+        except OSError:
+            sock.close()
+            server.socket = old
+            raise
+        self._serve()
+        logger.info("ECS simulator: listening again on port %s", self.port)
 
     @property
     def port(self) -> int:
@@ -1178,13 +1357,22 @@ class EcsSimulator:
         return self._server.server_address[1]
 
     @property
+    def control_port(self) -> int | None:
+        """The separate control port, or None when the control API is on the SOAP port only."""
+        return None if self._control_server is None else self._control_server.server_address[1]
+
+    @staticmethod
+    def _base(server: "_Server") -> str:
+        host, port = server.server_address[:2]
+        if ":" in host:  # IPv6 literal
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+
+    @property
     def base_url(self) -> str:
         if self._server is None:
             raise RuntimeError("the simulator is not running")
-        host = self._server.server_address[0]
-        if ":" in host:  # IPv6 literal
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return self._base(self._server)
 
     @property
     def url(self) -> str:
@@ -1192,6 +1380,9 @@ class EcsSimulator:
 
     @property
     def control_url(self) -> str:
+        """The control API: on the separate control port when there is one, else on the SOAP port."""
+        if self._control_server is not None:
+            return self._base(self._control_server) + CONTROL_PREFIX
         return self.base_url + CONTROL_PREFIX
 
     @property
@@ -1205,10 +1396,13 @@ class EcsSimulator:
         self.set_plan(plan)
         return plan
 
-    def set_plan(self, plan: FaultPlan) -> None:
+    def set_plan(self, plan: FaultPlan, *, keep: socket.socket | None = None) -> None:
+        """Replace the fault plan. `keep`: a connection not to cut when refusal starts (the
+        control call asking for it, when it came in on the SOAP port)."""
         self.state.set_plan(plan)
         # Calls already hanging under the old plan should not outlive it.
         self._release_waiters()
+        self._apply_refusal(plan, keep)
 
     @property
     def faults(self) -> FaultPlan:
@@ -1225,10 +1419,11 @@ class EcsSimulator:
             self._release = threading.Event()
 
     # -- data -----------------------------------------------------------------------------
-    def reset(self, today: date | None = None) -> None:
-        """Reseed cases, empty ledgers, clear faults, end hung calls."""
+    def reset(self, today: date | None = None, *, keep: socket.socket | None = None) -> None:
+        """Reseed cases, empty ledgers, clear faults (listening again if refusing), end hung calls."""
         self.state.reset(today)
         self._release_waiters()
+        self._apply_refusal(self.state.plan, keep)
 
     def put_case(self, case: Case) -> Case:
         """Add or replace a case (see EcsState.put_case); returns it as stored."""
@@ -1247,7 +1442,7 @@ class EcsSimulator:
 # --------------------------------------------------------------------------
 
 def serve_forever(host: str = "127.0.0.1", port: int = 8081, *, faults: dict[str, Any] | None = None,
-                  **options: Any) -> None:
+                  control_port: int | None = None, **options: Any) -> None:
     """Run a simulator in the foreground until interrupted (Ctrl-C / SIGINT).
 
     `options` go to EcsSimulator (today, username, password, wsdl_path);
@@ -1257,9 +1452,9 @@ def serve_forever(host: str = "127.0.0.1", port: int = 8081, *, faults: dict[str
     from penaltypay.sandbox.ecs_seed import describe_seed
 
     simulator = EcsSimulator(**options)
+    simulator.start(host, port, control_port=control_port)
     if faults:
         simulator.set_faults(**faults)
-    simulator.start(host, port)
     _stop_on_sigterm()
     print(f"ECS simulator: SOAP endpoint {simulator.url}", flush=True)
     print(f"               WSDL          {simulator.url}?wsdl", flush=True)
@@ -1299,18 +1494,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--password", default=None, help="... and this password")
     parser.add_argument("--latency-ms", default=None,
                         help="inject latency on SOAP calls: N or MIN-MAX milliseconds (e.g. 200-800)")
+    parser.add_argument("--control-port", type=int, default=None,
+                        help="also serve the control API alone on this port (0 = any free port); it keeps "
+                             "working while the SOAP port refuses connections")
+    parser.add_argument("--faults", default=None,
+                        help='starting fault plan as JSON, e.g. \'{"latency_ms": [200, 800], "tail_ms": 3000}\'')
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     faults: dict[str, Any] = {}
+    if args.faults:
+        try:
+            faults = json.loads(args.faults)
+            FaultPlan.from_dict(faults)
+        except (json.JSONDecodeError, ValueError) as exc:
+            parser.error(f"--faults: {exc}")
     if args.latency_ms:
         low, _, high = args.latency_ms.partition("-")
         try:
             faults["latency_ms"] = list(_parse_latency([int(low), int(high or low)]))
         except ValueError as exc:
             parser.error(f"--latency-ms: {exc}")
-    serve_forever(args.host, args.port, faults=faults,
+    serve_forever(args.host, args.port, faults=faults, control_port=args.control_port,
                   today=args.today, username=args.username, password=args.password)
     return 0
 

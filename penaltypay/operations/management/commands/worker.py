@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from penaltypay.ecs.factory import ecs_writer_client
+from penaltypay.ecs.factory import delivery_policy, ecs_writer_client
 from penaltypay.ecs.outbox_worker import OutboxWorker
 from penaltypay.operations.jobs import exclusive_job
 from penaltypay.payments.gateway import pay_client
@@ -46,6 +46,8 @@ class Command(BaseCommand):
             ecs_writer_client,
             concurrency=concurrency or settings.ECS_OUTBOX_CONCURRENCY,
             lease_seconds=settings.ECS_OUTBOX_LEASE_SECONDS,
+            respect_batch_window=settings.ECS_RESPECT_BATCH_WINDOW,
+            policy=delivery_policy(),
         )
         if once:
             self.run_recheck_pass()
