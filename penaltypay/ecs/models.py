@@ -37,6 +37,10 @@ class OutboxEvent(models.Model):
     receipt_number = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Who dealt with an exception, when, and what they did (resolved or re-queued).
+    handled_by = models.CharField(max_length=100, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handling_note = models.CharField(max_length=500, blank=True)
 
     class Meta:
         db_table = "ecs_outbox"

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -35,6 +37,43 @@ def enqueue_refund(*, case_reference: str, payment_reference: str, refund_refere
         refund_reference=refund_reference, amount_pence=amount_pence, effective_at=refunded_at,
         next_attempt_at=now, created_at=now,
     )
+
+
+audit = logging.getLogger("penaltypay.audit")
+
+
+class NotAnException(Exception):
+    """Only an event in `exception` can be resolved or re-queued."""
+
+
+def _handle_exception(event_id: int, *, by: str, note: str, to_status: str) -> OutboxEvent:
+    if not by.strip() or not note.strip():
+        raise ValueError("say who you are and why (both are kept with the event)")
+    now = timezone.now()
+    fields = {"status": to_status, "handled_by": by.strip()[:100], "handled_at": now,
+              "handling_note": note.strip()[:500]}
+    if to_status == OutboxEvent.PENDING:
+        # outcome_unknown is left as it is: it makes the worker read the ledger before writing.
+        fields.update(next_attempt_at=now, lease_owner="", lease_expires_at=None)
+    with transaction.atomic():
+        if OutboxEvent.objects.filter(pk=event_id, status=OutboxEvent.EXCEPTION).update(**fields) != 1:
+            raise NotAnException(f"outbox event {event_id} is not an exception")
+        event = OutboxEvent.objects.get(pk=event_id)
+    audit.info("outbox exception handled", extra={
+        "action": "requeue" if to_status == OutboxEvent.PENDING else "resolve", "outbox_event": event_id,
+        "case_reference": event.case_reference, "by": event.handled_by, "note": event.handling_note})
+    return event
+
+
+def resolve_exception(event_id: int, *, by: str, note: str) -> OutboxEvent:
+    """Dealt with outside this service (e.g. the keeper was refunded): never sent to ECS,
+    and no longer holds the events behind it on its case."""
+    return _handle_exception(event_id, by=by, note=note, to_status=OutboxEvent.RESOLVED)
+
+
+def requeue_exception(event_id: int, *, by: str, note: str) -> OutboxEvent:
+    """Send it again (after a fix, or once ECS has corrected its record)."""
+    return _handle_exception(event_id, by=by, note=note, to_status=OutboxEvent.PENDING)
 
 
 def _require_transaction() -> None:

@@ -227,3 +227,43 @@ def test_backlog_is_visible_to_operators(ecs, put_case, reduced_case, worker, cl
     settings.OPS_API_TOKEN = "s3cret"
     assert web.get("/metrics").status_code == 403
     assert web.get("/ops/outbox", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
+
+
+def test_an_operator_resolves_or_requeues_an_exception_and_it_is_audited(ecs, put_case, worker, clock, caplog):
+    from dataclasses import replace
+
+    from django.core.management import CommandError, call_command
+
+    closed = put_case(reference="70000095", vrm="CC33CCC", status=COURT)
+    first = pay(closed, "PP-GGGG-0001")
+    second = pay(closed, "PP-GGGG-0002")  # held behind the first
+    drain(worker, clock)
+    assert OutboxEvent.objects.get(pk=first.pk).status == OutboxEvent.EXCEPTION
+    assert OutboxEvent.objects.get(pk=second.pk).status == OutboxEvent.PENDING
+
+    with pytest.raises(CommandError):
+        call_command("outbox_exception", "resolve", str(second.pk), "--by", "a.person", "--note", "x")
+
+    with caplog.at_level(logging.INFO, logger="penaltypay.audit"):
+        call_command("outbox_exception", "resolve", str(first.pk), "--by", "a.person",
+                     "--note", "refunded in full, provider refund r-123")
+    resolved = OutboxEvent.objects.get(pk=first.pk)
+    assert (resolved.status, resolved.handled_by) == (OutboxEvent.RESOLVED, "a.person")
+    assert any(r.name == "penaltypay.audit" and getattr(r, "by", "") == "a.person" for r in caplog.records)
+
+    # ECS reopens the case; the second payment, no longer held, goes through.
+    ecs.put_case(replace(closed, status="OPEN"))
+    drain(worker, clock)
+    assert ledger(ecs, closed) == [("PAYMENT", "PP-GGGG-0002")]
+
+    # A re-queued exception is sent after the fix, still checking the ledger first.
+    ecs.put_case(replace(closed, status=COURT))
+    third = pay(closed, "PP-GGGG-0003")
+    drain(worker, clock)
+    assert OutboxEvent.objects.get(pk=third.pk).status == OutboxEvent.EXCEPTION
+    ecs.put_case(replace(closed, status="OPEN"))
+    call_command("outbox_exception", "requeue", str(third.pk), "--by", "a.person", "--note", "ECS reopened it")
+    drain(worker, clock)
+    # (the simulator's put_case starts the case's ledger afresh)
+    assert ledger(ecs, closed) == [("PAYMENT", "PP-GGGG-0003")]
+    assert OutboxEvent.objects.get(pk=third.pk).status == OutboxEvent.SENT
