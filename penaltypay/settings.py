@@ -206,5 +206,11 @@ LOGGING = {
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 CSRF_FAILURE_VIEW = "penaltypay.citizen.errors.csrf_failure"
 
+# Nightly ECS extract (docs/adr/0008-extract-import.md, docs/runbook.md).
+EXTRACT_DROP_DIR = Path(os.environ.get("EXTRACT_DROP_DIR", VAR_DIR / "extract"))
+EXTRACT_DROP_SETTLE_SECONDS = float(os.environ.get("EXTRACT_DROP_SETTLE_SECONDS", "60"))
+EXTRACT_FIRST_SEQUENCE = int(os.environ.get("EXTRACT_FIRST_SEQUENCE", "1"))
+EXTRACT_BULK_MIN_RECORDS = int(os.environ.get("EXTRACT_BULK_MIN_RECORDS", "200000"))
+
 # Operator endpoints (/ops/outbox, /metrics): a bearer token; closed in production without one.
 OPS_API_TOKEN = os.environ.get("OPS_API_TOKEN", "")

@@ -11,6 +11,7 @@ urlpatterns = [
     path("readyz", operations_views.readiness, name="readiness"),
     path("ops/outbox", operations_views.outbox_status, name="ops-outbox"),
     path("metrics", operations_views.metrics, name="metrics"),
+    path("ops/", include("penaltypay.cases.urls")),
     path("robots.txt", citizen_views.robots),
 ]
 

@@ -52,7 +52,7 @@ class Payment(models.Model):
             # timeout collides here instead of creating a second provider payment.
             models.UniqueConstraint(
                 fields=["case_reference"],
-                condition=Q(status__in=[s.value for s in LIVE_STATUSES]),
+                condition=Q(status__in=sorted(s.value for s in LIVE_STATUSES)),  # sorted: a stable migration
                 name="one_live_payment_per_case",
             )
         ]

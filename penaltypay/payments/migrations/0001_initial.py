@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
             options={
                 'db_table': 'payment',
                 'indexes': [models.Index(fields=['status', 'updated_at'], name='payment_status_updated')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ['in_progress', 'create_unknown', 'new'])), fields=('case_reference',), name='one_live_payment_per_case')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ['create_unknown', 'in_progress', 'new'])), fields=('case_reference',), name='one_live_payment_per_case')],
             },
         ),
         migrations.CreateModel(

@@ -1,0 +1,126 @@
+"""Atomicity on PostgreSQL: an import killed half way (the process, or its database
+session as a database restart would) leaves the store as it was before the file;
+running it again completes it."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from penaltypay.cases.extract import layout, loader
+from penaltypay.cases.models import CaseRecord, ExtractImport
+from tests.extract.conftest import EXTRACT_DATE, as_stored, open_case, store
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="kills a PostgreSQL session"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = {"staged-merge": "penaltypay.settings", "bulk-copy": "tests.extract.settings_bulk"}
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class Importer:
+    """`penaltypay import-extract FILE --json` in its own process, on the test database."""
+
+    def __init__(self, path: Path, method: str, pause: float | None = None):
+        env = {**os.environ, "DATABASE_URL": database_url(), "PENALTYPAY_ENV": "test",
+               "DJANGO_SETTINGS_MODULE": SETTINGS[method]}
+        env.pop(loader.PAUSE_ENV, None)
+        if pause is not None:
+            env[loader.PAUSE_ENV] = str(pause)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "penaltypay.cli", "import-extract", str(path), "--json"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.paused = threading.Event()
+        self.stderr: list[str] = []
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+
+    def _read_stderr(self):
+        for line in self.process.stderr:
+            self.stderr.append(line)
+            if "paused before commit" in line:
+                self.paused.set()
+
+    def wait_paused(self, timeout=60):
+        assert self.paused.wait(timeout), "".join(self.stderr)
+
+    def finish(self, timeout=120):
+        out, _ = self.process.communicate(timeout=timeout)
+        self._reader.join(5)
+        return self.process.returncode, out
+
+
+def files(tmp_path):
+    """Seed the store, and a file that updates some of its cases and adds others."""
+    seeded = [open_case(reference=f"6000{n:04d}", vrm=f"OLD{n}") for n in range(50)]
+    for case in seeded:
+        CaseRecord.objects.create(reference=case.reference, **CaseRecord.fields_from_case(case))
+    cases = [open_case(reference=f"6000{n:04d}", vrm=f"NEW{n}", status="PAID", amount_paid_pence=4000)
+             for n in range(0, 1500, 3)]
+    path = tmp_path / layout.file_name(EXTRACT_DATE, 1)
+    path.write_bytes(layout.format_file(EXTRACT_DATE, 1, cases))
+    expected = {case.reference: case for case in seeded}
+    expected.update({case.reference: as_stored(case) for case in cases})
+    return path, expected
+
+
+@pytest.mark.parametrize("method", ["staged-merge", "bulk-copy"])
+def test_killed_before_commit_leaves_the_store_unchanged_and_a_rerun_completes(tmp_path, method):
+    path, expected = files(tmp_path)
+    before = store()
+    importer = Importer(path, method, pause=60)
+    importer.wait_paused()
+    assert store() == before  # the work is done but not committed
+    os.kill(importer.process.pid, signal.SIGKILL)
+    code, _ = importer.finish()
+    assert code == -signal.SIGKILL
+    assert store() == before
+    assert list(ExtractImport.objects.values_list("outcome", flat=True)) == ["running"]
+
+    code, out = Importer(path, method).finish()
+    assert code == 0, out
+    result = json.loads(out)
+    assert (result["outcome"], result["applied"], result["method"]) == ("applied", 500, method)
+    assert store() == expected
+    assert sorted(ExtractImport.objects.values_list("outcome", flat=True)) == ["applied", "interrupted"]
+
+
+@pytest.mark.parametrize("method", ["staged-merge", "bulk-copy"])
+def test_database_session_lost_before_commit_leaves_the_store_unchanged(tmp_path, method):
+    path, expected = files(tmp_path)
+    before = store()
+    importer = Importer(path, method, pause=60)
+    importer.wait_paused()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction'"
+        )
+        assert cursor.fetchall() == [(True,)]
+    code, out = importer.finish()
+    assert code != 0
+    assert store() == before
+    assert ExtractImport.objects.get().outcome in ("failed", "running")
+
+    code, out = Importer(path, method).finish()
+    assert code == 0, out
+    assert json.loads(out)["outcome"] == "applied"
+    assert store() == expected
