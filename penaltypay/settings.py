@@ -211,6 +211,8 @@ EXTRACT_DROP_DIR = Path(os.environ.get("EXTRACT_DROP_DIR", VAR_DIR / "extract"))
 EXTRACT_DROP_SETTLE_SECONDS = float(os.environ.get("EXTRACT_DROP_SETTLE_SECONDS", "60"))
 EXTRACT_FIRST_SEQUENCE = int(os.environ.get("EXTRACT_FIRST_SEQUENCE", "1"))
 EXTRACT_BULK_MIN_RECORDS = int(os.environ.get("EXTRACT_BULK_MIN_RECORDS", "200000"))
+# The worker looks in the drop folder this often (0: never; use the scheduler instead).
+EXTRACT_DROP_POLL_SECONDS = float(os.environ.get("EXTRACT_DROP_POLL_SECONDS", "300"))
 
 # Operator endpoints (/ops/outbox, /metrics): a bearer token; closed in production without one.
 OPS_API_TOKEN = os.environ.get("OPS_API_TOKEN", "")

@@ -58,3 +58,17 @@ def test_only_one_process_runs_a_singleton_job_at_a_time():
     release.set()
     thread.join()
     assert seen == {"first": True, "second": False}
+
+
+def test_worker_loads_an_extract_that_arrives_in_the_drop_folder(tmp_path, settings):
+    from django.core.management import call_command
+
+    from penaltypay.cases.models import CaseRecord, ExtractImport
+
+    settings.EXTRACT_DROP_DIR = tmp_path
+    settings.EXTRACT_DROP_SETTLE_SECONDS = 0
+    call_command("generate_extract", "--count", "25", "--sequence", "1", "--date", "20261123", "--out", str(tmp_path))
+    call_command("worker", "--once", "--no-outbox")
+    assert CaseRecord.objects.count() == 25
+    assert ExtractImport.objects.get().outcome == "applied"
+    assert [p.name for p in (tmp_path / "loaded").iterdir()] == ["ECS_EXTRACT_20261123_000001.DAT"]

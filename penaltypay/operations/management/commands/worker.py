@@ -1,7 +1,9 @@
 """The background worker:
 - delivers the ECS outbox (every payment and refund, exactly once, in order per case);
 - settles payments still in progress (the keeper closed the browser on the card page)
-  and resends failed receipts.
+  and resends failed receipts;
+- loads nightly extract files that arrive in the drop folder (EXTRACT_DROP_DIR), when
+  EXTRACT_DROP_POLL_SECONDS > 0.
 Several workers may run at once against PostgreSQL; on SQLite run one."""
 from __future__ import annotations
 
@@ -49,8 +51,11 @@ class Command(BaseCommand):
             respect_batch_window=settings.ECS_RESPECT_BATCH_WINDOW,
             policy=delivery_policy(),
         )
+        self._drop_folder_seen = None
+        self._drop_folder_next = 0.0
         if once:
             self.run_recheck_pass()
+            self.run_drop_folder_pass(force=True)
             if not no_outbox:
                 outbox.run(stop, until_idle=True)
             return
@@ -60,9 +65,39 @@ class Command(BaseCommand):
             delivering.start()
         while not stop.is_set():
             self.run_recheck_pass()
+            self.run_drop_folder_pass()
             stop.wait(interval)
         if delivering is not None:
             delivering.join(timeout=settings.ECS_WRITE_TIMEOUT + 5)
+
+    def run_drop_folder_pass(self, force: bool = False):
+        """Load what has arrived in the drop folder; only when its contents changed, so a
+        file waiting for a missing sequence is not re-reported every pass."""
+        import time
+        from pathlib import Path
+
+        from penaltypay.cases.extract import loader
+
+        poll = settings.EXTRACT_DROP_POLL_SECONDS
+        if not force and (poll <= 0 or time.monotonic() < self._drop_folder_next):
+            return
+        self._drop_folder_next = time.monotonic() + poll
+        folder = Path(settings.EXTRACT_DROP_DIR)
+        try:
+            seen = sorted((p.name, p.stat().st_mtime, p.stat().st_size) for p in folder.iterdir() if p.is_file())
+        except FileNotFoundError:
+            return
+        if not seen or (seen == self._drop_folder_seen and not force):
+            return
+        try:
+            loader.import_drop_folder(folder)  # logs each file's outcome itself
+        except loader.ImportBusy:
+            return  # another process is importing; look again next time
+        except Exception:
+            log.exception("extract drop-folder import failed")
+            return
+        self._drop_folder_seen = sorted(
+            (p.name, p.stat().st_mtime, p.stat().st_size) for p in folder.iterdir() if p.is_file())
 
     def run_recheck_pass(self):
         try:
