@@ -6,10 +6,11 @@ neither the database nor Django settings.
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from penaltypay.ecs.client import EcsClient
-from penaltypay.sandbox.ecs_simulator import EcsSimulator
 
 # Short enough to keep the suite fast, long enough for an idle laptop.
 CLIENT_TIMEOUT = 0.5
@@ -26,11 +27,9 @@ def _fresh_cache():
 
 
 @pytest.fixture(scope="session")
-def _ecs_server():
-    simulator = EcsSimulator()
-    simulator.start(host="127.0.0.1", port=0)
-    yield simulator
-    simulator.stop()
+def _ecs_server(ecs_simulator):
+    """The suite's one running simulator (tests/conftest.py)."""
+    return ecs_simulator
 
 
 @pytest.fixture
@@ -46,3 +45,21 @@ def client(sim):
     ecs_client = EcsClient(sim.url, timeout=CLIENT_TIMEOUT)
     yield ecs_client
     ecs_client.close()
+
+
+class Clock:
+    """Real time plus an offset a test moves forward past a retry or settle time."""
+
+    def __init__(self):
+        self.offset = timedelta(0)
+
+    def __call__(self):
+        return datetime.now(timezone.utc) + self.offset
+
+    def advance(self, seconds: float):
+        self.offset += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock():
+    return Clock()

@@ -30,20 +30,6 @@ CLIENT_TIMEOUT = 0.8
 LATE_MS = 1500  # ECS applies the write 0.7 s after the client gave up
 
 
-class Clock:
-    def __init__(self):
-        self.offset = timedelta(0)
-
-    def __call__(self):
-        return datetime.now(timezone.utc) + self.offset
-
-    def advance(self, seconds: float):
-        self.offset += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 def make_worker(ecs, clock, **policy):

@@ -20,22 +20,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PAID_AT = datetime.now(timezone.utc) - timedelta(hours=1)
 
 
-class Clock:
-    """Real time plus an offset the test can move forward past a retry time."""
-
-    def __init__(self):
-        self.offset = timedelta(0)
-
-    def __call__(self):
-        return datetime.now(timezone.utc) + self.offset
-
-    def advance(self, seconds: float):
-        self.offset += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

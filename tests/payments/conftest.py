@@ -17,7 +17,6 @@ import pytest
 import requests
 
 from penaltypay.payments.provider import PayClient
-from penaltypay.sandbox.pay_provider import SandboxProvider
 
 API_KEY = "sandbox-api-key"
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -33,11 +32,9 @@ def _fresh_cache():
 
 
 @pytest.fixture(scope="session")
-def sandbox_server():
-    server = SandboxProvider()
-    server.start(host="127.0.0.1", port=0)
-    yield server
-    server.stop()
+def sandbox_server(pay_sandbox):
+    """The suite's one running sandbox (tests/conftest.py)."""
+    return pay_sandbox
 
 
 @pytest.fixture
