@@ -1366,25 +1366,21 @@ class SandboxProvider:
 
     def cancel_by_payer(self, payment_id: str) -> dict:
         """As if the payer pressed "Cancel payment" on the card page."""
-        with self._lock:
-            payment = self._payments.get(payment_id)
-            if payment is None:
-                raise KeyError(payment_id)
-            self._expire_if_due(payment)
-            if payment.finished:
-                raise PaymentFinished("payment has already finished")
-            self._finish(payment, "failed", "P0030")
-            return self._payment_json(payment, None)
+        return self._fail_unfinished(payment_id, "P0030")
 
     def expire(self, payment_id: str) -> dict:
         """Expire an unfinished payment now (failed, P0020), as its time limit would."""
+        return self._fail_unfinished(payment_id, "P0020")
+
+    def _fail_unfinished(self, payment_id: str, code: str) -> dict:
         with self._lock:
             payment = self._payments.get(payment_id)
             if payment is None:
                 raise KeyError(payment_id)
+            self._expire_if_due(payment)  # a payment past its limit has expired already
             if payment.finished:
                 raise PaymentFinished("payment has already finished")
-            self._finish(payment, "failed", "P0020")
+            self._finish(payment, "failed", code)
             return self._payment_json(payment, None)
 
     def payment(self, payment_id: str) -> dict:
