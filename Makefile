@@ -11,10 +11,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 install: $(VENV)/.installed node_modules/.installed $(CSS) chromium
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+# The product (penaltypay) and, beside it, the local stand-ins (a separate distribution
+# that a production install never contains).
+$(VENV)/.installed: requirements.lock pyproject.toml standins/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . -e standins
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

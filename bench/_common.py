@@ -64,10 +64,10 @@ def fresh_database(server_url: str, name: str, *, keep: bool = False):
 
 
 class SimulatorProcess:
-    """`python -m penaltypay.sandbox.ecs_simulator` with a separate control port."""
+    """`python -m standins.ecs` with a separate control port."""
 
     def __init__(self, faults: dict | None = None, log_path: Path | None = None):
-        args = [sys.executable, "-m", "penaltypay.sandbox.ecs_simulator", "--port", "0", "--control-port", "0",
+        args = [sys.executable, "-m", "standins.ecs", "--port", "0", "--control-port", "0",
                 "--log-level", "WARNING"]
         if faults:
             args += ["--faults", json.dumps(faults)]
@@ -84,7 +84,7 @@ class SimulatorProcess:
         self._session = requests.Session()
 
     def put_cases(self, cases, batch: int = 2000) -> None:
-        from penaltypay.sandbox.ecs_simulator import case_to_json
+        from standins.ecs import case_to_json
 
         for start in range(0, len(cases), batch):
             payload = [case_to_json(c) for c in cases[start:start + batch]]

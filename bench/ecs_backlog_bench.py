@@ -59,7 +59,7 @@ def main() -> int:
         from django.conf import settings
 
         from penaltypay.cases.domain import london_date
-        from penaltypay.sandbox.outbox_chaos import Workers, build_scenario, enqueue, verify, worker_env
+        from standins.chaos import Workers, build_scenario, enqueue, verify, worker_env
 
         now = datetime.now(timezone.utc)
         scenario = build_scenario(seed=args.seed, cases=cases, payments=args.payments, refund_ratio=0.0,

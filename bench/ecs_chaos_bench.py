@@ -59,7 +59,7 @@ def main() -> int:
 
     with fresh_database(args.server_url, args.database, keep=args.keep_database) as url:
         from penaltypay.cases.domain import london_date
-        from penaltypay.sandbox.outbox_chaos import Workers, build_scenario, enqueue, verify, worker_env
+        from standins.chaos import Workers, build_scenario, enqueue, verify, worker_env
 
         now = datetime.now(timezone.utc)
         scenario = build_scenario(seed=args.seed, cases=cases, payments=args.payments,

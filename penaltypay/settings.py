@@ -47,9 +47,6 @@ INSTALLED_APPS = [
     "penaltypay.citizen",
     "penaltypay.operations",
 ]
-if not PRODUCTION:
-    # The local ECS simulator and sandbox provider: never installed in production.
-    INSTALLED_APPS.append("penaltypay.sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -22,7 +22,7 @@ def _fresh_cache():
 
 @pytest.fixture(scope="session")
 def ecs_simulator():
-    from penaltypay.sandbox.ecs_simulator import EcsSimulator
+    from standins.ecs import EcsSimulator
 
     simulator = EcsSimulator()
     simulator.start(host="127.0.0.1", port=0)
@@ -32,7 +32,7 @@ def ecs_simulator():
 
 @pytest.fixture(scope="session")
 def pay_sandbox():
-    from penaltypay.sandbox.pay_provider import SandboxProvider
+    from standins.pay import SandboxProvider
 
     sandbox = SandboxProvider()
     sandbox.start(host="127.0.0.1", port=0)

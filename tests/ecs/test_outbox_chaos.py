@@ -22,7 +22,7 @@ from django.db import connection
 
 from penaltypay.cases.domain import london_date
 from penaltypay.ecs.models import OutboxEvent
-from penaltypay.sandbox.outbox_chaos import Workers, build_scenario, enqueue, verify, worker_env
+from standins.chaos import Workers, build_scenario, enqueue, verify, worker_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

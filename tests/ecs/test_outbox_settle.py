@@ -21,7 +21,7 @@ from penaltypay.ecs.client import EcsClient
 from penaltypay.ecs.models import OutboxEvent
 from penaltypay.ecs.outbox import enqueue_payment
 from penaltypay.ecs.outbox_worker import OutboxWorker
-from penaltypay.sandbox.ecs_simulator import FaultPlan
+from standins.ecs import FaultPlan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -23,8 +23,8 @@ from penaltypay.cases.domain import (
     PART_PAID,
     PAYABLE_CASE_TYPES,
 )
-from penaltypay.sandbox.ecs_seed import SAMPLE_CASES, describe_seed, seed_cases
-from penaltypay.sandbox.ecs_simulator import EcsState, FaultPlan, SimFault, amount_due_before_payments
+from standins.ecs.seed import SAMPLE_CASES, describe_seed, seed_cases
+from standins.ecs import EcsState, FaultPlan, SimFault, amount_due_before_payments
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_WSDL = Path("/work/shared/contracts/legacy-ecs/enforcement-case-service.wsdl")
@@ -400,7 +400,7 @@ def test_amount_due_uses_the_london_date():
 # --- as its own process ------------------------------------------------------------------------------------
 
 def test_importing_the_simulator_does_not_import_django():
-    code = "import sys, penaltypay.sandbox.ecs_simulator; print('django' in sys.modules)"
+    code = "import sys, standins.ecs; print('django' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
@@ -408,7 +408,7 @@ def test_importing_the_simulator_does_not_import_django():
 
 def test_runs_standalone_with_python_dash_m():
     process = subprocess.Popen(
-        [sys.executable, "-m", "penaltypay.sandbox.ecs_simulator", "--port", "0", "--log-level", "WARNING",
+        [sys.executable, "-m", "standins.ecs", "--port", "0", "--log-level", "WARNING",
          "--today", "2026-07-01"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )

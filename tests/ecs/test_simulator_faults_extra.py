@@ -15,7 +15,7 @@ import requests
 
 from penaltypay.ecs.client import EcsClient
 from penaltypay.ecs.errors import EcsUnreachable, ServiceUnavailable
-from penaltypay.sandbox.ecs_simulator import EcsSimulator, EcsState, FaultPlan
+from standins.ecs import EcsSimulator, EcsState, FaultPlan
 
 REPO = Path(__file__).resolve().parents[2]
 REDUCED_7A = ("70000123", "BD51SMR")  # a seeded open case
@@ -220,7 +220,7 @@ def test_stop_while_refusing_and_wait_returns():
 
 def test_standalone_with_a_control_port_and_a_starting_fault_plan():
     process = subprocess.Popen(
-        [sys.executable, "-m", "penaltypay.sandbox.ecs_simulator", "--port", "0", "--control-port", "0",
+        [sys.executable, "-m", "standins.ecs", "--port", "0", "--control-port", "0",
          "--log-level", "WARNING", "--faults", '{"refuse_connections": true}'],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )

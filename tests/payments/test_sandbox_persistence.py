@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from penaltypay.payments.provider import PayClient, RefundAmountMismatch
-from penaltypay.sandbox.pay_provider import SandboxProvider, SandboxStateError, main
+from standins.pay import SandboxProvider, SandboxStateError
+from standins.pay.__main__ import main
 from tests.payments.conftest import API_KEY, RETURN_URL, payment_request
 
 CARD_NUMBER = "4444333322221111"

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from penaltypay.payments.provider import verify_webhook_signature
-from penaltypay.sandbox.pay_provider import SandboxProvider
+from standins.pay import SandboxProvider
 from tests.payments.conftest import API_KEY, RETURN_URL, WEBHOOK_SECRET, payment_request
 
 ISO_MS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -876,7 +876,7 @@ def test_control_api(sandbox, http):
 
 def test_runs_as_its_own_process():
     process = subprocess.Popen(
-        [sys.executable, "-m", "penaltypay.sandbox.pay_provider", "--port", "0", "--api-key", "own-key",
+        [sys.executable, "-m", "standins.pay", "--port", "0", "--api-key", "own-key",
          "--webhook-secret", "own-secret", "--log-level", "WARNING"],
         stdout=subprocess.PIPE,
         text=True,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from penaltypay.cases.domain import (
+from standins.ecs.model import (
     COURT,
     DEBT_RECOVERY,
     LONDON,

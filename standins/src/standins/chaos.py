@@ -3,7 +3,7 @@ benchmarks (bench/): build a scenario of payments and refunds across many cases,
 in the outbox, run real `penaltypay worker` processes against the ECS simulator, and
 check the simulator's ledger afterwards: every event exactly once, in order per case.
 
-Local runs only (it lives in the sandbox app, never installed in production). The
+Local runs only (a stand-in, never installed in production; it drives penaltypay, never the other way round). The
 Django parts (`enqueue`) import Django lazily, so a bench script can plan and verify
 before Django is configured.
 """
@@ -20,9 +20,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Iterable
 
-from penaltypay.cases.domain import COURT, OPEN, Case
+from standins.ecs.model import COURT, OPEN, Case
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]  # the repository (standins/src/standins/chaos.py)
 
 
 @dataclass(frozen=True)

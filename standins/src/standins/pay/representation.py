@@ -1,0 +1,78 @@
+"""The contract's JSON for a payment and a refund, as the sandbox answers them."""
+from __future__ import annotations
+
+import logging
+
+from standins.pay.model import Payment, Refund, iso_time
+
+log = logging.getLogger("standins.pay")
+
+
+def state_json(payment: Payment) -> dict:
+    state = {"status": payment.status, "finished": payment.finished}
+    if payment.code:
+        state["code"] = payment.code
+        state["message"] = payment.message
+    return state
+
+def refund_summary(payment: Payment) -> dict:
+    submitted = payment.amount_submitted()
+    if payment.status == "success":
+        available = payment.amount - submitted
+        status = "available" if available > 0 else "full"
+    elif payment.finished:
+        available, status = 0, "unavailable"
+    else:
+        available, status = payment.amount, "pending"
+    return {"status": status, "amount_available": available, "amount_submitted": submitted}
+
+def payment_json(payment: Payment, base: str | None, *, next_token: str | None = None) -> dict:
+    """The contract's payment object; without `base` (webhooks) it has no _links."""
+    obj = {
+        "payment_id": payment.payment_id,
+        "amount": payment.amount,
+        "reference": payment.reference,
+        "description": payment.description,
+        "return_url": payment.return_url,
+        "language": payment.language,
+        "email": payment.email,
+        "moto": payment.moto,
+        "metadata": dict(payment.metadata) if payment.metadata is not None else None,
+        "state": state_json(payment),
+        "created_date": iso_time(payment.created_at),
+        "refund_summary": refund_summary(payment),
+        "settlement_summary": (
+            {
+                "capture_submit_time": iso_time(payment.captured_at),
+                "captured_date": payment.captured_at.date().isoformat(),
+            }
+            if payment.captured_at
+            else {}
+        ),
+        "provider_id": payment.provider_id,
+        "card_details": dict(payment.card_details) if payment.card_details else None,
+    }
+    if base is not None:
+        href = f"{base}/v1/payments/{payment.payment_id}"
+        links = {"self": {"href": href, "method": "GET"}}
+        if next_token and not payment.finished:
+            links["next_url"] = {"href": f"{base}/secure/{next_token}", "method": "GET"}
+        links["events"] = {"href": f"{href}/events", "method": "GET"}
+        links["refunds"] = {"href": f"{href}/refunds", "method": "GET"}
+        links["cancel"] = {"href": f"{href}/cancel", "method": "POST"}
+        obj["_links"] = links
+    return obj
+
+def refund_json(payment: Payment, refund: Refund, base: str) -> dict:
+    href = f"{base}/v1/payments/{payment.payment_id}"
+    return {
+        "refund_id": refund.refund_id,
+        "amount": refund.amount,
+        "status": refund.status,
+        "created_date": iso_time(refund.created_at),
+        "_links": {
+            "self": {"href": f"{href}/refunds/{refund.refund_id}", "method": "GET"},
+            "payment": {"href": href, "method": "GET"},
+        },
+    }
+
