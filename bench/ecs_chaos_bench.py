@@ -25,8 +25,15 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from _common import (DEFAULT_SERVER_URL, SimulatorProcess, analyze_outbox, fresh_database, outbox_counts,
-                     print_verdict, progress)
+from _common import (
+    DEFAULT_SERVER_URL,
+    SimulatorProcess,
+    analyze_outbox,
+    fresh_database,
+    outbox_counts,
+    print_verdict,
+    progress,
+)
 
 
 def main() -> int:
@@ -58,8 +65,9 @@ def main() -> int:
     )
 
     with fresh_database(args.server_url, args.database, keep=args.keep_database) as url:
-        from penaltypay.cases.domain import london_date
         from standins.chaos import Workers, build_scenario, enqueue, verify, worker_env
+
+        from penaltypay.kernel.clock import london_date
 
         now = datetime.now(timezone.utc)
         scenario = build_scenario(seed=args.seed, cases=cases, payments=args.payments,

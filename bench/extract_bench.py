@@ -38,7 +38,7 @@ from urllib.parse import urlsplit, urlunsplit
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from penaltypay.cases.extract import generator, parser  # noqa: E402  (no Django needed)
+from penaltypay.extract import generator, parser  # noqa: E402  (no Django needed)
 
 COLUMNS = (
     "reference, case_type, vrm, vehicle_make, vehicle_colour, issue_date, penalty_pence, reduced_penalty_pence, "

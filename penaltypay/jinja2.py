@@ -6,9 +6,15 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext, ngettext
-from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    PackageLoader,
+    PrefixLoader,
+    select_autoescape,
+)
 
-from penaltypay.money import format_pence
+from penaltypay.kernel.money import format_pence
 
 
 def _url(name: str, *args, **kwargs) -> str:

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "penaltypay.cases",
     "penaltypay.payments",
     "penaltypay.ecs",
+    "penaltypay.extract",
     "penaltypay.citizen",
     "penaltypay.operations",
 ]
@@ -164,6 +165,8 @@ if PRODUCTION and not ECS_RESPECT_BATCH_WINDOW:
 PAY_API_URL = os.environ.get("PAY_API_URL", "http://127.0.0.1:8082")
 PAY_API_KEY = os.environ.get("PAY_API_KEY", "sandbox-api-key")
 PAY_WEBHOOK_SECRET = os.environ.get("PAY_WEBHOOK_SECRET", "sandbox-webhook-secret")
+# While the webhook secret is being rotated, the one before it is still accepted.
+PAY_WEBHOOK_SECRET_PREVIOUS = os.environ.get("PAY_WEBHOOK_SECRET_PREVIOUS", "")
 PAY_TIMEOUT = float(os.environ.get("PAY_TIMEOUT", "10"))
 # Where the provider sends the payer back; built from the request unless set.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
@@ -171,6 +174,11 @@ PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
 NOTIFY_API_KEY = os.environ.get("NOTIFY_API_KEY", "")
 NOTIFY_BASE_URL = os.environ.get("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
 NOTIFY_RECEIPT_TEMPLATE_ID = os.environ.get("NOTIFY_RECEIPT_TEMPLATE_ID", "")
+# The receipt sender (a penaltypay.payments.ports.ReceiptSender): Notify when it is configured.
+RECEIPT_SENDER = os.environ.get(
+    "RECEIPT_SENDER",
+    "penaltypay.adapters.notify.NotifyReceipts" if NOTIFY_API_KEY else "penaltypay.adapters.notify.EmailReceipts",
+)
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "penaltypay@localhost")

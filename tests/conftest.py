@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from penaltypay.cases.domain import london_date
+from penaltypay.kernel.clock import london_date
 from tests.factories import late_licensing_case
 
 

@@ -9,9 +9,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
-from zoneinfo import ZoneInfo
 
-LONDON = ZoneInfo("Europe/London")
+from penaltypay.kernel.clock import LONDON, london_date
 
 # Case types payable through this service; any other code is "not payable online".
 PAYABLE_CASE_TYPES = ("7A", "29KK", "144A")
@@ -46,13 +45,6 @@ class Case:
     status: str
     amount_paid_pence: int
     last_updated: datetime | None = None
-
-
-def london_date(at: datetime) -> date:
-    """The Europe/London calendar date of an aware moment (deadlines are London dates)."""
-    if at.tzinfo is None:
-        raise ValueError("a naive datetime has no calendar date in London")
-    return at.astimezone(LONDON).date()
 
 
 @dataclass(frozen=True)

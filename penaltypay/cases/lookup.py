@@ -11,12 +11,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable
-
-from django.db import transaction
 
 from penaltypay.cases.domain import Case
-from penaltypay.cases.models import CaseRecord
+from penaltypay.cases.ports import CaseSource
+from penaltypay.cases.store import local_case, remember_case
 from penaltypay.ecs import errors
 
 log = logging.getLogger(__name__)
@@ -36,23 +34,10 @@ class Lookup:
     from_local_store: bool = False
 
 
-def remember_case(case: Case) -> None:
-    with transaction.atomic():
-        CaseRecord.objects.update_or_create(
-            reference=case.reference,
-            defaults={**CaseRecord.fields_from_case(case), "source": CaseRecord.SOURCE_ECS},
-        )
-
-
-def local_case(reference: str, vrm: str) -> Case | None:
-    record = CaseRecord.objects.filter(reference=reference, vrm=vrm).first()
-    return record.to_case() if record else None
-
-
-def find_case(reference: str, vrm: str, get_case: Callable[[str, str], Case]) -> Lookup:
-    """`get_case` is the ECS client's look-up (injected so tests and callers choose the client)."""
+def find_case(reference: str, vrm: str, source: CaseSource) -> Lookup:
+    """`source` is ECS (the SOAP adapter) in production; callers choose and pass it in."""
     try:
-        case = get_case(reference, vrm)
+        case = source.get_case(reference, vrm)
     except (errors.CaseNotFound, errors.VrmMismatch):
         return Lookup(LookupOutcome.NOT_FOUND)
     except errors.CaseTypeNotSupported:

@@ -6,7 +6,12 @@ from django import forms
 from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
-from penaltypay.cases.domain import is_valid_reference, is_valid_vrm, normalise_reference, normalise_vrm
+from penaltypay.cases.domain import (
+    is_valid_reference,
+    is_valid_vrm,
+    normalise_reference,
+    normalise_vrm,
+)
 
 MAX_FIELD_LENGTH = 50  # anything longer is not a reference or a registration
 

@@ -9,9 +9,11 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language, gettext as _
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from penaltypay.adapters.factories import ecs_for_lookups, payment_provider
 from penaltypay.cases.domain import (
     CASE_TYPE_NAMES,
     NotPayableReason,
@@ -19,15 +21,16 @@ from penaltypay.cases.domain import (
     amount_due_at,
     why_not_payable,
 )
-from penaltypay.cases.lookup import LookupOutcome, find_case, local_case
+from penaltypay.cases.lookup import LookupOutcome, find_case
+from penaltypay.cases.store import local_case
 from penaltypay.citizen import ratelimit
 from penaltypay.citizen.forms import FindPenaltyForm, ReceiptEmailForm
-from penaltypay.ecs.factory import ecs_client
-from penaltypay.payments import provider as pay
-from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.gateway import pay_client
+from penaltypay.payments.creation import PaymentUnavailable, start_payment
+from penaltypay.payments.domain import Outcome, PaymentStatus, outcome_of
 from penaltypay.payments.models import Payment
-from penaltypay.payments.services import PaymentUnavailable, pending_paid_pence, refresh_payment, start_payment
+from penaltypay.payments.ports import ProviderError
+from penaltypay.payments.queries import pending_paid_pence
+from penaltypay.payments.settlement import refresh_payment
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,7 @@ def find_penalty(request):
             response = render(request, "citizen/too_many_attempts.html", {"limited": limited}, status=429)
             response["Retry-After"] = str(limited.retry_after_seconds)
             return response
-        lookup = find_case(reference, vrm, ecs_client().get_case)
+        lookup = find_case(reference, vrm, ecs_for_lookups())
         ratelimit.record_lookup(address, reference, found=lookup.outcome is LookupOutcome.FOUND)
         if lookup.outcome is LookupOutcome.FOUND:
             request.session.cycle_key()  # a new session for a new case: no fixation
@@ -131,11 +134,11 @@ def pay_now(request):
                 email=email,
                 language=(get_language() or "en")[:2],
                 return_url_for=lambda p: _return_url(request, p),
-                client=pay_client(),
+                client=payment_provider(),
             )
         except PaymentUnavailable:
             return render(request, "citizen/payment_unavailable.html", status=503)
-        except pay.ProviderError:
+        except ProviderError:
             log.warning("provider error while resuming a payment")
             return render(request, "citizen/payment_unavailable.html", status=503)
         _remember_payment(request, started.payment)
@@ -159,11 +162,12 @@ def _payment_or_404(payment_id) -> Payment:
 
 
 OUTCOME_TEMPLATES = {
-    "P0010": "citizen/outcomes/declined.html",
-    "P0020": "citizen/outcomes/expired.html",
-    "P0030": "citizen/outcomes/cancelled_by_you.html",
-    "P0040": "citizen/outcomes/cancelled_by_service.html",
-    "P0050": "citizen/outcomes/error.html",
+    Outcome.DECLINED: "citizen/outcomes/declined.html",
+    Outcome.EXPIRED: "citizen/outcomes/expired.html",
+    Outcome.CANCELLED_BY_PAYER: "citizen/outcomes/cancelled_by_you.html",
+    Outcome.CANCELLED_BY_SERVICE: "citizen/outcomes/cancelled_by_service.html",
+    Outcome.PROVIDER_ERROR: "citizen/outcomes/error.html",
+    Outcome.NOT_TAKEN: "citizen/payment_unavailable.html",
 }
 
 
@@ -173,23 +177,15 @@ def payment_return(request, payment_id):
     payment = _payment_or_404(payment_id)
     if payment.is_live:
         try:
-            payment = refresh_payment(payment, pay_client(), source="return")
-        except pay.ProviderError:
+            payment = refresh_payment(payment, payment_provider(), source="return")
+        except ProviderError:
             log.warning("provider unreachable on return", extra={"payment_reference": payment.reference})
             return render(request, "citizen/outcomes/checking.html", {"payment": payment}, status=503)
     if payment.state is PaymentStatus.SUCCESS:
         return redirect("citizen:payment-complete", payment_id=payment.id)
     if payment.is_live:
         return render(request, "citizen/outcomes/checking.html", {"payment": payment})
-    template = OUTCOME_TEMPLATES.get(payment.failure_code)
-    if template is None:
-        template = (
-            "citizen/outcomes/error.html" if payment.state is PaymentStatus.ERROR else "citizen/outcomes/declined.html"
-        )
-        if payment.state in (PaymentStatus.CANCELLED,):
-            template = OUTCOME_TEMPLATES["P0040"]
-        if payment.state in (PaymentStatus.CREATE_FAILED, PaymentStatus.ABANDONED):
-            template = "citizen/payment_unavailable.html"
+    template = OUTCOME_TEMPLATES[outcome_of(payment.status, payment.failure_code)]
     return render(request, template, {"payment": payment})
 
 

@@ -11,8 +11,8 @@ from datetime import datetime, time, timedelta
 from enum import Enum
 from typing import Callable
 
-from penaltypay.cases.domain import LONDON
 from penaltypay.ecs import errors
+from penaltypay.kernel.clock import LONDON
 
 # ECS's nightly batch window (ICD): it answers SERVICE_UNAVAILABLE or refuses connections.
 BATCH_WINDOW_START = time(0, 30)

@@ -6,10 +6,9 @@ stored or neither is. Nothing here calls ECS: the worker does.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
-
-import logging
 
 from django.db import transaction
 from django.utils import timezone

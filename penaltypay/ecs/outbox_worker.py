@@ -32,10 +32,23 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from penaltypay.ecs import delivery, errors
-from penaltypay.ecs.client import EcsClient
 from penaltypay.ecs.models import EcsBreaker, OutboxEvent
+from penaltypay.ecs.ports import EcsLedger
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A money event that is now in the ECS ledger, for the `on_delivered` hook."""
+
+    kind: str  # OutboxEvent.KIND_PAYMENT | KIND_REFUND
+    case_reference: str
+    payment_reference: str
+    refund_reference: str
+    amount_pence: int
+    case_status: str | None  # the case's status after the write, when ECS told us
+    at: datetime
 
 
 @dataclass
@@ -58,8 +71,9 @@ class WorkerStats:
 class OutboxWorker:
     def __init__(
         self,
-        client_factory: Callable[[], EcsClient],
+        client_factory: Callable[[], EcsLedger],
         *,
+        on_delivered: Callable[[Delivered], None] | None = None,
         concurrency: int = 16,
         lease_seconds: float = 60.0,
         idle_seconds: float = 0.5,
@@ -69,6 +83,7 @@ class OutboxWorker:
         rng: Callable[[], float] = random.random,
     ):
         self.client_factory = client_factory
+        self.on_delivered = on_delivered
         self.policy = policy
         self.concurrency = max(1, concurrency)
         self.lease = timedelta(seconds=lease_seconds)
@@ -164,7 +179,7 @@ class OutboxWorker:
 
     # --- delivering ------------------------------------------------------------
 
-    def deliver(self, event: OutboxEvent, client: EcsClient, owner: str) -> str:
+    def deliver(self, event: OutboxEvent, client: EcsLedger, owner: str) -> str:
         """Take one claimed event as far as it can go now. Returns what happened."""
         now = self.clock()
         if self.respect_batch_window and delivery.in_batch_window(now):
@@ -211,7 +226,7 @@ class OutboxWorker:
         self.stats.add("sent")
         return "sent"
 
-    def _find_in_ledger(self, event: OutboxEvent, client: EcsClient):
+    def _find_in_ledger(self, event: OutboxEvent, client: EcsLedger):
         for entry in client.get_case_ledger(event.case_reference):
             if entry.kind != event.kind:
                 continue
@@ -221,7 +236,7 @@ class OutboxWorker:
                 return entry
         return None
 
-    def _write(self, event: OutboxEvent, client: EcsClient):
+    def _write(self, event: OutboxEvent, client: EcsLedger):
         if event.kind == OutboxEvent.KIND_PAYMENT:
             return client.record_payment(
                 event.case_reference, event.payment_reference, event.amount_pence, event.effective_at,
@@ -253,9 +268,6 @@ class OutboxWorker:
         return "retry"
 
     def _mark_sent(self, event: OutboxEvent, owner: str, receipt_number: str, case_status: str | None) -> None:
-        from penaltypay.cases.models import CaseRecord
-        from penaltypay.payments.models import Payment
-
         now = self.clock()
         with transaction.atomic():
             done = self._fenced(event, owner).update(
@@ -264,18 +276,14 @@ class OutboxWorker:
             )
             if done != 1:
                 return  # our lease was taken over; the new owner finds it in the ledger
-            if event.kind == OutboxEvent.KIND_PAYMENT:
-                # Our local copy of the case now includes this payment, so it stops being "pending".
-                Payment.objects.filter(reference=event.payment_reference).update(ecs_recorded_at=now)
-                record = CaseRecord.objects.filter(reference=event.case_reference)
-                record.update(amount_paid_pence=F("amount_paid_pence") + event.amount_pence)
-                if case_status:
-                    record.update(status=case_status)
-            else:
-                record = CaseRecord.objects.filter(reference=event.case_reference)
-                record.update(amount_paid_pence=F("amount_paid_pence") - event.amount_pence)
-                if case_status:
-                    record.update(status=case_status)
+            if self.on_delivered is not None:
+                # In the same transaction: what the rest of the service learns from the delivery
+                # (the payment is now in ECS; our copy of the case) commits with it or not at all.
+                self.on_delivered(Delivered(
+                    kind=event.kind, case_reference=event.case_reference,
+                    payment_reference=event.payment_reference, refund_reference=event.refund_reference,
+                    amount_pence=event.amount_pence, case_status=case_status, at=now,
+                ))
 
     # --- running ---------------------------------------------------------------
 

@@ -2,11 +2,12 @@ from django.db import models
 
 
 class JobLock(models.Model):
-    """One row per singleton job; holding its row lock means 'I am the one running it'."""
+    """One row per singleton job; a live lease (lease_until in the future) means someone runs it."""
 
     name = models.CharField(max_length=50, primary_key=True)
     holder = models.CharField(max_length=100, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "job_lock"

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
+
+from penaltypay.ecs.outbox import backlog
+from penaltypay.operations.auth import operator_allowed
+from penaltypay.operations.metrics import render_metrics
 
 
 @require_GET
@@ -23,34 +27,15 @@ def readiness(request):
     return JsonResponse({"status": "ok", "database": "up"})
 
 
-def _operator_allowed(request) -> bool:
-    """Operator endpoints need OPS_API_TOKEN as a bearer token when it is set; in
-    production they are closed until it is."""
-    from django.conf import settings
-    from django.utils.crypto import constant_time_compare
-
-    token = settings.OPS_API_TOKEN
-    if not token:
-        return not settings.PRODUCTION
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    return constant_time_compare(given, token)
-
-
 @require_GET
 def outbox_status(request):
-    from penaltypay.ecs.outbox import backlog
-
-    if not _operator_allowed(request):
+    if not operator_allowed(request):
         return JsonResponse({"detail": "operator token required"}, status=403)
     return JsonResponse(backlog().as_dict())
 
 
 @require_GET
 def metrics(request):
-    from django.http import HttpResponse
-
-    from penaltypay.operations.metrics import render_metrics
-
-    if not _operator_allowed(request):
+    if not operator_allowed(request):
         return HttpResponse("operator token required\n", status=403, content_type="text/plain")
     return HttpResponse(render_metrics(), content_type="text/plain; version=0.0.4; charset=utf-8")

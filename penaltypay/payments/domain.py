@@ -102,3 +102,43 @@ def new_payment_reference() -> str:
     (ExternalReference: 1–36 of [A-Za-z0-9-_])."""
     chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
     return f"PP-{chars[:4]}-{chars[4:]}"
+
+
+class Outcome(str, Enum):
+    """What a keeper is told about a payment: one page each."""
+
+    PAID = "paid"
+    IN_PROGRESS = "in-progress"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    CANCELLED_BY_PAYER = "cancelled-by-you"
+    CANCELLED_BY_SERVICE = "cancelled-by-service"
+    PROVIDER_ERROR = "error"
+    NOT_TAKEN = "not-taken"  # the provider refused the create, or it never appeared
+
+
+# The provider's failure codes (GOV.UK Pay's P0010…P0050) in our words.
+_FAILURE_OUTCOMES = {
+    "P0010": Outcome.DECLINED,
+    "P0020": Outcome.EXPIRED,
+    "P0030": Outcome.CANCELLED_BY_PAYER,
+    "P0040": Outcome.CANCELLED_BY_SERVICE,
+    "P0050": Outcome.PROVIDER_ERROR,
+}
+
+
+def outcome_of(status: PaymentStatus | str, failure_code: str = "") -> Outcome:
+    status = PaymentStatus(status)
+    if status is PaymentStatus.SUCCESS:
+        return Outcome.PAID
+    if status in LIVE_STATUSES:
+        return Outcome.IN_PROGRESS
+    if status in (PaymentStatus.CREATE_FAILED, PaymentStatus.ABANDONED):
+        return Outcome.NOT_TAKEN
+    if failure_code in _FAILURE_OUTCOMES:
+        return _FAILURE_OUTCOMES[failure_code]
+    if status is PaymentStatus.ERROR:
+        return Outcome.PROVIDER_ERROR
+    if status is PaymentStatus.CANCELLED:
+        return Outcome.CANCELLED_BY_SERVICE
+    return Outcome.DECLINED

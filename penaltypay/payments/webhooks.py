@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from penaltypay.payments import provider as pay
+from penaltypay.payments import ports
 from penaltypay.payments.models import Payment, WebhookMessage
-from penaltypay.payments.services import refresh_payment
+from penaltypay.payments.settlement import refresh_payment
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,8 @@ class WebhookResult:
     detail: str
 
 
-def handle_webhook(raw_body: bytes, signature: str | None, secret: str, client: pay.PayClient) -> WebhookResult:
-    if not secret or not pay.verify_webhook_signature(raw_body, signature, secret):
+def handle_webhook(raw_body: bytes, signature: str | None, client: ports.PaymentProvider) -> WebhookResult:
+    if not client.webhook_signature_valid(raw_body, signature):
         return WebhookResult(401, "signature does not match")
     try:
         message = json.loads(raw_body.decode("utf-8"))
@@ -58,7 +58,7 @@ def handle_webhook(raw_body: bytes, signature: str | None, secret: str, client: 
         return WebhookResult(200, "already settled")
     try:
         refresh_payment(payment, client, source="webhook")
-    except pay.ProviderError:
+    except ports.ProviderError:
         # Answer non-2xx so the provider redelivers; the re-checker will also settle it.
         return WebhookResult(503, "could not read the payment from the provider")
     return WebhookResult(200, "settled" if first_time else "duplicate re-checked")

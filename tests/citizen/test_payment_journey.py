@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 import requests
 
+from penaltypay.adapters.factories import payment_provider as pay_client
 from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.gateway import pay_client
 from penaltypay.payments.models import Payment
-from penaltypay.payments.services import recheck_payments
+from penaltypay.payments.recheck import recheck_payments
 from tests.citizen.conftest import find
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -5,7 +5,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from penaltypay.cases.domain import COURT, DEBT_RECOVERY, NO_PAYMENT_REQUIRED, PAID, PART_PAID
+from penaltypay.cases.domain import (
+    COURT,
+    DEBT_RECOVERY,
+    NO_PAYMENT_REQUIRED,
+    PAID,
+    PART_PAID,
+)
 from penaltypay.jinja2 import _london_date
 from tests.citizen.conftest import find
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from penaltypay.ecs.client import EcsClient
+from penaltypay.adapters.ecs_soap import EcsClient
 
 # Short enough to keep the suite fast, long enough for an idle laptop.
 CLIENT_TIMEOUT = 0.5

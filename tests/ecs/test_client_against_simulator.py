@@ -7,9 +7,10 @@ from dataclasses import asdict, replace
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
+from standins.ecs import EcsSimulator
 
-from penaltypay.cases.domain import LONDON, OPEN, PAID, PART_PAID, Case
-from penaltypay.ecs.client import EcsClient, LedgerEntry, WriteReceipt
+from penaltypay.adapters.ecs_soap import EcsClient
+from penaltypay.cases.domain import OPEN, PAID, PART_PAID, Case
 from penaltypay.ecs.errors import (
     CaseClosed,
     CaseNotFound,
@@ -25,7 +26,8 @@ from penaltypay.ecs.errors import (
     VrmMismatch,
     fault_from_code,
 )
-from standins.ecs import EcsSimulator
+from penaltypay.ecs.ports import LedgerEntry, WriteReceipt
+from penaltypay.kernel.clock import LONDON
 
 from .conftest import CLIENT_TIMEOUT
 

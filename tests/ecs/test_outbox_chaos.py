@@ -19,10 +19,10 @@ from datetime import datetime, timezone
 
 import pytest
 from django.db import connection
-
-from penaltypay.cases.domain import london_date
-from penaltypay.ecs.models import OutboxEvent
 from standins.chaos import Workers, build_scenario, enqueue, verify, worker_env
+
+from penaltypay.ecs.models import OutboxEvent
+from penaltypay.kernel.clock import london_date
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -15,13 +15,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.db import transaction
+from standins.ecs import FaultPlan
 
+from penaltypay.adapters.ecs_soap import EcsClient
 from penaltypay.ecs import delivery
-from penaltypay.ecs.client import EcsClient
 from penaltypay.ecs.models import OutboxEvent
 from penaltypay.ecs.outbox import enqueue_payment
 from penaltypay.ecs.outbox_worker import OutboxWorker
-from standins.ecs import FaultPlan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

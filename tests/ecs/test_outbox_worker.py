@@ -9,11 +9,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.db import transaction
 
+from penaltypay.adapters.ecs_soap import EcsClient
 from penaltypay.cases.domain import COURT
-from penaltypay.ecs.client import EcsClient
 from penaltypay.ecs.models import EcsBreaker, OutboxEvent
 from penaltypay.ecs.outbox import backlog, enqueue_payment, enqueue_refund
 from penaltypay.ecs.outbox_worker import OutboxWorker
+from penaltypay.payments.ecs_sync import record_delivered
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,7 +25,8 @@ PAID_AT = datetime.now(timezone.utc) - timedelta(hours=1)
 
 @pytest.fixture
 def worker(ecs, clock):
-    return OutboxWorker(lambda: EcsClient(ecs.url, timeout=1.0), concurrency=2, lease_seconds=30,
+    return OutboxWorker(lambda: EcsClient(ecs.url, timeout=1.0), on_delivered=record_delivered, concurrency=2,
+                        lease_seconds=30,
                         respect_batch_window=False, clock=clock, rng=lambda: 0.0)
 
 

@@ -12,8 +12,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
-
-from penaltypay.cases.domain import (
+from standins.ecs import EcsState, FaultPlan, SimFault, amount_due_before_payments
+from standins.ecs.model import (
     COURT,
     DEBT_RECOVERY,
     LONDON,
@@ -24,11 +24,15 @@ from penaltypay.cases.domain import (
     PAYABLE_CASE_TYPES,
 )
 from standins.ecs.seed import SAMPLE_CASES, describe_seed, seed_cases
-from standins.ecs import EcsState, FaultPlan, SimFault, amount_due_before_payments
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_WSDL = Path("/work/shared/contracts/legacy-ecs/enforcement-case-service.wsdl")
-REPO_WSDL = REPO / "penaltypay" / "ecs" / "wsdl" / "enforcement-case-service.wsdl"
+# The contract as ECS's owners publish it (copied into docs/contracts/), and the two copies
+# that code reads: penaltypay's SOAP adapter and the simulator.
+CONTRACT_WSDL = REPO / "docs" / "contracts" / "legacy-ecs" / "enforcement-case-service.wsdl"
+WSDL_COPIES = [
+    REPO / "penaltypay" / "adapters" / "ecs_soap" / "wsdl" / "enforcement-case-service.wsdl",
+    REPO / "standins" / "src" / "standins" / "ecs" / "wsdl" / "enforcement-case-service.wsdl",
+]
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 ECS = "urn:enforcement-case-system:v1"
@@ -69,9 +73,9 @@ GET_CASE_OK = envelope(
 
 # --- the contract ---------------------------------------------------------------------------------------
 
-@pytest.mark.skipif(not SHARED_WSDL.exists(), reason="the shared contract folder is not on this machine")
-def test_the_repository_wsdl_is_a_verbatim_copy_of_the_contract():
-    assert REPO_WSDL.read_bytes() == SHARED_WSDL.read_bytes()
+@pytest.mark.parametrize("copy", WSDL_COPIES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_wsdl_the_code_reads_is_a_verbatim_copy_of_the_contract(copy):
+    assert copy.read_bytes() == CONTRACT_WSDL.read_bytes()
 
 
 def test_wsdl_is_served_with_the_address_of_this_server(sim):

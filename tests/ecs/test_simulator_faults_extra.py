@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from penaltypay.ecs.client import EcsClient
-from penaltypay.ecs.errors import EcsUnreachable, ServiceUnavailable
 from standins.ecs import EcsSimulator, EcsState, FaultPlan
+
+from penaltypay.adapters.ecs_soap import EcsClient
+from penaltypay.ecs.errors import EcsUnreachable, ServiceUnavailable
 
 REPO = Path(__file__).resolve().parents[2]
 REDUCED_7A = ("70000123", "BD51SMR")  # a seeded open case

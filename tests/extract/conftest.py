@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 
 from penaltypay.cases.domain import OPEN
-from penaltypay.cases.extract import layout, parser
 from penaltypay.cases.models import CaseRecord
+from penaltypay.extract import layout, parser
 from tests.factories import late_licensing_case, out_of_court_case
 
 EXTRACT_DATE = date(2026, 11, 24)

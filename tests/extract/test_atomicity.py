@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from penaltypay.cases.extract import layout, loader
-from penaltypay.cases.models import CaseRecord, ExtractImport
+from penaltypay.cases.models import CaseRecord
+from penaltypay.extract import layout, loader
+from penaltypay.extract.models import ExtractImport
 from tests.extract.conftest import EXTRACT_DATE, as_stored, open_case, store
 
 pytestmark = [

@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from penaltypay.cases.extract import generator, loader, parser
+from penaltypay.extract import generator, loader, parser
 from tests.extract.conftest import EXTRACT_DATE
 
 

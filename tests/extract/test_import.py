@@ -14,12 +14,22 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from penaltypay.cases.domain import LONDON, OPEN, PAID
-from penaltypay.cases.extract import layout, loader
-from penaltypay.cases.models import CaseRecord, ExtractImport, ExtractRecordIssue
+from penaltypay.cases.domain import OPEN, PAID
+from penaltypay.cases.models import CaseRecord
+from penaltypay.extract import layout, loader
+from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
+from penaltypay.kernel.clock import LONDON
 from penaltypay.payments.models import Payment
 from tests.extract.conftest import (
-    EXTRACT_DATE, as_stored, build, details_of, header, open_case, sample_cases, store, trailer_for,
+    EXTRACT_DATE,
+    as_stored,
+    build,
+    details_of,
+    header,
+    open_case,
+    sample_cases,
+    store,
+    trailer_for,
 )
 
 pytestmark = pytest.mark.django_db
@@ -328,7 +338,7 @@ def test_header_only_is_read_before_the_sequence_decision(write_file):
 # --- bigger files, batch boundaries, the bulk path's fall-back, the lock ------------------------
 
 def test_many_batches_with_bad_records_and_repeats(tmp_path, method, monkeypatch):
-    from penaltypay.cases.extract import generator, parser
+    from penaltypay.extract import generator, parser
 
     monkeypatch.setattr(parser, "CHUNK_BYTES", 5000)  # ~33 records a batch: many batch boundaries
     first = generator.generate(tmp_path, 1200, extract_date=EXTRACT_DATE, bad_share=0.03, seed=4)

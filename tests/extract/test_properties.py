@@ -7,12 +7,21 @@ import io
 from datetime import date
 
 import pytest
-from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
 
 from penaltypay.cases.domain import CASE_STATUSES, Case
-from penaltypay.cases.extract import layout, loader, parser
-from penaltypay.cases.models import CaseRecord, ExtractImport, ExtractRecordIssue
-from tests.extract.conftest import EXTRACT_DATE, as_stored, build, details_of, sample_cases, store
+from penaltypay.cases.models import CaseRecord
+from penaltypay.extract import layout, loader, parser
+from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
+from tests.extract.conftest import (
+    EXTRACT_DATE,
+    as_stored,
+    build,
+    details_of,
+    sample_cases,
+    store,
+)
 
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))

@@ -6,9 +6,19 @@ import io
 
 import pytest
 
-from penaltypay.cases.extract import layout, loader, parser
-from penaltypay.cases.models import CaseRecord, ExtractImport, ExtractRecordIssue
-from tests.extract.conftest import CRLF, EXTRACT_DATE, build, details_of, header, sample_cases, store, trailer_for
+from penaltypay.cases.models import CaseRecord
+from penaltypay.extract import layout, loader, parser
+from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
+from tests.extract.conftest import (
+    CRLF,
+    EXTRACT_DATE,
+    build,
+    details_of,
+    header,
+    sample_cases,
+    store,
+    trailer_for,
+)
 
 GOOD = details_of(sample_cases(3))
 TOTAL = sum(parser.penalty_of(line) for line in GOOD)

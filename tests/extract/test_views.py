@@ -6,10 +6,10 @@ import io
 
 import pytest
 
-from penaltypay.cases.extract import layout, loader
+from penaltypay.extract import layout, loader
 from tests.extract.conftest import EXTRACT_DATE, build, details_of, sample_cases
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.extract.urls")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

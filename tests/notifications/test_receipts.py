@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from penaltypay.notifications.receipts import send_payment_receipt
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment
+from penaltypay.payments.receipts import receipt_sender
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,8 @@ def test_receipt_goes_through_notify_when_configured(paid, fake_notify, settings
     settings.NOTIFY_API_KEY = f"penaltypay_test-{uuid.uuid4()}-{uuid.uuid4()}"
     settings.NOTIFY_BASE_URL = url
     settings.NOTIFY_RECEIPT_TEMPLATE_ID = "f33517ff-2a88-4f6e-b855-c550268ce08a"
-    send_payment_receipt(paid)
+    settings.RECEIPT_SENDER = "penaltypay.adapters.notify.NotifyReceipts"
+    receipt_sender().send_payment_receipt(paid)
     assert len(received) == 1 and not mailoutbox
     sent = received[0]
     assert sent["path"] == "/v2/notifications/email"
@@ -74,7 +75,8 @@ def test_receipt_goes_through_notify_when_configured(paid, fake_notify, settings
 
 def test_receipt_is_an_email_locally(paid, mailoutbox, settings):
     settings.NOTIFY_API_KEY = ""
-    send_payment_receipt(paid)
+    settings.RECEIPT_SENDER = "penaltypay.adapters.notify.EmailReceipts"
+    receipt_sender().send_payment_receipt(paid)
     assert len(mailoutbox) == 1
     mail = mailoutbox[0]
     assert mail.to == ["keeper@example.com"]

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connections
 
 from penaltypay.operations.jobs import exclusive_job
 from penaltypay.payments.domain import PaymentStatus
@@ -38,7 +38,6 @@ def test_worker_leaves_recent_payments_to_the_keepers_return(client, reduced_cas
     assert payment.status == PaymentStatus.IN_PROGRESS.value
 
 
-@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks: PostgreSQL only (SQLite runs one worker)")
 def test_only_one_process_runs_a_singleton_job_at_a_time():
     holding, release = threading.Event(), threading.Event()
     seen = {}
@@ -58,12 +57,54 @@ def test_only_one_process_runs_a_singleton_job_at_a_time():
     release.set()
     thread.join()
     assert seen == {"first": True, "second": False}
+    with exclusive_job("demo") as mine:  # released at the end of the block
+        assert mine
+
+
+def test_a_job_holds_no_transaction_open_so_its_work_is_seen_as_it_goes(reduced_case):
+    """A re-check pass's payments and receipts must not wait for the end of the pass."""
+    from django.db import connection
+
+    with exclusive_job("demo") as mine:
+        assert mine
+        assert not connection.in_atomic_block
+        Payment.objects.create(reference="PP-SEEN-NOW1", case_reference="70000001", case_type="7A",
+                               amount_pence=4000, description="x")
+        seen_elsewhere = {}
+
+        def look():
+            seen_elsewhere["count"] = Payment.objects.filter(reference="PP-SEEN-NOW1").count()
+            connections.close_all()
+
+        thread = threading.Thread(target=look)
+        thread.start()
+        thread.join()
+    assert seen_elsewhere["count"] == 1
+
+
+def test_a_dead_holders_job_is_taken_over_when_its_lease_runs_out():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from penaltypay.operations.models import JobLock
+
+    with exclusive_job("demo") as mine:
+        assert mine
+        # The holder "dies" here: its lease is still running, so nobody else may take the job...
+        with exclusive_job("demo") as other:
+            assert not other
+        # ...until it has run out.
+        JobLock.objects.filter(name="demo").update(lease_until=timezone.now() - timedelta(seconds=1))
+        with exclusive_job("demo") as other:
+            assert other
 
 
 def test_worker_loads_an_extract_that_arrives_in_the_drop_folder(tmp_path, settings):
     from django.core.management import call_command
 
-    from penaltypay.cases.models import CaseRecord, ExtractImport
+    from penaltypay.cases.models import CaseRecord
+    from penaltypay.extract.models import ExtractImport
 
     settings.EXTRACT_DROP_DIR = tmp_path
     settings.EXTRACT_DROP_SETTLE_SECONDS = 0

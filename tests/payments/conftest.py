@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from penaltypay.payments.provider import PayClient
+from penaltypay.adapters.pay_api import PayClient
 
 API_KEY = "sandbox-api-key"
 WEBHOOK_SECRET = "test-webhook-secret"

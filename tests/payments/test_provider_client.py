@@ -14,8 +14,8 @@ from datetime import date, datetime
 
 import pytest
 
-from penaltypay.payments import provider as pay
-from penaltypay.payments.provider import (
+from penaltypay.adapters import pay_api as pay
+from penaltypay.adapters.pay_api import (
     PayClient,
     PaymentNotFound,
     ProviderAuthError,

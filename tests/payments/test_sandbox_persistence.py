@@ -12,10 +12,10 @@ from urllib.parse import urljoin
 import lxml.html
 import pytest
 import requests
-
-from penaltypay.payments.provider import PayClient, RefundAmountMismatch
 from standins.pay import SandboxProvider, SandboxStateError
 from standins.pay.__main__ import main
+
+from penaltypay.adapters.pay_api import PayClient, RefundAmountMismatch
 from tests.payments.conftest import API_KEY, RETURN_URL, payment_request
 
 CARD_NUMBER = "4444333322221111"

@@ -16,9 +16,9 @@ from urllib.parse import urljoin
 import lxml.html
 import pytest
 import requests
-
-from penaltypay.payments.provider import verify_webhook_signature
 from standins.pay import SandboxProvider
+
+from penaltypay.adapters.pay_api import verify_webhook_signature
 from tests.payments.conftest import API_KEY, RETURN_URL, WEBHOOK_SECRET, payment_request
 
 ISO_MS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

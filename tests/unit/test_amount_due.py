@@ -7,15 +7,14 @@ from hypothesis import strategies as st
 from penaltypay.cases.domain import (
     COURT,
     DEBT_RECOVERY,
-    LONDON,
     NO_PAYMENT_REQUIRED,
     PAID,
     PART_PAID,
     NotPayableReason,
     amount_due_at,
-    london_date,
     why_not_payable,
 )
+from penaltypay.kernel.clock import LONDON, london_date
 from tests.factories import late_licensing_case, out_of_court_case
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from penaltypay.cases.domain import LONDON
 from penaltypay.ecs import delivery, errors
 from penaltypay.ecs.delivery import Breaker, BreakerState, Policy
+from penaltypay.kernel.clock import LONDON
 
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=LONDON)
 FAST = Policy(backoff_base_seconds=0.2, backoff_cap_seconds=2.0, breaker_failure_threshold=3,

@@ -5,9 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from penaltypay.cases.domain import LONDON
 from penaltypay.ecs import delivery, errors
 from penaltypay.ecs.delivery import Breaker, BreakerState, Outcome
+from penaltypay.kernel.clock import LONDON
 
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=LONDON)
 

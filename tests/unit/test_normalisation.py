@@ -2,8 +2,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from penaltypay.cases.domain import is_valid_reference, is_valid_vrm, normalise_reference, normalise_vrm
-from penaltypay.money import format_pence
+from penaltypay.cases.domain import (
+    is_valid_reference,
+    is_valid_vrm,
+    normalise_reference,
+    normalise_vrm,
+)
+from penaltypay.kernel.money import format_pence
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,12 @@ import pytest
 from penaltypay.payments.domain import (
     FINAL_STATUSES,
     IllegalTransition,
-    PaymentStatus as S,
     check_transition,
     new_payment_reference,
     status_from_provider,
+)
+from penaltypay.payments.domain import (
+    PaymentStatus as S,
 )
 
 

@@ -1,0 +1,13 @@
+"""Where case look-ups come from, as an interface: ECS in production (the SOAP adapter),
+anything with the same shape in a test. Failures are `penaltypay.ecs.errors`."""
+from __future__ import annotations
+
+from typing import Protocol
+
+from penaltypay.cases.domain import Case
+
+
+class CaseSource(Protocol):
+    def get_case(self, reference: str, vrm: str) -> Case:
+        """The case, only when `vrm` matches: CaseNotFound / VrmMismatch otherwise."""
+        ...

@@ -1,0 +1,92 @@
+"""The background worker's parts, wired from settings (the worker command runs them):
+ECS outbox delivery, the payment re-checker and the extract drop folder."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+
+from penaltypay.adapters.factories import ecs_for_delivery, payment_provider
+from penaltypay.ecs.delivery import Policy
+from penaltypay.ecs.outbox_worker import OutboxWorker
+from penaltypay.extract import loader
+from penaltypay.operations.jobs import exclusive_job
+from penaltypay.payments.ecs_sync import record_delivered
+from penaltypay.payments.recheck import recheck_payments
+
+log = logging.getLogger("penaltypay.worker")
+
+
+def delivery_policy() -> Policy:
+    """The outbox worker's retry pacing and breaker, from settings."""
+    return Policy(
+        backoff_base_seconds=settings.ECS_BACKOFF_BASE_SECONDS,
+        backoff_cap_seconds=settings.ECS_BACKOFF_CAP_SECONDS,
+        breaker_failure_threshold=settings.ECS_BREAKER_FAILURE_THRESHOLD,
+        breaker_min_open_seconds=settings.ECS_BREAKER_MIN_OPEN_SECONDS,
+        breaker_max_open_seconds=settings.ECS_BREAKER_MAX_OPEN_SECONDS,
+        unknown_outcome_settle_seconds=settings.ECS_UNKNOWN_OUTCOME_SETTLE_SECONDS,
+    )
+
+
+def build_outbox_worker(concurrency: int | None = None) -> OutboxWorker:
+    return OutboxWorker(
+        ecs_for_delivery,
+        on_delivered=record_delivered,
+        concurrency=concurrency or settings.ECS_OUTBOX_CONCURRENCY,
+        lease_seconds=settings.ECS_OUTBOX_LEASE_SECONDS,
+        respect_batch_window=settings.ECS_RESPECT_BATCH_WINDOW,
+        policy=delivery_policy(),
+    )
+
+
+def run_recheck_pass() -> None:
+    """Settle payments still in progress; one process at a time across all workers."""
+    try:
+        with exclusive_job("payment-recheck") as mine:
+            if not mine:
+                return
+            report = recheck_payments(
+                payment_provider(), older_than=timedelta(seconds=settings.PAYMENT_RECHECK_AFTER_SECONDS)
+            )
+        if report.checked or report.cancelled or report.receipts_sent:
+            log.info("payment re-check pass", extra=vars(report))
+    except Exception:
+        log.exception("payment re-check pass failed")
+
+
+class DropFolderWatch:
+    """Loads what has arrived in the drop folder, only when its contents changed, so a
+    file waiting for a missing sequence is not re-reported every pass."""
+
+    def __init__(self) -> None:
+        self._seen: list | None = None
+        self._next = 0.0
+
+    @staticmethod
+    def _listing(folder: Path) -> list:
+        return sorted((p.name, p.stat().st_mtime, p.stat().st_size) for p in folder.iterdir() if p.is_file())
+
+    def run_pass(self, force: bool = False) -> None:
+        poll = settings.EXTRACT_DROP_POLL_SECONDS
+        if not force and (poll <= 0 or time.monotonic() < self._next):
+            return
+        self._next = time.monotonic() + poll
+        folder = Path(settings.EXTRACT_DROP_DIR)
+        try:
+            seen = self._listing(folder)
+        except FileNotFoundError:
+            return
+        if not seen or (seen == self._seen and not force):
+            return
+        try:
+            loader.import_drop_folder(folder)  # logs each file's outcome itself
+        except loader.ImportBusy:
+            return  # another process is importing; look again next time
+        except Exception:
+            log.exception("extract drop-folder import failed")
+            return
+        self._seen = self._listing(folder)

@@ -1,0 +1,110 @@
+"""Settling a payment from the provider's state: the return page, the re-checker and
+webhooks all call `settle_payment`, so one function decides what a provider state
+means for us. A success writes the ECS outbox event in the same transaction."""
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from penaltypay.ecs.outbox import enqueue_payment
+from penaltypay.payments import ports
+from penaltypay.payments.domain import (
+    LIVE_STATUSES,
+    IllegalTransition,
+    PaymentStatus,
+    check_transition,
+    status_from_provider,
+)
+from penaltypay.payments.models import Payment, PaymentEvent
+from penaltypay.payments.receipts import send_receipt_once
+
+log = logging.getLogger("penaltypay.payments")
+
+
+def find_at_provider(payment: Payment, client: ports.PaymentProvider) -> ports.ProviderPayment | None:
+    matches = [p for p in client.find_payments_by_reference(payment.reference) if p.reference == payment.reference]
+    if not matches:
+        return None
+    found = matches[0]
+    Payment.objects.filter(pk=payment.pk).update(provider_payment_id=found.payment_id)
+    payment.provider_payment_id = found.payment_id
+    # Search results can lag; the payment itself is the truth.
+    return client.get_payment(found.payment_id)
+
+
+def move(payment: Payment, target: PaymentStatus, source: str, **fields) -> bool:
+    """Compare-and-set: apply `target` only if the row is still where we read it."""
+    current = payment.state
+    if not check_transition(current, target):
+        return False
+    now = timezone.now()
+    updates = {"status": target.value, "updated_at": now, **fields}
+    if target not in LIVE_STATUSES:
+        updates.setdefault("finished_at", now)
+    changed = Payment.objects.filter(pk=payment.pk, status=current.value).update(**updates)
+    if changed != 1:
+        raise ConcurrentUpdate(payment.reference)
+    PaymentEvent.objects.create(payment=payment, from_status=current.value, to_status=target.value, source=source)
+    for key, value in updates.items():
+        setattr(payment, key, value)
+    return True
+
+
+class ConcurrentUpdate(Exception):
+    """Another process moved this payment first; re-read and decide again."""
+
+
+def settle_payment(payment: Payment, remote: ports.ProviderPayment, *, source: str) -> Payment:
+    """Bring our payment in line with the provider's state. Safe to call any number
+    of times, from any process: a repeat changes nothing, a finished payment never
+    changes again, and the receipt goes once."""
+    target = status_from_provider(remote.status)
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        fields = {"provider_status": remote.status}
+        if not locked.provider_payment_id:
+            fields["provider_payment_id"] = remote.payment_id
+        if target is PaymentStatus.SUCCESS:
+            fields.update(
+                psp_reference=remote.provider_id or "",
+                card_brand=remote.card_brand or "",
+                card_last_four=remote.card_last_four or "",
+                authorised_at=remote.authorised_at or timezone.now(),
+            )
+        elif target in (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.ERROR):
+            fields["failure_code"] = remote.failure_code or ""
+        try:
+            moved = move(locked, target, source, **fields)
+        except IllegalTransition as exc:
+            # A finished payment reported in another state: never applied, always shouted about.
+            log.error(
+                "provider state contradicts a finished payment",
+                extra={"payment_reference": locked.reference, "ours": locked.status, "provider": remote.status},
+            )
+            raise exc
+        if not moved and locked.provider_status != remote.status:
+            Payment.objects.filter(pk=locked.pk).update(provider_status=remote.status)
+            locked.provider_status = remote.status
+        if moved and target is PaymentStatus.SUCCESS:
+            # Same transaction as the success: ECS will be told exactly once (docs/ecs-delivery.md).
+            enqueue_payment(
+                case_reference=locked.case_reference, payment_reference=locked.reference,
+                amount_pence=locked.amount_pence, paid_at=locked.authorised_at, channel=locked.channel,
+                psp_reference=locked.psp_reference,
+            )
+            log.info("payment succeeded", extra={"payment_reference": locked.reference, "source": source})
+            transaction.on_commit(lambda: send_receipt_once(locked.pk))
+    payment.refresh_from_db()
+    return payment
+
+
+def refresh_payment(payment: Payment, client: ports.PaymentProvider, *, source: str) -> Payment:
+    """Read the provider's state and settle. The return page never trusts the redirect."""
+    if payment.state is PaymentStatus.CREATE_UNKNOWN:
+        found = find_at_provider(payment, client)
+        return settle_payment(payment, found, source=source) if found else payment
+    if not payment.provider_payment_id:
+        return payment
+    return settle_payment(payment, client.get_payment(payment.provider_payment_id), source=source)
