@@ -12,7 +12,7 @@ from django.conf import settings
 from penaltypay.adapters.factories import ecs_for_delivery, payment_provider
 from penaltypay.ecs.delivery import Policy
 from penaltypay.ecs.outbox_worker import OutboxWorker
-from penaltypay.extract import loader
+from penaltypay.extract import drop_folder, importer
 from penaltypay.operations.jobs import exclusive_job
 from penaltypay.payments.ecs_sync import record_delivered
 from penaltypay.payments.recheck import recheck_payments
@@ -83,8 +83,8 @@ class DropFolderWatch:
         if not seen or (seen == self._seen and not force):
             return
         try:
-            loader.import_drop_folder(folder)  # logs each file's outcome itself
-        except loader.ImportBusy:
+            drop_folder.import_drop_folder(folder)  # logs each file's outcome itself
+        except importer.ImportBusy:
             return  # another process is importing; look again next time
         except Exception:
             log.exception("extract drop-folder import failed")

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_GET
 
-from penaltypay.extract.loader import expected_sequence
+from penaltypay.extract.importer import expected_sequence
 from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
 from penaltypay.operations.auth import operator_allowed
 

@@ -8,14 +8,15 @@ import os
 import signal
 import subprocess
 import sys
-import threading
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.db import connection
 
 from penaltypay.cases.models import CaseRecord
-from penaltypay.extract import layout, loader
+from penaltypay.extract import layout
 from penaltypay.extract.models import ExtractImport
 from tests.extract.conftest import EXTRACT_DATE, as_stored, open_case, store
 
@@ -39,34 +40,56 @@ def database_url() -> str:
 class Importer:
     """`penaltypay import-extract FILE --json` in its own process, on the test database."""
 
-    def __init__(self, path: Path, method: str, pause: float | None = None):
+    def __init__(self, path: Path, method: str):
         env = {**os.environ, "DATABASE_URL": database_url(), "PENALTYPAY_ENV": "test",
                "DJANGO_SETTINGS_MODULE": SETTINGS[method]}
-        env.pop(loader.PAUSE_ENV, None)
-        if pause is not None:
-            env[loader.PAUSE_ENV] = str(pause)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "penaltypay.cli", "import-extract", str(path), "--json"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        self.paused = threading.Event()
-        self.stderr: list[str] = []
-        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
-        self._reader.start()
-
-    def _read_stderr(self):
-        for line in self.process.stderr:
-            self.stderr.append(line)
-            if "paused before commit" in line:
-                self.paused.set()
-
-    def wait_paused(self, timeout=60):
-        assert self.paused.wait(timeout), "".join(self.stderr)
 
     def finish(self, timeout=120):
         out, _ = self.process.communicate(timeout=timeout)
-        self._reader.join(5)
         return self.process.returncode, out
+
+
+HOLD_KEY = 0x484F4C44  # an advisory lock this test holds while an import must wait
+
+
+class HeldBeforeCommit:
+    """Stops an import at its very last statement, all its work done and nothing committed:
+    a trigger (on the test database only) makes the UPDATE that marks the run `applied`
+    wait for an advisory lock this test holds. No hook in the product: the database
+    itself is told to wait, as a slow or locked database would."""
+
+    def __enter__(self):
+        self.session = psycopg.connect(database_url(), autocommit=True)
+        self.session.execute("SELECT pg_advisory_lock(%s)", [HOLD_KEY])
+        self.session.execute(
+            "CREATE OR REPLACE FUNCTION test_hold_import() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN PERFORM pg_advisory_xact_lock({HOLD_KEY}); RETURN NEW; END $$")
+        self.session.execute(
+            "CREATE TRIGGER test_hold_import BEFORE UPDATE ON extract_import FOR EACH ROW "
+            "WHEN (NEW.outcome = 'applied') EXECUTE FUNCTION test_hold_import()")
+        return self
+
+    def wait_until_held(self, timeout=60) -> int:
+        """The importer's session pid, once it waits at the last statement."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            row = self.session.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND wait_event = 'advisory' AND query ILIKE 'UPDATE%extract_import%'"
+            ).fetchone()
+            if row:
+                return row[0]
+            time.sleep(0.05)
+        raise AssertionError("the import never reached its last statement")
+
+    def __exit__(self, *exc):
+        self.session.execute("DROP TRIGGER IF EXISTS test_hold_import ON extract_import")
+        self.session.execute("SELECT pg_advisory_unlock(%s)", [HOLD_KEY])
+        self.session.close()
 
 
 def files(tmp_path):
@@ -87,11 +110,12 @@ def files(tmp_path):
 def test_killed_before_commit_leaves_the_store_unchanged_and_a_rerun_completes(tmp_path, method):
     path, expected = files(tmp_path)
     before = store()
-    importer = Importer(path, method, pause=60)
-    importer.wait_paused()
-    assert store() == before  # the work is done but not committed
-    os.kill(importer.process.pid, signal.SIGKILL)
-    code, _ = importer.finish()
+    with HeldBeforeCommit() as hold:
+        importer = Importer(path, method)
+        hold.wait_until_held()
+        assert store() == before  # the work is done but not committed
+        os.kill(importer.process.pid, signal.SIGKILL)
+        code, _ = importer.finish()
     assert code == -signal.SIGKILL
     assert store() == before
     assert list(ExtractImport.objects.values_list("outcome", flat=True)) == ["running"]
@@ -108,15 +132,13 @@ def test_killed_before_commit_leaves_the_store_unchanged_and_a_rerun_completes(t
 def test_database_session_lost_before_commit_leaves_the_store_unchanged(tmp_path, method):
     path, expected = files(tmp_path)
     before = store()
-    importer = Importer(path, method, pause=60)
-    importer.wait_paused()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction'"
-        )
-        assert cursor.fetchall() == [(True,)]
-    code, out = importer.finish()
+    with HeldBeforeCommit() as hold:
+        importer = Importer(path, method)
+        pid = hold.wait_until_held()
+        with connection.cursor() as cursor:  # as a database restart would
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+            assert cursor.fetchall() == [(True,)]
+        code, out = importer.finish()
     assert code != 0
     assert store() == before
     assert ExtractImport.objects.get().outcome in ("failed", "running")

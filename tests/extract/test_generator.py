@@ -8,7 +8,11 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from penaltypay.extract import generator, loader, parser
+from penaltypay.extract import (
+    generator,
+    importer,
+    parser,
+)
 from tests.extract.conftest import EXTRACT_DATE
 
 
@@ -68,7 +72,7 @@ def test_command_writes_a_file_the_importer_loads(tmp_path):
     call_command("generate_extract", "--count", "500", "--date", "20261124", "--bad-share", "0.02", "--seed", "9",
                  "--out", str(tmp_path), stdout=out)
     assert "ECS_EXTRACT_20261124_000001.DAT: 500 records" in out.getvalue()
-    result = loader.import_file(tmp_path / "ECS_EXTRACT_20261124_000001.DAT")
+    result = importer.import_file(tmp_path / "ECS_EXTRACT_20261124_000001.DAT")
     assert result.outcome == "applied" and result.read == 500 and result.rejected > 0
     assert result.applied + result.rejected == 500
 

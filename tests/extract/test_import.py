@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from penaltypay.cases.domain import OPEN, PAID
 from penaltypay.cases.models import CaseRecord
-from penaltypay.extract import layout, loader
+from penaltypay.extract import drop_folder, importer, layout, postgres_load, rules
 from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
 from penaltypay.kernel.clock import LONDON
 from penaltypay.payments.models import Payment
@@ -43,7 +43,7 @@ def extract(cases, sequence=1, extract_date=EXTRACT_DATE) -> bytes:
 
 def test_a_file_round_trips_into_the_store(write_file, method):
     cases = sample_cases(6)
-    result = loader.import_file(write_file(extract(cases)))
+    result = importer.import_file(write_file(extract(cases)))
     assert result.outcome == "applied", result.reason
     assert (result.read, result.applied, result.rejected, result.conflicts) == (6, 6, 0, 0)
     assert result.method == method
@@ -53,11 +53,11 @@ def test_a_file_round_trips_into_the_store(write_file, method):
 
 def test_a_later_record_replaces_the_earlier_one(write_file, method):
     first = sample_cases(3)
-    loader.import_file(write_file(extract(first, 1)))
+    importer.import_file(write_file(extract(first, 1)))
     CaseRecord.objects.create(reference="99999999", **CaseRecord.fields_from_case(open_case(reference="99999999")))
     changed = replace(first[1], status=PAID, amount_paid_pence=first[1].penalty_pence + first[1].arrears_pence)
     new = open_case(reference="40000009", vrm="NEW1")
-    result = loader.import_file(write_file(extract([changed, new], 2, EXTRACT_DATE + timedelta(days=1)), sequence=2,
+    result = importer.import_file(write_file(extract([changed, new], 2, EXTRACT_DATE + timedelta(days=1)), sequence=2,
                                            extract_date=EXTRACT_DATE + timedelta(days=1)))
     assert (result.outcome, result.applied) == ("applied", 2)
     assert store() == {
@@ -74,7 +74,7 @@ def test_within_a_file_the_later_record_wins(write_file, method):
     b = open_case(reference="40000002")
     a_again = replace(a, vrm="SECOND", amount_paid_pence=100, status="PART_PAID")
     a_last = replace(a, vrm="THIRD")
-    result = loader.import_file(write_file(extract([a, b, a_again, a_last])))
+    result = importer.import_file(write_file(extract([a, b, a_again, a_last])))
     assert (result.read, result.applied) == (4, 4)
     assert store() == {"40000001": as_stored(a_last), "40000002": as_stored(b)}
 
@@ -83,7 +83,7 @@ def test_a_rejected_later_record_leaves_the_earlier_one(write_file, method):
     a = open_case(reference="40000001")
     bad = layout.format_detail(replace(a, vrm="OTHER"))[:-1]
     data = build([layout.format_detail(a), bad])
-    result = loader.import_file(write_file(data))
+    result = importer.import_file(write_file(data))
     assert (result.applied, result.rejected) == (1, 1)
     assert store() == {"40000001": as_stored(a)}
 
@@ -104,13 +104,13 @@ def test_money_taken_since_the_cut_keeps_our_newer_record(write_file, method):
     paid("40000001", authorised_at=CUT + timedelta(hours=9), ecs_recorded_at=CUT + timedelta(hours=9, minutes=1))
     stale = open_case(reference="40000001", status=OPEN, amount_paid_pence=0)  # ECS before the payment
     other = open_case(reference="40000002")
-    result = loader.import_file(write_file(extract([stale, other])))
+    result = importer.import_file(write_file(extract([stale, other])))
     assert result.outcome == "applied"
     assert (result.read, result.applied, result.rejected, result.conflicts) == (2, 1, 0, 1)
     assert store() == {"40000001": ours, "40000002": as_stored(other)}
     issue = ExtractRecordIssue.objects.get()
     assert (issue.kind, issue.line, issue.reference, issue.field) == ("conflict", 2, "40000001", "reference")
-    assert issue.reason == loader.CONFLICT_REASON
+    assert issue.reason == rules.CONFLICT_REASON
 
 
 def test_money_recorded_by_ecs_after_the_cut_is_newer_too(write_file, method):
@@ -118,14 +118,14 @@ def test_money_recorded_by_ecs_after_the_cut_is_newer_too(write_file, method):
     CaseRecord.objects.create(reference=ours.reference, **CaseRecord.fields_from_case(ours))
     # Taken the evening before, but ECS was down: it recorded the payment after the cut.
     paid("40000001", authorised_at=CUT - timedelta(hours=2), ecs_recorded_at=CUT + timedelta(hours=3))
-    result = loader.import_file(write_file(extract([open_case(reference="40000001")])))
+    result = importer.import_file(write_file(extract([open_case(reference="40000001")])))
     assert (result.applied, result.conflicts) == (0, 1)
     assert store() == {"40000001": ours}
 
 
 def test_a_case_we_paid_but_never_stored_is_not_created_from_older_news(write_file, method):
     paid("40000003", authorised_at=CUT + timedelta(hours=1))
-    result = loader.import_file(write_file(extract([open_case(reference="40000003")])))
+    result = importer.import_file(write_file(extract([open_case(reference="40000003")])))
     assert (result.applied, result.conflicts) == (0, 1)
     assert store() == {}
 
@@ -138,14 +138,14 @@ def test_payments_before_the_cut_or_not_successful_do_not_block(write_file, meth
     # payment still counts against what is due until ECS records it).
     paid("40000003", authorised_at=CUT - timedelta(minutes=5), ecs_recorded_at=None)
     cases = [recorded_before, open_case(reference="40000002"), open_case(reference="40000003")]
-    result = loader.import_file(write_file(extract(cases)))
+    result = importer.import_file(write_file(extract(cases)))
     assert (result.applied, result.conflicts) == (3, 0)
     assert store() == {case.reference: as_stored(case) for case in cases}
 
 
 def test_cut_is_the_start_of_the_extract_date_in_london():
-    assert loader.cut_at(EXTRACT_DATE) == CUT
-    summer = loader.cut_at(EXTRACT_DATE.replace(month=7, day=1))
+    assert rules.cut_at(EXTRACT_DATE) == CUT
+    summer = rules.cut_at(EXTRACT_DATE.replace(month=7, day=1))
     assert summer.utcoffset() == timedelta(hours=1) and (summer.hour, summer.minute) == (0, 0)
 
 
@@ -153,10 +153,10 @@ def test_cut_is_the_start_of_the_extract_date_in_london():
 
 def test_loading_the_same_file_twice_changes_nothing_and_says_so(write_file, method):
     path = write_file(extract(sample_cases(3)))
-    first = loader.import_file(path)
+    first = importer.import_file(path)
     CaseRecord.objects.filter(reference="40000001").update(vehicle_colour="CHANGED BY A LOOK-UP")
     before = store()
-    again = loader.import_file(path)
+    again = importer.import_file(path)
     assert again.outcome == "already-loaded"
     assert (again.read, again.applied, again.rejected, again.conflicts) == (0, 0, 0, 0)
     assert again.reason == f"this file was applied by run {first.run_id}; nothing changed"
@@ -165,41 +165,41 @@ def test_loading_the_same_file_twice_changes_nothing_and_says_so(write_file, met
 
 
 def test_the_first_sequence_is_one_unless_configured(write_file, settings):
-    result = loader.import_file(write_file(extract(sample_cases(1), 7), sequence=7))
+    result = importer.import_file(write_file(extract(sample_cases(1), 7), sequence=7))
     assert (result.outcome, result.reason) == ("rejected", "sequence 000007 is not the next expected (000001)")
     settings.EXTRACT_FIRST_SEQUENCE = 7
-    assert loader.import_file(write_file(extract(sample_cases(1), 7), sequence=7)).outcome == "applied"
+    assert importer.import_file(write_file(extract(sample_cases(1), 7), sequence=7)).outcome == "applied"
 
 
 def test_first_sequence_option_only_before_the_first_load(write_file):
-    assert loader.import_file(write_file(extract(sample_cases(1), 42), sequence=42), first_sequence=42).outcome == "applied"
+    assert importer.import_file(write_file(extract(sample_cases(1), 42), sequence=42), first_sequence=42).outcome == "applied"
     with pytest.raises(ValueError, match="next expected is 000043"):
-        loader.import_file(write_file(extract(sample_cases(1), 43), sequence=43), first_sequence=1)
-    assert loader.import_file(write_file(extract(sample_cases(1), 43), sequence=43)).outcome == "applied"
+        importer.import_file(write_file(extract(sample_cases(1), 43), sequence=43), first_sequence=1)
+    assert importer.import_file(write_file(extract(sample_cases(1), 43), sequence=43)).outcome == "applied"
 
 
 def test_sequence_must_be_the_next_one(write_file):
     day = EXTRACT_DATE
-    assert loader.import_file(write_file(extract(sample_cases(1), 1, day), sequence=1)).outcome == "applied"
-    gap = loader.import_file(write_file(extract(sample_cases(1), 3, day), sequence=3))
+    assert importer.import_file(write_file(extract(sample_cases(1), 1, day), sequence=1)).outcome == "applied"
+    gap = importer.import_file(write_file(extract(sample_cases(1), 3, day), sequence=3))
     assert (gap.outcome, gap.reason, gap.waiting) == ("rejected", "sequence 000003 is not the next expected (000002)", True)
-    changed = loader.import_file(write_file(extract(sample_cases(2), 1, day), name="ECS_EXTRACT_20261124_000001.DAT"))
+    changed = importer.import_file(write_file(extract(sample_cases(2), 1, day), name="ECS_EXTRACT_20261124_000001.DAT"))
     assert (changed.outcome, changed.reason) == ("rejected", "sequence 000001 was already loaded from a different file")
-    assert loader.import_file(write_file(extract(sample_cases(1), 2, day), sequence=2)).outcome == "applied"
-    assert loader.import_file(write_file(extract(sample_cases(1), 3, day), sequence=3)).outcome == "applied"
+    assert importer.import_file(write_file(extract(sample_cases(1), 2, day), sequence=2)).outcome == "applied"
+    assert importer.import_file(write_file(extract(sample_cases(1), 3, day), sequence=3)).outcome == "applied"
 
 
 def test_a_rejected_file_does_not_use_up_its_sequence(write_file):
     broken = build(details_of(sample_cases(2)), trailer=layout.format_trailer(9, 0))
-    assert loader.import_file(write_file(broken)).outcome == "rejected"
-    assert loader.expected_sequence() == 1
-    assert loader.import_file(write_file(extract(sample_cases(2)))).outcome == "applied"
-    assert loader.expected_sequence() == 2
+    assert importer.import_file(write_file(broken)).outcome == "rejected"
+    assert importer.expected_sequence() == 1
+    assert importer.import_file(write_file(extract(sample_cases(2)))).outcome == "applied"
+    assert importer.expected_sequence() == 2
 
 
 def test_files_load_in_sequence_order(write_file):
     paths = [write_file(extract([open_case(reference="40000001", vrm=f"SEQ{n}")], n), sequence=n) for n in (3, 1, 2)]
-    results = loader.import_files(paths)
+    results = importer.import_files(paths)
     assert [(r.sequence, r.outcome) for r in results] == [(1, "applied"), (2, "applied"), (3, "applied")]
     assert store()["40000001"].vrm == "SEQ3"
 
@@ -207,7 +207,7 @@ def test_files_load_in_sequence_order(write_file):
 def test_an_interrupted_run_is_marked_by_the_next_import(write_file):
     stale = ExtractImport.objects.create(file_name="ECS_EXTRACT_20261124_000001.DAT", sequence=1,
                                          outcome="running", started_at=timezone.now())
-    assert loader.import_file(write_file(extract(sample_cases(1)))).outcome == "applied"
+    assert importer.import_file(write_file(extract(sample_cases(1)))).outcome == "applied"
     stale.refresh_from_db()
     assert stale.outcome == "interrupted" and "nothing of it was applied" in stale.reason
 
@@ -280,7 +280,7 @@ def test_drop_folder_loads_in_order_and_files_what_it_has_done(tmp_path, setting
         (drop / layout.file_name(EXTRACT_DATE, n)).write_bytes(extract([open_case(reference=f"4000000{n}")], n))
     (drop / "ECS_EXTRACT_20261124_000003.DAT.part").write_bytes(b"still arriving")
     (drop / ".hidden").write_bytes(b"x")
-    results = loader.import_drop_folder(settle_seconds=0)
+    results = drop_folder.import_drop_folder(settle_seconds=0)
     assert [(r.sequence, r.outcome) for r in results] == [(1, "applied"), (2, "applied")]
     assert sorted(p.name for p in (drop / "loaded").iterdir()) == [
         "ECS_EXTRACT_20261124_000001.DAT", "ECS_EXTRACT_20261124_000002.DAT"]
@@ -290,13 +290,13 @@ def test_drop_folder_loads_in_order_and_files_what_it_has_done(tmp_path, setting
 def test_drop_folder_leaves_a_file_ahead_of_a_gap_and_rejects_bad_ones(tmp_path):
     drop = tmp_path
     (drop / layout.file_name(EXTRACT_DATE, 2)).write_bytes(extract(sample_cases(1), 2))
-    results = loader.import_drop_folder(drop, settle_seconds=0)
+    results = drop_folder.import_drop_folder(drop, settle_seconds=0)
     assert [(r.outcome, r.reason) for r in results] == [("rejected", "sequence 000002 is not the next expected (000001)")]
     assert (drop / layout.file_name(EXTRACT_DATE, 2)).exists()  # waits for 000001
 
     (drop / layout.file_name(EXTRACT_DATE, 1)).write_bytes(build(details_of(sample_cases(1)), trailer=trailer_for([])))
     (drop / "notes.txt").write_bytes(b"hello")
-    results = loader.import_drop_folder(drop, settle_seconds=0)
+    results = drop_folder.import_drop_folder(drop, settle_seconds=0)
     assert [(r.file, r.outcome) for r in results] == [
         ("notes.txt", "rejected"), ("ECS_EXTRACT_20261124_000001.DAT", "rejected")]
     assert (drop / "rejected" / "ECS_EXTRACT_20261124_000001.DAT").exists()
@@ -305,17 +305,41 @@ def test_drop_folder_leaves_a_file_ahead_of_a_gap_and_rejects_bad_ones(tmp_path)
     assert (drop / layout.file_name(EXTRACT_DATE, 2)).exists()  # not attempted after the rejection
 
     (drop / layout.file_name(EXTRACT_DATE, 1)).write_bytes(extract(sample_cases(1), 1))  # ECS resends it
-    results = loader.import_drop_folder(drop, settle_seconds=0)
+    results = drop_folder.import_drop_folder(drop, settle_seconds=0)
     assert [(r.sequence, r.outcome) for r in results] == [(1, "applied"), (2, "applied")]
 
 
 def test_drop_folder_waits_for_a_file_still_being_written(tmp_path):
     path = tmp_path / layout.file_name(EXTRACT_DATE, 1)
     path.write_bytes(extract(sample_cases(1)))
-    assert loader.import_drop_folder(tmp_path, settle_seconds=3600) == []
+    assert drop_folder.import_drop_folder(tmp_path, settle_seconds=3600) == []
     old = time.time() - 7200
     os.utime(path, (old, old))
-    assert [r.outcome for r in loader.import_drop_folder(tmp_path, settle_seconds=3600)] == ["applied"]
+    assert [r.outcome for r in drop_folder.import_drop_folder(tmp_path, settle_seconds=3600)] == ["applied"]
+
+
+def test_drop_folder_never_follows_a_link_out_of_the_folder(tmp_path):
+    drop, elsewhere = tmp_path / "drop", tmp_path / "elsewhere"
+    drop.mkdir()
+    elsewhere.mkdir()
+    target = elsewhere / layout.file_name(EXTRACT_DATE, 1)
+    target.write_bytes(extract(sample_cases(1)))
+    (drop / target.name).symlink_to(target)
+    assert drop_folder.import_drop_folder(drop, settle_seconds=0) == []
+    assert target.exists() and not (drop / "loaded").exists()
+
+
+def test_a_drop_folder_anyone_can_write_to_is_refused(tmp_path, settings):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / layout.file_name(EXTRACT_DATE, 1)).write_bytes(extract(sample_cases(1)))
+    drop.chmod(0o777)
+    with pytest.raises(drop_folder.UnsafeDropFolder):
+        drop_folder.import_drop_folder(drop, settle_seconds=0)
+    settings.EXTRACT_DROP_DIR = drop
+    code, out = run_command("--drop-folder")
+    assert code == 2
+    assert not ExtractImport.objects.exists()
 
 
 def test_drop_folder_command(tmp_path, settings):
@@ -331,7 +355,7 @@ def test_drop_folder_command(tmp_path, settings):
 def test_header_only_is_read_before_the_sequence_decision(write_file):
     # A file far ahead is refused on its header, without reading (or hashing) the rest.
     data = header(sequence=5) + b"\r\n" + b"\xff" * 100
-    result = loader.import_file(write_file(data, sequence=5))
+    result = importer.import_file(write_file(data, sequence=5))
     assert (result.outcome, result.reason) == ("rejected", "sequence 000005 is not the next expected (000001)")
 
 
@@ -356,7 +380,7 @@ def test_many_batches_with_bad_records_and_repeats(tmp_path, method, monkeypatch
                         bad_lines.setdefault(made.path.name, []).append((line_no, *parser.explain_detail(line)))
                     else:
                         expected[fields[0].decode()] = parser.fields_to_case(fields)
-    results = loader.import_files([second.path, first.path])
+    results = importer.import_files([second.path, first.path])
     assert [(r.sequence, r.outcome, r.read, r.rejected) for r in results] == [
         (1, "applied", 1200, first.bad), (2, "applied", 1200, second.bad)]
     assert store() == expected
@@ -372,9 +396,9 @@ def test_bulk_copy_falls_back_to_the_merge_when_a_case_appears_meanwhile(write_f
     stored = open_case(reference="40000002", vrm="LOOKUP1")
     CaseRecord.objects.create(reference=stored.reference, **CaseRecord.fields_from_case(stored))
     # As if the look-up stored it just after the importer listed the store's cases.
-    monkeypatch.setattr(loader._Bitmap, "add", lambda self, reference: None)
+    monkeypatch.setattr(postgres_load._Bitmap, "add", lambda self, reference: None)
     cases = sample_cases(3)
-    result = loader.import_file(write_file(extract(cases)))
+    result = importer.import_file(write_file(extract(cases)))
     assert (result.outcome, result.method, result.applied) == ("applied", "staged-merge", 3)
     assert store() == {case.reference: as_stored(case) for case in cases}
 
@@ -387,13 +411,13 @@ def test_one_import_at_a_time(write_file):
     s = connection.settings_dict
     with psycopg.connect(host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432, user=s["USER"],
                          password=s["PASSWORD"] or None, dbname=s["NAME"], autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s)", [loader.ADVISORY_LOCK_KEY])
+        other.execute("SELECT pg_advisory_lock(%s)", [importer.ADVISORY_LOCK_KEY])
         path = write_file(extract(sample_cases(1)))
-        with pytest.raises(loader.ImportBusy):
-            loader.import_file(path)
+        with pytest.raises(importer.ImportBusy):
+            importer.import_file(path)
         assert run_command(str(path))[0] == 2
-        other.execute("SELECT pg_advisory_unlock(%s)", [loader.ADVISORY_LOCK_KEY])
-    assert loader.import_file(path).outcome == "applied"
+        other.execute("SELECT pg_advisory_unlock(%s)", [importer.ADVISORY_LOCK_KEY])
+    assert importer.import_file(path).outcome == "applied"
 
 
 def test_conflicts_in_the_json_output(write_file):
@@ -401,13 +425,13 @@ def test_conflicts_in_the_json_output(write_file):
     code, out = run_command(str(write_file(extract(sample_cases(2)))), "--json")
     line = json.loads(out)
     assert (code, line["applied"], line["conflicts"]) == (0, 1, 1)
-    assert line["conflict_records"] == [{"line": 2, "reference": "40000001", "reason": loader.CONFLICT_REASON}]
+    assert line["conflict_records"] == [{"line": 2, "reference": "40000001", "reason": rules.CONFLICT_REASON}]
 
 
 def test_first_sequence_with_several_files_and_a_misnamed_one(write_file):
     paths = [write_file(extract(sample_cases(1), n), sequence=n) for n in (41, 42)]
     paths.append(write_file(b"junk", name="readme.txt"))
-    results = loader.import_files(paths, first_sequence=41)
+    results = importer.import_files(paths, first_sequence=41)
     assert [(r.file, r.outcome) for r in results] == [
         ("readme.txt", "rejected"), ("ECS_EXTRACT_20261124_000041.DAT", "applied"),
         ("ECS_EXTRACT_20261124_000042.DAT", "applied")]

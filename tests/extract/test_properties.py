@@ -12,7 +12,11 @@ from hypothesis import strategies as st
 
 from penaltypay.cases.domain import CASE_STATUSES, Case
 from penaltypay.cases.models import CaseRecord
-from penaltypay.extract import layout, loader, parser
+from penaltypay.extract import (
+    importer,
+    layout,
+    parser,
+)
 from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
 from tests.extract.conftest import (
     EXTRACT_DATE,
@@ -77,7 +81,7 @@ def reset_store():
 @given(cases=case_lists)
 def test_any_valid_file_round_trips_into_the_store_exactly(cases, write_file, method):
     reset_store()
-    result = loader.import_file(write_file(layout.format_file(EXTRACT_DATE, 1, cases)))
+    result = importer.import_file(write_file(layout.format_file(EXTRACT_DATE, 1, cases)))
     assert result.outcome == "applied", result.reason
     assert (result.read, result.applied, result.rejected, result.conflicts) == (len(cases), len(cases), 0, 0)
     expected = {}
@@ -111,7 +115,7 @@ def test_arbitrary_bytes_never_crash_the_importer(data, write_file, method):
     reset_store()
     CaseRecord.objects.create(reference="77777777", **CaseRecord.fields_from_case(sample_cases(1)[0]))
     before = store()
-    result = loader.import_file(write_file(data))
+    result = importer.import_file(write_file(data))
     assert result.outcome in ("applied", "rejected")
     event(f"{result.outcome}{' with rejected records' if result.rejected else ''}")
     if result.outcome == "rejected":
@@ -132,7 +136,7 @@ def test_any_file_name_is_handled(name, tmp_path):
         path.write_bytes(layout.format_file(EXTRACT_DATE, 1, sample_cases(1)))
     except (OSError, UnicodeEncodeError):
         assume(False)
-    result = loader.import_file(path)
+    result = importer.import_file(path)
     assert result.outcome in ("applied", "rejected")
     assert (result.outcome == "applied") == (name == "ECS_EXTRACT_20261124_000001.DAT")
 

@@ -7,7 +7,11 @@ import io
 import pytest
 
 from penaltypay.cases.models import CaseRecord
-from penaltypay.extract import layout, loader, parser
+from penaltypay.extract import (
+    importer,
+    layout,
+    parser,
+)
 from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
 from tests.extract.conftest import (
     CRLF,
@@ -253,7 +257,7 @@ pytestmark_db = pytest.mark.django_db
 def test_importer_rejects_the_whole_file_and_applies_nothing(case, data, reason, write_file, method):
     CaseRecord.objects.create(reference="40000001", **CaseRecord.fields_from_case(sample_cases(1)[0]))
     before = store()
-    result = loader.import_file(write_file(data))
+    result = importer.import_file(write_file(data))
     assert (result.outcome, result.reason) == ("rejected", reason)
     assert (result.read, result.applied, result.rejected, result.conflicts) == (0, 0, 0, 0)
     assert store() == before
@@ -265,7 +269,7 @@ def test_importer_rejects_the_whole_file_and_applies_nothing(case, data, reason,
 @pytestmark_db
 @pytest.mark.parametrize("name, reason", NAME_CASES)
 def test_importer_rejects_a_badly_named_file(name, reason, write_file):
-    result = loader.import_file(write_file(build(GOOD), name=name))
+    result = importer.import_file(write_file(build(GOOD), name=name))
     assert (result.outcome, result.reason, result.sequence) == ("rejected", reason, None)
     assert not CaseRecord.objects.exists()
     assert ExtractImport.objects.get(pk=result.run_id).file_name == name
@@ -276,7 +280,7 @@ def test_importer_rejects_a_badly_named_file(name, reason, write_file):
 def test_importer_rejects_the_record_alone(case, record, field, reason, write_file, method):
     good = details_of(sample_cases(3, first_reference=50000001))
     details = [good[0], record, good[1], good[2]]
-    result = loader.import_file(write_file(build(details)))
+    result = importer.import_file(write_file(build(details)))
     assert result.outcome == "applied", result.reason
     assert (result.read, result.applied, result.rejected, result.conflicts) == (4, 3, 1, 0)
     assert set(store()) == {"50000001", "50000002", "50000003"}

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from penaltypay.extract import layout, loader
+from penaltypay.extract import importer, layout
 from tests.extract.conftest import EXTRACT_DATE, build, details_of, sample_cases
 
 pytestmark = pytest.mark.django_db
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.django_db
 def runs(write_file):
     good = details_of(sample_cases(3))
     bad = [good[0], good[1][:-1], good[2][:1] + b"=1+1    " + good[2][9:]]
-    applied = loader.import_file(write_file(build(bad)))
-    rejected = loader.import_file(write_file(layout.format_file(EXTRACT_DATE, 5, sample_cases(1)), sequence=5))
+    applied = importer.import_file(write_file(build(bad)))
+    rejected = importer.import_file(write_file(layout.format_file(EXTRACT_DATE, 5, sample_cases(1)), sequence=5))
     return applied, rejected
 
 

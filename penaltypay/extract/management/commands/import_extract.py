@@ -1,7 +1,7 @@
 """`penaltypay import-extract FILE...` / `penaltypay import-extract --drop-folder`.
 
 Loads nightly ECS extracts into the local case store in sequence order
-(docs/adr/0008, docs/runbook-extract.md). Exit status: 0 when every file was
+(docs/extract-import.md, docs/runbook.md). Exit status: 0 when every file was
 applied or already loaded; 1 when a file was rejected whole (or failed); 2 when
 another import is running or the command was misused.
 """
@@ -11,7 +11,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from penaltypay.extract import loader
+from penaltypay.extract import importer
+from penaltypay.extract.drop_folder import UnsafeDropFolder, import_drop_folder
 from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
 
 SHOWN_RECORDS = 20
@@ -39,14 +40,14 @@ class Command(BaseCommand):
             raise CommandError("--first-sequence must be between 0 and 999999", returncode=2)
         show = self._show_json if as_json else self._show_text
         try:
-            loader.expected_sequence(first_sequence)
+            importer.expected_sequence(first_sequence)
             if drop_folder is not None:
-                results = loader.import_drop_folder(drop_folder or None, first_sequence=first_sequence, on_result=show)
+                results = import_drop_folder(drop_folder or None, first_sequence=first_sequence, on_result=show)
             else:
-                results = loader.import_files(files, first_sequence=first_sequence, on_result=show)
-        except loader.ImportBusy as busy:
+                results = importer.import_files(files, first_sequence=first_sequence, on_result=show)
+        except importer.ImportBusy as busy:
             raise CommandError(f"{busy}; try again when it has finished", returncode=2)
-        except ValueError as error:
+        except (ValueError, UnsafeDropFolder) as error:
             raise CommandError(str(error), returncode=2)
         if not as_json and not results:
             self.stdout.write("nothing to load")
@@ -67,7 +68,7 @@ class Command(BaseCommand):
             .iterator(chunk_size=5000)
         )
 
-    def _show_json(self, result: loader.ImportResult) -> None:
+    def _show_json(self, result: importer.ImportResult) -> None:
         """Streams the record lists, so a file with many rejections does not fill memory."""
         head = json.dumps(result.summary())
         def write(piece: str) -> None:
@@ -82,7 +83,7 @@ class Command(BaseCommand):
         write("]}\n")
         self.stdout.flush()
 
-    def _show_text(self, result: loader.ImportResult) -> None:
+    def _show_text(self, result: importer.ImportResult) -> None:
         sequence = f"{result.sequence:06d}" if result.sequence is not None else "-"
         if result.outcome == ExtractImport.REJECTED:
             self.stdout.write(f"{result.file}  sequence {sequence}  REJECTED: {result.reason}")
