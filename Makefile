@@ -4,18 +4,21 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/penaltypay
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 CSS := build/static/citizen/app.css
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Branch coverage the suites must reach together (SQLite + PostgreSQL): the floor CI enforces.
+COVERAGE_FLOOR := 90
 
-.PHONY: install run test test-sqlite test-postgres chromium clean
+.PHONY: install run test check services test-sqlite test-postgres coverage chromium clean
 
 install: $(VENV)/.installed node_modules/.installed $(CSS) chromium
 
-# The product (penaltypay) and, beside it, the local stand-ins (a separate distribution
-# that a production install never contains).
-$(VENV)/.installed: requirements.lock pyproject.toml standins/pyproject.toml
+# The product (penaltypay) and, beside it, the local stand-ins (a separate distribution a
+# production install never contains); then the tools for tests and checks.
+$(VENV)/.installed: requirements.lock requirements-dev.lock pyproject.toml standins/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . -e standins
 	touch $@
 
@@ -36,14 +39,35 @@ chromium:
 run: install
 	$(BIN)/penaltypay run
 
-# The whole suite on SQLite (the embedded default), then on the local PostgreSQL.
-test: install test-sqlite test-postgres
+# Checks first (seconds), then the whole suite on SQLite (the embedded default), then on the
+# local PostgreSQL with Redis; then the coverage floor over both.
+test: install check services test-sqlite test-postgres coverage
+
+# The house rules: import contracts, lint and format, types, migrations in step with models.
+check:
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	env -u DATABASE_URL PENALTYPAY_ENV=test $(BIN)/python -m django makemigrations --check --dry-run --settings=penaltypay.settings
+
+# The PostgreSQL pass needs the local PostgreSQL and Redis: say so plainly when one is down.
+services:
+	@$(BIN)/python -c "import psycopg; psycopg.connect('$(PG_TEST_URL)'.rsplit('/', 1)[0] + '/postgres', connect_timeout=5).close()" \
+	  || { echo "PostgreSQL is not answering at $(PG_TEST_URL): start it (docs/development.md)"; exit 1; }
+	@$(BIN)/python -c "import redis; redis.Redis.from_url('$(REDIS_TEST_URL)', socket_connect_timeout=5).ping()" \
+	  || { echo "Redis is not answering at $(REDIS_TEST_URL): start it (docs/development.md)"; exit 1; }
 
 test-sqlite:
-	env -u DATABASE_URL PENALTYPAY_ENV=test $(BIN)/python -m pytest
+	rm -rf var/coverage
+	env -u DATABASE_URL -u REDIS_URL PENALTYPAY_ENV=test $(BIN)/coverage run -m pytest
 
 test-postgres:
-	DATABASE_URL=$(PG_TEST_URL) PENALTYPAY_ENV=test $(BIN)/python -m pytest -m "not browser"
+	DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) PENALTYPAY_ENV=test $(BIN)/coverage run -m pytest -m "not browser"
+
+coverage:
+	$(BIN)/coverage combine --quiet
+	$(BIN)/coverage report --fail-under=$(COVERAGE_FLOOR)
 
 clean:
-	rm -rf $(VENV) node_modules var build .pytest_cache
+	rm -rf $(VENV) node_modules var build .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -3,6 +3,7 @@ it, and the ECS simulator as its own process (it must not share a GIL with anyon
 
 Not part of the test suite. Run the scripts beside this file with the project's venv.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,27 +68,27 @@ class SimulatorProcess:
     """`python -m standins.ecs` with a separate control port."""
 
     def __init__(self, faults: dict | None = None, log_path: Path | None = None):
-        args = [sys.executable, "-m", "standins.ecs", "--port", "0", "--control-port", "0",
-                "--log-level", "WARNING"]
+        args = [sys.executable, "-m", "standins.ecs", "--port", "0", "--control-port", "0", "--log-level", "WARNING"]
         if faults:
             args += ["--faults", json.dumps(faults)]
         self._log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=self._log, text=True,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            args, cwd=REPO, stdout=subprocess.PIPE, stderr=self._log, text=True, start_new_session=True
+        )
         lines = [self.process.stdout.readline() for _ in range(3)]
         try:
             self.url = re.search(r"(http://\S+/ecs/v1)", lines[0]).group(1)
             self.control = re.search(r"(http://\S+/_control)/health", lines[2]).group(1)
         except AttributeError:
             self.stop()
-            raise SystemExit(f"the simulator did not start: {lines}")
+            raise SystemExit(f"the simulator did not start: {lines}") from None
         self._session = requests.Session()
 
     def put_cases(self, cases, batch: int = 2000) -> None:
-        from standins.ecs import case_to_json
+        from standins.ecs.model import case_to_json
 
         for start in range(0, len(cases), batch):
-            payload = [case_to_json(c) for c in cases[start:start + batch]]
+            payload = [case_to_json(c) for c in cases[start : start + batch]]
             response = self._session.put(self.control + "/cases", json=payload, timeout=60)
             response.raise_for_status()
 
@@ -101,8 +102,10 @@ class SimulatorProcess:
 
     def ledgers(self) -> dict[str, list[tuple[str, str]]]:
         data = self._session.get(self.control + "/ledger", timeout=300).json()
-        return {ref: [(e["kind"], e["refund_reference"] or e["payment_reference"]) for e in entries]
-                for ref, entries in data.items()}
+        return {
+            ref: [(e["kind"], e["refund_reference"] or e["payment_reference"]) for e in entries]
+            for ref, entries in data.items()
+        }
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -138,8 +141,11 @@ def outbox_counts() -> dict[str, int]:
 
 def progress(started: float, counts: dict[str, int], total: int, extra: str = "") -> None:
     elapsed = time.monotonic() - started
-    print(f"  {elapsed:7.1f}s  sent {counts['sent']:>6}/{total}  pending {counts['pending']:>6}  "
-          f"exceptions {counts['exception']}  {extra}", flush=True)
+    print(
+        f"  {elapsed:7.1f}s  sent {counts['sent']:>6}/{total}  pending {counts['pending']:>6}  "
+        f"exceptions {counts['exception']}  {extra}",
+        flush=True,
+    )
 
 
 def print_verdict(verdict) -> None:

@@ -13,13 +13,14 @@ Target (the issue): drain 20,000 in <= 10 minutes on a 2-core machine.
 
     .venv/bin/python bench/ecs_backlog_bench.py [--payments 20000] [--workers 2] [--concurrency 24]
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from _common import (
@@ -41,13 +42,19 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--concurrency", type=int, default=24, help="threads per worker process")
     parser.add_argument("--latency-ms", default="200-800", help="ECS latency once it is back: MIN-MAX ms")
-    parser.add_argument("--tail-ms", type=int, default=0,
-                        help="also a slow tail: 1%% of calls take this long (e.g. 3000; default none)")
+    parser.add_argument(
+        "--tail-ms", type=int, default=0, help="also a slow tail: 1%% of calls take this long (e.g. 3000; default none)"
+    )
     parser.add_argument("--outage", choices=("refuse", "unavailable"), default="refuse")
-    parser.add_argument("--outage-seconds", type=float, default=60.0,
-                        help="how long ECS stays down (at least as long as queuing takes)")
-    parser.add_argument("--breaker-max-open", type=float, default=None,
-                        help="ECS_BREAKER_MAX_OPEN_SECONDS for the workers (default: the production setting)")
+    parser.add_argument(
+        "--outage-seconds", type=float, default=60.0, help="how long ECS stays down (at least as long as queuing takes)"
+    )
+    parser.add_argument(
+        "--breaker-max-open",
+        type=float,
+        default=None,
+        help="ECS_BREAKER_MAX_OPEN_SECONDS for the workers (default: the production setting)",
+    )
     parser.add_argument("--seed", type=int, default=2)
     parser.add_argument("--server-url", default=DEFAULT_SERVER_URL, help="PostgreSQL server (admin connection)")
     parser.add_argument("--database", default="penaltypay_bench_backlog")
@@ -65,13 +72,20 @@ def main() -> int:
 
     with fresh_database(args.server_url, args.database, keep=args.keep_database) as url:
         from django.conf import settings
-        from standins.chaos import Workers, build_scenario, enqueue, verify, worker_env
 
         from penaltypay.kernel.clock import london_date
+        from standins.chaos import Workers, build_scenario, enqueue, verify, worker_env
 
-        now = datetime.now(timezone.utc)
-        scenario = build_scenario(seed=args.seed, cases=cases, payments=args.payments, refund_ratio=0.0,
-                                  today=london_date(now), now=now, deliberate=False)
+        now = datetime.now(UTC)
+        scenario = build_scenario(
+            seed=args.seed,
+            cases=cases,
+            payments=args.payments,
+            refund_ratio=0.0,
+            today=london_date(now),
+            now=now,
+            deliberate=False,
+        )
         total = len(scenario.events)
         sim = SimulatorProcess(None, log_dir / "simulator.log")
         workers = None
@@ -79,17 +93,23 @@ def main() -> int:
             sim.put_cases(scenario.cases)
             sim.set_faults(**down)
             env = worker_env(
-                database_url=url, ecs_url=sim.url, write_timeout=settings.ECS_WRITE_TIMEOUT,
-                lease_seconds=settings.ECS_OUTBOX_LEASE_SECONDS, backoff_base=settings.ECS_BACKOFF_BASE_SECONDS,
+                database_url=url,
+                ecs_url=sim.url,
+                write_timeout=settings.ECS_WRITE_TIMEOUT,
+                lease_seconds=settings.ECS_OUTBOX_LEASE_SECONDS,
+                backoff_base=settings.ECS_BACKOFF_BASE_SECONDS,
                 backoff_cap=settings.ECS_BACKOFF_CAP_SECONDS,
                 breaker_min_open=settings.ECS_BREAKER_MIN_OPEN_SECONDS,
                 breaker_max_open=args.breaker_max_open or settings.ECS_BREAKER_MAX_OPEN_SECONDS,
                 settle_seconds=settings.ECS_UNKNOWN_OUTCOME_SETTLE_SECONDS,
             )
             workers = Workers(env, log_dir, concurrency=args.concurrency)
-            print(f"{total} payments on {cases} cases; {args.workers} worker processes x {args.concurrency} threads "
-                  f"= {args.workers * args.concurrency} concurrent ECS calls at most; {cpu_count()} CPUs; "
-                  f"ECS down ({args.outage}); logs in {log_dir}", flush=True)
+            print(
+                f"{total} payments on {cases} cases; {args.workers} worker processes x {args.concurrency} threads "
+                f"= {args.workers * args.concurrency} concurrent ECS calls at most; {cpu_count()} CPUs; "
+                f"ECS down ({args.outage}); logs in {log_dir}",
+                flush=True,
+            )
             outage_started = time.monotonic()
             for n in range(args.workers):
                 workers.start(f"w{n}")
@@ -105,8 +125,13 @@ def main() -> int:
 
             sim.set_faults(**back)
             back_at = time.monotonic()
-            progress(back_at, counts, total, f"ECS is back after {back_at - outage_started:.0f}s: latency "
-                     f"{latency[0]}-{latency[1]} ms" + (f", tail {args.tail_ms} ms" if args.tail_ms else ""))
+            progress(
+                back_at,
+                counts,
+                total,
+                f"ECS is back after {back_at - outage_started:.0f}s: latency "
+                f"{latency[0]}-{latency[1]} ms" + (f", tail {args.tail_ms} ms" if args.tail_ms else ""),
+            )
             first_sent_after = None
             last_print = 0.0
             while True:
@@ -138,13 +163,19 @@ def main() -> int:
 
     print()
     print(f"payments queued during the outage: {total} on {cases} cases")
-    print(f"concurrency:        {args.workers} worker processes x {args.concurrency} threads "
-          f"= {args.workers * args.concurrency} (on {cpu_count()} CPUs, simulator and PostgreSQL on the same machine)")
-    print(f"ECS latency:        {latency[0]}-{latency[1]} ms" + (f", 1% tail {args.tail_ms} ms" if args.tail_ms else ""))
+    print(
+        f"concurrency:        {args.workers} worker processes x {args.concurrency} threads "
+        f"= {args.workers * args.concurrency} (on {cpu_count()} CPUs, simulator and PostgreSQL on the same machine)"
+    )
+    print(
+        f"ECS latency:        {latency[0]}-{latency[1]} ms" + (f", 1% tail {args.tail_ms} ms" if args.tail_ms else "")
+    )
     print(f"breaker wait:       {first_sent_after or 0:.1f}s from ECS's return to the first delivery")
     print(f"time to drain:      {drain:.1f}s ({drain / 60:.1f} min; target <= 10 min)")
-    print(f"throughput:         {verdict.sent / drain:.1f} payments/s "
-          f"({verdict.sent / max(1.0, drain - (first_sent_after or 0)):.1f}/s after the first delivery)")
+    print(
+        f"throughput:         {verdict.sent / drain:.1f} payments/s "
+        f"({verdict.sent / max(1.0, drain - (first_sent_after or 0)):.1f}/s after the first delivery)"
+    )
     print(f"duplicates:         {verdict.duplicates}")
     print(f"missing:            {verdict.missing}")
     print(f"order violations:   {verdict.order_violations}")

@@ -16,13 +16,14 @@ lines are all 0. Not a timed test: see bench/README.md.
 
     .venv/bin/python bench/ecs_chaos_bench.py [--payments 10000] [--workers 2] [--concurrency 8]
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from _common import (
@@ -44,8 +45,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes at once")
     parser.add_argument("--concurrency", type=int, default=8, help="threads per worker process")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--fault-rate", type=float, default=0.03,
-                        help="probability of each of the four transport faults per call")
+    parser.add_argument(
+        "--fault-rate", type=float, default=0.03, help="probability of each of the four transport faults per call"
+    )
     parser.add_argument("--client-timeout", type=float, default=2.0, help="ECS_WRITE_TIMEOUT of the workers")
     parser.add_argument("--server-url", default=DEFAULT_SERVER_URL, help="PostgreSQL server (admin connection)")
     parser.add_argument("--database", default="penaltypay_bench_chaos")
@@ -56,27 +58,39 @@ def main() -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="ecs-chaos-bench-"))
 
     timeout_ms = int(args.client_timeout * 1000)
-    faults = dict(
-        latency_ms=[0, 50],
-        tail_ms=[timeout_ms + 200, timeout_ms + 800], tail_probability=0.01,
-        timeout_after_commit=args.fault_rate, hang_seconds=args.client_timeout + 0.5,
-        reset_before_commit=args.fault_rate, reset_after_commit=args.fault_rate,
-        http_500_without_fault=args.fault_rate, seed=args.seed,
-    )
+    faults = {
+        "latency_ms": [0, 50],
+        "tail_ms": [timeout_ms + 200, timeout_ms + 800],
+        "tail_probability": 0.01,
+        "timeout_after_commit": args.fault_rate,
+        "hang_seconds": args.client_timeout + 0.5,
+        "reset_before_commit": args.fault_rate,
+        "reset_after_commit": args.fault_rate,
+        "http_500_without_fault": args.fault_rate,
+        "seed": args.seed,
+    }
 
     with fresh_database(args.server_url, args.database, keep=args.keep_database) as url:
+        from penaltypay.kernel.clock import london_date
         from standins.chaos import Workers, build_scenario, enqueue, verify, worker_env
 
-        from penaltypay.kernel.clock import london_date
-
-        now = datetime.now(timezone.utc)
-        scenario = build_scenario(seed=args.seed, cases=cases, payments=args.payments,
-                                  refund_ratio=args.refund_ratio, today=london_date(now), now=now)
+        now = datetime.now(UTC)
+        scenario = build_scenario(
+            seed=args.seed,
+            cases=cases,
+            payments=args.payments,
+            refund_ratio=args.refund_ratio,
+            today=london_date(now),
+            now=now,
+        )
         faults["fault_for_case"] = scenario.fault_for_case
         total = len(scenario.events)
-        print(f"scenario: {scenario.payments} payments, {scenario.refunds} refunds on {cases} cases "
-              f"({len(scenario.deliberate_exceptions)} meant to stop for a person); "
-              f"{args.workers} workers x {args.concurrency} threads; logs in {log_dir}", flush=True)
+        print(
+            f"scenario: {scenario.payments} payments, {scenario.refunds} refunds on {cases} cases "
+            f"({len(scenario.deliberate_exceptions)} meant to stop for a person); "
+            f"{args.workers} workers x {args.concurrency} threads; logs in {log_dir}",
+            flush=True,
+        )
 
         sim = SimulatorProcess(faults, log_dir / "simulator.log")
         workers = None
@@ -87,10 +101,17 @@ def main() -> int:
             analyze_outbox()
             print(f"enqueued {total} events in {time.monotonic() - t0:.1f}s", flush=True)
 
-            env = worker_env(database_url=url, ecs_url=sim.url, write_timeout=args.client_timeout,
-                             lease_seconds=max(10.0, 3 * args.client_timeout), backoff_base=0.5, backoff_cap=5.0,
-                             breaker_min_open=1.0, breaker_max_open=5.0,
-                             settle_seconds=args.client_timeout + 3.0)
+            env = worker_env(
+                database_url=url,
+                ecs_url=sim.url,
+                write_timeout=args.client_timeout,
+                lease_seconds=max(10.0, 3 * args.client_timeout),
+                backoff_base=0.5,
+                backoff_cap=5.0,
+                breaker_min_open=1.0,
+                breaker_max_open=5.0,
+                settle_seconds=args.client_timeout + 3.0,
+            )
             workers = Workers(env, log_dir, concurrency=args.concurrency)
             started = time.monotonic()
             for n in range(args.workers):
@@ -138,15 +159,19 @@ def main() -> int:
 
     print()
     meant = [e for e in scenario.events if e.key not in scenario.deliberate_exceptions]
-    print(f"payments sent:     {verdict.payments_sent} of {sum(e.kind == 'PAYMENT' for e in meant)} meant to reach "
-          f"ECS (refunds sent: {verdict.refunds_sent} of {sum(e.kind == 'REFUND' for e in meant)})")
+    print(
+        f"payments sent:     {verdict.payments_sent} of {sum(e.kind == 'PAYMENT' for e in meant)} meant to reach "
+        f"ECS (refunds sent: {verdict.refunds_sent} of {sum(e.kind == 'REFUND' for e in meant)})"
+    )
     print(f"duplicates:        {verdict.duplicates}")
     print(f"missing:           {verdict.missing}")
     print(f"order violations:  {verdict.order_violations}")
     print(f"unexpected lines:  {verdict.unexpected}")
     print(f"exceptions:        {counts['exception']} (deliberate: {len(scenario.deliberate_exceptions)})")
-    print(f"wall time:         {wall:.1f}s ({verdict.sent / wall:.1f} events/s, "
-          f"{args.workers} workers x {args.concurrency} threads, 1 SIGKILLed and replaced)")
+    print(
+        f"wall time:         {wall:.1f}s ({verdict.sent / wall:.1f} events/s, "
+        f"{args.workers} workers x {args.concurrency} threads, 1 SIGKILLed and replaced)"
+    )
     print_verdict(verdict)
     good = verdict.ok and counts["exception"] == len(scenario.deliberate_exceptions) and counts["pending"] == 0
     return 0 if good else 1

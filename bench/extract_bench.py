@@ -21,6 +21,7 @@ In one run it:
 Prints both times, the ratio importer / COPY (target 1.5 at most), records a second and
 peak memory. A CHECKPOINT comes before every timed load. Not part of the test suite.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from penaltypay.extract import generator, parser  # noqa: E402  (no Django needed)
+from penaltypay.extract.reader import ExtractReader
 
 COLUMNS = (
     "reference, case_type, vrm, vehicle_make, vehicle_colour, issue_date, penalty_pence, reduced_penalty_pence, "
@@ -63,7 +65,10 @@ def run_importer(url: str, path: Path, *extra: str) -> tuple[float, float, dict]
         started = time.monotonic()
         child = subprocess.Popen(
             [sys.executable, "-m", "penaltypay.cli", "import-extract", str(path), "--json", *extra],
-            cwd=REPO, env=env, stdout=out, stderr=err,
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=err,
         )
         _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage: its peak memory
         wall = time.monotonic() - started
@@ -106,10 +111,14 @@ def main() -> None:
     try:
         extract_date = date(2026, 11, 24)
         started = time.monotonic()
-        first = generator.generate(workdir, args.records, sequence=1, extract_date=extract_date,
-                                   bad_share=args.bad_share, seed=1)
-        print(f"generated {first.count:,} records ({first.bad:,} bad) in {time.monotonic() - started:.1f} s: "
-              f"{first.path.name}, {first.path.stat().st_size / 2**20:,.0f} MiB", flush=True)
+        first = generator.generate(
+            workdir, args.records, sequence=1, extract_date=extract_date, bad_share=args.bad_share, seed=1
+        )
+        print(
+            f"generated {first.count:,} records ({first.bad:,} bad) in {time.monotonic() - started:.1f} s: "
+            f"{first.path.name}, {first.path.stat().st_size / 2**20:,.0f} MiB",
+            flush=True,
+        )
 
         # The rows the importer stores, parsed once more (untimed) for the bare COPY.
         started = time.monotonic()
@@ -117,18 +126,19 @@ def main() -> None:
         tail = b"\\N\textract\t" + datetime.now().astimezone().isoformat().encode() + b"\n"
         valid = 0
         with open(first.path, "rb") as stream, open(rows_path, "wb") as out:
-            reader = parser.ExtractReader(stream)
+            reader = ExtractReader(stream)
             reader.header()
             for first_line, lines in reader.batches():
                 rows, _, _, _ = parser.copy_batch(lines, first_line, tail)
                 valid += len(rows)
                 out.write(b"".join(row.split(b"\t", 1)[1] for row in rows))  # without the line number
-        print(f"parsed {valid:,} valid rows for the bare COPY in {time.monotonic() - started:.1f} s (untimed)",
-              flush=True)
+        print(
+            f"parsed {valid:,} valid rows for the bare COPY in {time.monotonic() - started:.1f} s (untimed)", flush=True
+        )
 
         copy_times, import_times, import_walls, peaks, results = [], [], [], [], []
         with psycopg.connect(url, autocommit=True) as conn:
-            for attempt in range(args.repeat):
+            for _attempt in range(args.repeat):
                 conn.execute("DROP TABLE IF EXISTS extract_bench_copy")
                 conn.execute("CREATE TABLE extract_bench_copy (LIKE case_record INCLUDING ALL)")
                 conn.execute("CHECKPOINT")
@@ -149,31 +159,49 @@ def main() -> None:
                 import_times.append(result["seconds"])
                 peaks.append(peak)
                 results.append(result)
-                print(f"importer:   {wall:7.1f} s wall ({result['seconds']:.1f} s in the run, {result['method']}): "
-                      f"read {result['read']:,}, applied {result['applied']:,}, rejected {result['rejected']:,}",
-                      flush=True)
+                print(
+                    f"importer:   {wall:7.1f} s wall ({result['seconds']:.1f} s in the run, {result['method']}): "
+                    f"read {result['read']:,}, applied {result['applied']:,}, rejected {result['rejected']:,}",
+                    flush=True,
+                )
                 stored = conn.execute("SELECT count(*) FROM case_record").fetchone()[0]
                 assert stored == result["applied"] == valid, (stored, result["applied"], valid)
 
-            nightly = generator.generate(workdir, args.nightly, sequence=2, extract_date=extract_date + timedelta(1),
-                                         seed=2, first_index=args.records - int(args.nightly * 0.7))
+            nightly = generator.generate(
+                workdir,
+                args.nightly,
+                sequence=2,
+                extract_date=extract_date + timedelta(1),
+                seed=2,
+                first_index=args.records - int(args.nightly * 0.7),
+            )
             conn.execute("CHECKPOINT")
             night_wall, night_peak, night = run_importer(url, nightly.path)
 
         best_copy, best_import, best_wall = min(copy_times), min(import_times), min(import_walls)
         print()
         print(f"records:                  {args.records:,} ({first.bad:,} bad)")
-        print(f"bare COPY:                {best_copy:.1f} s  ({valid / best_copy:,.0f} rows/s)"
-              + (f"  all: {', '.join(f'{t:.1f}' for t in copy_times)}" if args.repeat > 1 else ""))
-        print(f"importer:                 {best_import:.1f} s in the run, {best_wall:.1f} s wall with start-up "
-              f"({args.records / best_import:,.0f} records/s)"
-              + (f"  all: {', '.join(f'{t:.1f}' for t in import_times)}" if args.repeat > 1 else ""))
-        print(f"ratio importer / COPY:    {best_import / best_copy:.2f} (run), {best_wall / best_copy:.2f} (wall)"
-              f"  target <= 1.5")
-        print(f"importer peak memory:     {max(peaks):.0f} MiB (the process's maximum resident set); "
-              f"nightly {night_peak:.0f} MiB")
-        print(f"nightly {args.nightly:,} records:  {night['seconds']:.2f} s in the run ({night['method']}), "
-              f"{night_wall:.2f} s wall; applied {night['applied']:,}  target < 2 s")
+        print(
+            f"bare COPY:                {best_copy:.1f} s  ({valid / best_copy:,.0f} rows/s)"
+            + (f"  all: {', '.join(f'{t:.1f}' for t in copy_times)}" if args.repeat > 1 else "")
+        )
+        print(
+            f"importer:                 {best_import:.1f} s in the run, {best_wall:.1f} s wall with start-up "
+            f"({args.records / best_import:,.0f} records/s)"
+            + (f"  all: {', '.join(f'{t:.1f}' for t in import_times)}" if args.repeat > 1 else "")
+        )
+        print(
+            f"ratio importer / COPY:    {best_import / best_copy:.2f} (run), {best_wall / best_copy:.2f} (wall)"
+            f"  target <= 1.5"
+        )
+        print(
+            f"importer peak memory:     {max(peaks):.0f} MiB (the process's maximum resident set); "
+            f"nightly {night_peak:.0f} MiB"
+        )
+        print(
+            f"nightly {args.nightly:,} records:  {night['seconds']:.2f} s in the run ({night['method']}), "
+            f"{night_wall:.2f} s wall; applied {night['applied']:,}  target < 2 s"
+        )
         print(f"load average at the end:  {os.getloadavg()[0]:.2f}")
     finally:
         if not args.keep_database:

@@ -5,6 +5,7 @@ carries this nonce. Nothing else inline is allowed. `form-action` must name
 the payment provider too: Chromium applies it to the redirect that follows
 our "Pay" form post.
 """
+
 from __future__ import annotations
 
 import secrets

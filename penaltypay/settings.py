@@ -4,6 +4,7 @@ Everything that differs between a laptop and production comes from the
 environment (twelve-factor). The defaults are safe for a local run only;
 `PENALTYPAY_ENV=production` refuses to start with any of them.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,7 +24,7 @@ if not os.environ.get("PENALTYPAY_ENV") == "production":
 ENVIRONMENT = os.environ.get("PENALTYPAY_ENV", "local")  # local | test | production
 PRODUCTION = ENVIRONMENT == "production"
 
-_DEFAULT_SECRET = "local-development-only-not-a-secret"
+_DEFAULT_SECRET = "local-development-only-not-a-secret"  # noqa: S105 - refused in production
 SECRET_KEY = os.environ.get("SECRET_KEY", _DEFAULT_SECRET)
 DEBUG = os.environ.get("DEBUG", "0" if PRODUCTION else "1") == "1"
 
@@ -144,7 +145,9 @@ ECS_LOOKUP_TIMEOUT = float(os.environ.get("ECS_LOOKUP_TIMEOUT", "3"))
 # The outbox worker: how long one write may take, how many cases it serves at once,
 # and how long a claimed event stays leased if its worker dies.
 ECS_WRITE_TIMEOUT = float(os.environ.get("ECS_WRITE_TIMEOUT", "10"))
-ECS_OUTBOX_CONCURRENCY = int(os.environ.get("ECS_OUTBOX_CONCURRENCY", "24"))  # bench: 2 workers x 24 drain 20k in ~4.5 min
+ECS_OUTBOX_CONCURRENCY = int(
+    os.environ.get("ECS_OUTBOX_CONCURRENCY", "24")
+)  # bench: 2 workers x 24 drain 20k in ~4.5 min
 ECS_OUTBOX_LEASE_SECONDS = float(os.environ.get("ECS_OUTBOX_LEASE_SECONDS", "60"))
 # Retry pacing and the shared circuit breaker (penaltypay.ecs.delivery.Policy). The defaults
 # are production's; tests and benchmarks shorten them. ECS_RESPECT_BATCH_WINDOW=0 lets a
@@ -211,7 +214,7 @@ LOGGING = {
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 CSRF_FAILURE_VIEW = "penaltypay.citizen.errors.csrf_failure"
 
-# Nightly ECS extract (docs/adr/0008-extract-import.md, docs/runbook.md).
+# Nightly ECS extract (docs/adr/0007-extract-import.md, docs/runbook.md).
 EXTRACT_DROP_DIR = Path(os.environ.get("EXTRACT_DROP_DIR", VAR_DIR / "extract"))
 EXTRACT_DROP_SETTLE_SECONDS = float(os.environ.get("EXTRACT_DROP_SETTLE_SECONDS", "60"))
 EXTRACT_FIRST_SEQUENCE = int(os.environ.get("EXTRACT_FIRST_SEQUENCE", "1"))

@@ -1,23 +1,37 @@
-"""Shared fixtures: the ECS simulator and the sandbox payment provider run as real
-local HTTP servers (one of each per test session, reset before each test that uses them)."""
+"""Shared fixtures. The ECS simulator and the sandbox payment provider (the `standins`
+package) run as real local HTTP servers: one of each per test session, reset around every
+test that uses them. Fixtures without Django (`sim`, `sandbox`, `ecs_client`,
+`pay_client`, `http`) also work under `pytest -p no:django`."""
+
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.cache import cache
-from django.utils import timezone
+import requests
 
-from penaltypay.kernel.clock import london_date
+from penaltypay.adapters.ecs_soap import EcsClient
+from penaltypay.adapters.pay_api import PayClient
 from tests.factories import late_licensing_case
+from tests.providers import API_KEY, FAST_RETRIES, WEBHOOK_SECRET, WebhookReceiver
+
+# The ECS client's timeout in tests: short enough to keep the suite fast, long enough for
+# a loaded machine.
+CLIENT_TIMEOUT = 0.5
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
+def _fresh_cache(request):
     # Rate-limit counters live in the cache; tests must not see each other's.
-    cache.clear()
+    if request.config.pluginmanager.hasplugin("django"):
+        from django.core.cache import cache
+
+        cache.clear()
     yield
+
+
+# --- the stand-ins ---------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -41,30 +55,103 @@ def pay_sandbox():
 
 
 @pytest.fixture
-def ecs(ecs_simulator, settings):
-    """The running ECS simulator, freshly seeded, with penaltypay pointed at it."""
+def sim(ecs_simulator):
+    """The running simulator, freshly seeded with no faults; reset again afterwards to end hung calls."""
     ecs_simulator.reset()
-    settings.ECS_URL = ecs_simulator.url
-    settings.ECS_LOOKUP_TIMEOUT = 2.0
     yield ecs_simulator
     ecs_simulator.reset()
 
 
 @pytest.fixture
-def provider(pay_sandbox, settings):
-    """The running sandbox provider, reset, with penaltypay pointed at it."""
+def sandbox(pay_sandbox):
+    """The running sandbox, with no payments, deliveries or faults left from other tests."""
     pay_sandbox.reset()
-    settings.PAY_API_URL = pay_sandbox.base_url
-    settings.PAY_API_KEY = "sandbox-api-key"
-    settings.PAY_WEBHOOK_SECRET = "test-webhook-secret"
-    settings.PAY_TIMEOUT = 3.0
     yield pay_sandbox
     pay_sandbox.reset()
 
 
 @pytest.fixture
+def ecs(sim, settings):
+    """The simulator, with penaltypay pointed at it."""
+    settings.ECS_URL = sim.url
+    settings.ECS_LOOKUP_TIMEOUT = 2.0
+    return sim
+
+
+@pytest.fixture
+def provider(sandbox, settings):
+    """The sandbox, with penaltypay pointed at it."""
+    settings.PAY_API_URL = sandbox.base_url
+    settings.PAY_API_KEY = API_KEY
+    settings.PAY_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.PAY_TIMEOUT = 3.0
+    return sandbox
+
+
+@pytest.fixture
+def ecs_client(sim):
+    client = EcsClient(sim.url, timeout=CLIENT_TIMEOUT)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def pay_client(sandbox):
+    # No automatic pause-and-retry on 429 here: the tests want to see the error.
+    client = PayClient(sandbox.base_url, API_KEY, timeout=3.0, rate_limit_retries=0, webhook_secrets=[WEBHOOK_SECRET])
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def http(sandbox):
+    """A requests session authenticated for the sandbox's API."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {API_KEY}"
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def webhook_receiver(sandbox):
+    """A receiver, with the sandbox sending its webhooks there (fast retries)."""
+    receiver = WebhookReceiver()
+    sandbox.configure(webhook_url=receiver.url, webhook_secret=WEBHOOK_SECRET, webhook_retry_schedule=FAST_RETRIES)
+    yield receiver
+    receiver.stop()
+
+
+# --- time ------------------------------------------------------------------------------------
+
+
+class Clock:
+    """Real time plus an offset a test moves forward past a retry or settle time."""
+
+    def __init__(self):
+        self.offset = timedelta(0)
+
+    def __call__(self):
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float):
+        self.offset += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
 def today():
+    from django.utils import timezone
+
+    from penaltypay.kernel.clock import london_date
+
     return london_date(timezone.now())
+
+
+# --- cases -----------------------------------------------------------------------------------
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """Realistic cases for tests (figures as on real letters), overridable per test."""
+
 from __future__ import annotations
 
 from dataclasses import replace

@@ -1,5 +1,6 @@
 """Build each adapter from settings: the one place that reads their configuration.
 Called by the interfaces (views, commands, the worker), which pass the result in."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -29,6 +30,8 @@ def _ecs(timeout: float) -> EcsClient:
 
 def payment_provider() -> PayClient:
     return PayClient(
-        settings.PAY_API_URL, settings.PAY_API_KEY, timeout=settings.PAY_TIMEOUT,
+        settings.PAY_API_URL,
+        settings.PAY_API_KEY,
+        timeout=settings.PAY_TIMEOUT,
         webhook_secrets=(settings.PAY_WEBHOOK_SECRET, settings.PAY_WEBHOOK_SECRET_PREVIOUS),
     )

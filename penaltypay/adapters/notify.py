@@ -2,6 +2,7 @@
 Django's email backend (locally a file per message under var/mail, where a developer can
 read it). Both implement `penaltypay.payments.ports.ReceiptSender`; settings choose one
 (`RECEIPT_SENDER`)."""
+
 from __future__ import annotations
 
 import logging

@@ -8,13 +8,14 @@ API key differ.
 No card data ever reaches penaltypay, and the payer's email is never logged:
 log lines carry the method, path, status and error code only.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import logging
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from urllib.parse import quote
 
 import requests
@@ -46,12 +47,11 @@ _MAX_SEARCH_PAGES = 20
 _MAX_RATE_LIMIT_PAUSE = 5.0
 
 
-
 def _parse_time(text) -> datetime:
     if not isinstance(text, str):
         raise ValueError("time is not a string")
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _whole(value, name: str) -> int:
@@ -125,7 +125,6 @@ def verify_webhook_signature(raw_body: bytes, signature_header: str | None, secr
     body = raw_body.encode("utf-8") if isinstance(raw_body, str) else bytes(raw_body)
     expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, given)
-
 
 
 # --- the client ------------------------------------------------------------
@@ -341,8 +340,15 @@ class PayClient:
             return ProviderUnreachable("payment provider did not accept a connection in time")
         if isinstance(exc, requests.exceptions.Timeout):
             return ProviderOutcomeUnknown("payment provider did not answer in time")
-        if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                            requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)):
+        if isinstance(
+            exc,
+            (
+                requests.exceptions.InvalidURL,
+                requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema,
+                requests.exceptions.InvalidHeader,
+            ),
+        ):
             return ProviderUnreachable(f"payment provider request could not be made: {type(exc).__name__}")
         if isinstance(exc, requests.exceptions.SSLError):
             return ProviderUnreachable("TLS handshake with the payment provider failed")
@@ -382,6 +388,7 @@ class PayClient:
         if status >= 500 or status < 400:
             # 5xx: "the outcome of a create is unknown". A 3xx should never happen.
             raise ProviderOutcomeUnknown(f"payment provider answered HTTP {status} {code or ''}".rstrip())
+        error_class: type[ProviderRejected]
         if status == 404:
             error_class = RefundNotFound if code == "P0700" else PaymentNotFound
         elif status == 412 or code == "P0604":
@@ -391,4 +398,3 @@ class PayClient:
         else:
             error_class = ProviderRejected
         raise error_class(code, field_name, description, status)
-

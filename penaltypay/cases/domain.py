@@ -3,6 +3,7 @@
 Plain Python, no Django: the citizen views, the back office and the worker all
 call these functions, so a rule lives here once.
 """
+
 from __future__ import annotations
 
 import re

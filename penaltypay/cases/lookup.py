@@ -6,6 +6,7 @@ case with the same vehicle; the keeper is not told anything alarming. A
 reference that does not exist and one whose vehicle differs are one outcome,
 `NOT_FOUND`, so a reference cannot be confirmed without its vehicle.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,9 +47,9 @@ def find_case(reference: str, vrm: str, source: CaseSource) -> Lookup:
         # Includes VALIDATION_ERROR: our input was checked before calling, so this is
         # ECS's problem, not the keeper's; the local store may still answer.
         log.warning("ECS look-up failed; using the local case store", extra={"error": type(exc).__name__})
-        case = local_case(reference, vrm)
-        if case is None:
+        held = local_case(reference, vrm)
+        if held is None:
             return Lookup(LookupOutcome.UNAVAILABLE)
-        return Lookup(LookupOutcome.FOUND, case, from_local_store=True)
+        return Lookup(LookupOutcome.FOUND, held, from_local_store=True)
     remember_case(case)
     return Lookup(LookupOutcome.FOUND, case)

@@ -3,6 +3,7 @@
 Filled by GetCase answers (and, later, the nightly extract). It is what lets a
 keeper pay while ECS is in its batch window or down.
 """
+
 from __future__ import annotations
 
 from django.db import models
@@ -35,6 +36,9 @@ class CaseRecord(models.Model):
 
     class Meta:
         db_table = "case_record"
+
+    def __str__(self) -> str:
+        return f"case {self.reference}"
 
     def to_case(self) -> Case:
         return Case(

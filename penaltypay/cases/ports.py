@@ -1,5 +1,6 @@
 """Where case look-ups come from, as an interface: ECS in production (the SOAP adapter),
 anything with the same shape in a test. Failures are `penaltypay.ecs.errors`."""
+
 from __future__ import annotations
 
 from typing import Protocol

@@ -1,5 +1,6 @@
 """The local case store (CaseRecord): what we last heard about each case, from ECS's
 answers, the nightly extract and our own deliveries to ECS."""
+
 from __future__ import annotations
 
 from django.db import transaction

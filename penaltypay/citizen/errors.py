@@ -1,4 +1,5 @@
 """GOV.UK-style error pages (400, 403 incl. CSRF failure, 404, 500)."""
+
 from django.shortcuts import render
 
 

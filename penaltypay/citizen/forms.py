@@ -1,5 +1,6 @@
 """The keeper's forms. Field errors are specific and say how to put it right
 (GOV.UK error message style)."""
+
 from __future__ import annotations
 
 from django import forms
@@ -17,9 +18,7 @@ MAX_FIELD_LENGTH = 50  # anything longer is not a reference or a registration
 
 
 class FindPenaltyForm(forms.Form):
-    reference = forms.CharField(
-        required=False, max_length=1000, strip=True
-    )
+    reference = forms.CharField(required=False, max_length=1000, strip=True)
     registration = forms.CharField(required=False, max_length=1000, strip=True)
 
     def clean_reference(self) -> str:

@@ -4,6 +4,7 @@ Two limits: per client address (all look-ups) and per penalty reference (failed
 look-ups), so neither one address nor many addresses can walk registrations
 against a reference.
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """The keeper's journey. Views read forms and call domain services; no rules live here."""
+
 from __future__ import annotations
 
 import logging

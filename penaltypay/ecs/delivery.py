@@ -3,13 +3,14 @@ and ask a person. Plain Python with an injected clock and randomness, so every
 decision is unit-tested with a frozen clock. The worker (ecs/outbox_worker.py)
 applies them; it holds no rules of its own.
 """
+
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from enum import Enum
-from typing import Callable
 
 from penaltypay.ecs import errors
 from penaltypay.kernel.clock import LONDON
@@ -65,12 +66,13 @@ def batch_window_end(now: datetime) -> datetime:
     return datetime.combine(local.date(), BATCH_WINDOW_END, tzinfo=LONDON)
 
 
-def backoff_seconds(attempts: int, rng: Callable[[], float] = random.random, *,
-                    policy: Policy = DEFAULT_POLICY) -> float:
+def backoff_seconds(
+    attempts: int, rng: Callable[[], float] = random.random, *, policy: Policy = DEFAULT_POLICY
+) -> float:
     """Exponential back-off with jitter: half the step fixed, half random, so a fleet of
     workers retrying after one outage spreads out instead of stampeding."""
     step = min(policy.backoff_cap_seconds, policy.backoff_base_seconds * (2 ** min(max(0, attempts - 1), 62)))
-    return step / 2 + rng() * step / 2
+    return float(step / 2 + rng() * step / 2)
 
 
 class Outcome(str, Enum):
@@ -96,9 +98,15 @@ _EXCEPTION_REASONS = {
 }
 
 
-def decide_after_error(error: errors.EcsError, attempts: int, now: datetime,
-                       rng: Callable[[], float] = random.random, *, batch_window: bool = True,
-                       policy: Policy = DEFAULT_POLICY) -> Decision:
+def decide_after_error(
+    error: errors.EcsError,
+    attempts: int,
+    now: datetime,
+    rng: Callable[[], float] = random.random,
+    *,
+    batch_window: bool = True,
+    policy: Policy = DEFAULT_POLICY,
+) -> Decision:
     """What to do with an event whose delivery just failed with `error` (after `attempts` tries).
     `batch_window=False` ignores the nightly window (test and benchmark runs at any hour)."""
     for kind, reason in _EXCEPTION_REASONS.items():
@@ -108,8 +116,9 @@ def decide_after_error(error: errors.EcsError, attempts: int, now: datetime,
         return Decision(Outcome.EXCEPTION, reason=f"ECS rejected the request as invalid: {error.message}", alert=True)
     if isinstance(error, errors.ServiceUnavailable) and batch_window and in_batch_window(now):
         # Known and expected: wait the window out instead of hammering it.
-        return Decision(Outcome.RETRY, retry_at=batch_window_end(now) + timedelta(seconds=rng() * 60),
-                        reason="ECS batch window")
+        return Decision(
+            Outcome.RETRY, retry_at=batch_window_end(now) + timedelta(seconds=rng() * 60), reason="ECS batch window"
+        )
     if error.retryable:
         return Decision(
             Outcome.RETRY,
@@ -119,11 +128,16 @@ def decide_after_error(error: errors.EcsError, attempts: int, now: datetime,
             alert=isinstance(error, errors.EcsConfigurationError),
         )
     # An unknown fault code: we cannot tell what happened; a person must look.
-    return Decision(Outcome.EXCEPTION, reason=f"unexpected ECS answer: {error.message}", alert=True,
-                    check_ledger_first=not error.outcome_known)
+    return Decision(
+        Outcome.EXCEPTION,
+        reason=f"unexpected ECS answer: {error.message}",
+        alert=True,
+        check_ledger_first=not error.outcome_known,
+    )
 
 
 # --- Circuit breaker -------------------------------------------------------------
+
 
 class BreakerState(str, Enum):
     CLOSED = "closed"  # calling normally
@@ -141,8 +155,9 @@ class Breaker:
 
 def breaker_counts(error: errors.EcsError) -> bool:
     """Only signs of a sick ECS open the breaker; a business fault is a healthy answer."""
-    return isinstance(error, (errors.EcsUnreachable, errors.EcsOutcomeUnknown,
-                              errors.ServiceUnavailable, errors.EcsInternalError))
+    return isinstance(
+        error, (errors.EcsUnreachable, errors.EcsOutcomeUnknown, errors.ServiceUnavailable, errors.EcsInternalError)
+    )
 
 
 def breaker_after_success(breaker: Breaker, *, policy: Policy = DEFAULT_POLICY) -> Breaker:
@@ -172,8 +187,9 @@ def breaker_permits(breaker: Breaker, now: datetime) -> tuple[bool, Breaker]:
     if breaker.state is BreakerState.CLOSED:
         return True, breaker
     if breaker.state is BreakerState.OPEN and breaker.open_until is not None and now >= breaker.open_until:
-        return True, replace(breaker, state=BreakerState.HALF_OPEN,
-                             open_until=now + timedelta(seconds=breaker.open_seconds))
+        return True, replace(
+            breaker, state=BreakerState.HALF_OPEN, open_until=now + timedelta(seconds=breaker.open_seconds)
+        )
     if breaker.state is BreakerState.HALF_OPEN and breaker.open_until is not None and now >= breaker.open_until:
         # The probe never reported back (its worker died): let another probe through.
         return True, replace(breaker, open_until=now + timedelta(seconds=breaker.open_seconds))

@@ -11,6 +11,7 @@ Two questions decide what a caller does next, so every error answers both:
 Messages carry case references and fault codes, never a vehicle registration
 mark or other personal data, because they end up in logs.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -30,6 +31,7 @@ class EcsError(Exception):
 
 
 # --- Faults: ECS answered with a SOAP fault carrying EcsFault{Code, Message} ----------
+
 
 class EcsFault(EcsError):
     """ECS answered with an EcsFault. Subclasses exist for every code in the WSDL.
@@ -107,8 +109,15 @@ class EcsInternalError(_KnownFault):
 
 _FAULTS_BY_CODE: dict[str, type[_KnownFault]] = {
     cls.CODE: cls
-    for cls in (CaseNotFound, VrmMismatch, CaseClosed, CaseTypeNotSupported,
-                EcsValidationError, ServiceUnavailable, EcsInternalError)
+    for cls in (
+        CaseNotFound,
+        VrmMismatch,
+        CaseClosed,
+        CaseTypeNotSupported,
+        EcsValidationError,
+        ServiceUnavailable,
+        EcsInternalError,
+    )
     if cls.CODE
 }
 
@@ -117,8 +126,7 @@ class _UnknownFault(EcsFault):
     outcome_known = False
 
 
-def fault_from_code(code: str, message: str, *, operation: str | None = None,
-                    reference: str | None = None) -> EcsFault:
+def fault_from_code(code: str, message: str, *, operation: str | None = None, reference: str | None = None) -> EcsFault:
     """The typed fault for an EcsFault code; an unknown code gives a plain EcsFault (outcome unknown)."""
     cls = _FAULTS_BY_CODE.get(code)
     if cls is not None:
@@ -127,6 +135,7 @@ def fault_from_code(code: str, message: str, *, operation: str | None = None,
 
 
 # --- Transport: no usable answer from ECS ------------------------------------------------
+
 
 class EcsUnreachable(EcsError):
     """The connection could not be made (refused, DNS, connect timeout, TLS handshake).

@@ -1,5 +1,6 @@
 """The durable outbox: what ECS must be told, written in the same transaction as the
 money event it describes, and delivered by the worker exactly once, in order per case."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -46,7 +47,9 @@ class OutboxEvent(models.Model):
         db_table = "ecs_outbox"
         constraints = [
             # One event per payment and one per refund: enqueuing twice is impossible.
-            models.UniqueConstraint(fields=["kind", "payment_reference", "refund_reference"], name="one_event_per_money_event"),
+            models.UniqueConstraint(
+                fields=["kind", "payment_reference", "refund_reference"], name="one_event_per_money_event"
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
@@ -57,6 +60,9 @@ class OutboxEvent(models.Model):
             # row (pk order) or checking every pending row's case and sorting (outbox_due).
             models.Index(fields=["id"], condition=models.Q(status="pending"), name="outbox_pending_in_order"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.ledger_reference} for case {self.case_reference} ({self.status})"
 
     @property
     def ledger_reference(self) -> str:
@@ -76,3 +82,6 @@ class EcsBreaker(models.Model):
 
     class Meta:
         db_table = "ecs_breaker"
+
+    def __str__(self) -> str:
+        return f"ECS breaker {self.state}"

@@ -4,6 +4,7 @@
 (the payment's move to success, a refund's success), so that either both are
 stored or neither is. Nothing here calls ECS: the worker does.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,25 +17,44 @@ from django.utils import timezone
 from penaltypay.ecs.models import EcsBreaker, OutboxEvent
 
 
-def enqueue_payment(*, case_reference: str, payment_reference: str, amount_pence: int, paid_at: datetime,
-                    channel: str, psp_reference: str) -> OutboxEvent:
+def enqueue_payment(
+    *,
+    case_reference: str,
+    payment_reference: str,
+    amount_pence: int,
+    paid_at: datetime,
+    channel: str,
+    psp_reference: str,
+) -> OutboxEvent:
     _require_transaction()
     now = timezone.now()
     return OutboxEvent.objects.create(
-        case_reference=case_reference, kind=OutboxEvent.KIND_PAYMENT, payment_reference=payment_reference,
-        amount_pence=amount_pence, effective_at=paid_at, channel=channel, psp_reference=psp_reference,
-        next_attempt_at=now, created_at=now,
+        case_reference=case_reference,
+        kind=OutboxEvent.KIND_PAYMENT,
+        payment_reference=payment_reference,
+        amount_pence=amount_pence,
+        effective_at=paid_at,
+        channel=channel,
+        psp_reference=psp_reference,
+        next_attempt_at=now,
+        created_at=now,
     )
 
 
-def enqueue_refund(*, case_reference: str, payment_reference: str, refund_reference: str, amount_pence: int,
-                   refunded_at: datetime) -> OutboxEvent:
+def enqueue_refund(
+    *, case_reference: str, payment_reference: str, refund_reference: str, amount_pence: int, refunded_at: datetime
+) -> OutboxEvent:
     _require_transaction()
     now = timezone.now()
     return OutboxEvent.objects.create(
-        case_reference=case_reference, kind=OutboxEvent.KIND_REFUND, payment_reference=payment_reference,
-        refund_reference=refund_reference, amount_pence=amount_pence, effective_at=refunded_at,
-        next_attempt_at=now, created_at=now,
+        case_reference=case_reference,
+        kind=OutboxEvent.KIND_REFUND,
+        payment_reference=payment_reference,
+        refund_reference=refund_reference,
+        amount_pence=amount_pence,
+        effective_at=refunded_at,
+        next_attempt_at=now,
+        created_at=now,
     )
 
 
@@ -49,8 +69,12 @@ def _handle_exception(event_id: int, *, by: str, note: str, to_status: str) -> O
     if not by.strip() or not note.strip():
         raise ValueError("say who you are and why (both are kept with the event)")
     now = timezone.now()
-    fields = {"status": to_status, "handled_by": by.strip()[:100], "handled_at": now,
-              "handling_note": note.strip()[:500]}
+    fields = {
+        "status": to_status,
+        "handled_by": by.strip()[:100],
+        "handled_at": now,
+        "handling_note": note.strip()[:500],
+    }
     if to_status == OutboxEvent.PENDING:
         # outcome_unknown is left as it is: it makes the worker read the ledger before writing.
         fields.update(next_attempt_at=now, lease_owner="", lease_expires_at=None)
@@ -58,9 +82,16 @@ def _handle_exception(event_id: int, *, by: str, note: str, to_status: str) -> O
         if OutboxEvent.objects.filter(pk=event_id, status=OutboxEvent.EXCEPTION).update(**fields) != 1:
             raise NotAnException(f"outbox event {event_id} is not an exception")
         event = OutboxEvent.objects.get(pk=event_id)
-    audit.info("outbox exception handled", extra={
-        "action": "requeue" if to_status == OutboxEvent.PENDING else "resolve", "outbox_event": event_id,
-        "case_reference": event.case_reference, "by": event.handled_by, "note": event.handling_note})
+    audit.info(
+        "outbox exception handled",
+        extra={
+            "action": "requeue" if to_status == OutboxEvent.PENDING else "resolve",
+            "outbox_event": event_id,
+            "case_reference": event.case_reference,
+            "by": event.handled_by,
+            "note": event.handling_note,
+        },
+    )
     return event
 
 

@@ -15,6 +15,7 @@ How the guarantees are kept (docs/ecs-delivery.md has the full argument):
   moves `next_attempt_at` there), because ECS can apply a write after its caller
   timed out, and a ledger read before then would miss it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,9 +24,9 @@ import random
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
 
 from django.db import close_old_connections, connections, transaction
 from django.db.models import Exists, F, OuterRef, Q
@@ -144,8 +145,12 @@ class OutboxWorker:
     def _store_breaker(self, row: EcsBreaker, new: delivery.Breaker) -> bool:
         """Compare-and-set on the row's version: of two workers racing, one wins."""
         updated = EcsBreaker.objects.filter(name=row.name, version=row.version).update(
-            state=new.state.value, consecutive_failures=new.consecutive_failures, open_until=new.open_until,
-            open_seconds=new.open_seconds, version=F("version") + 1, updated_at=self.clock(),
+            state=new.state.value,
+            consecutive_failures=new.consecutive_failures,
+            open_until=new.open_until,
+            open_seconds=new.open_seconds,
+            version=F("version") + 1,
+            updated_at=self.clock(),
         )
         return updated == 1
 
@@ -206,10 +211,15 @@ class OutboxWorker:
             # renewed so that it covers this call.
             write_started = self.clock()
             settle_until = delivery.ledger_check_not_before(write_started, self.policy)
-            if self._fenced(event, owner).update(
-                outcome_unknown=True, attempts=F("attempts") + 1, next_attempt_at=settle_until,
-                lease_expires_at=write_started + self.lease,
-            ) != 1:
+            if (
+                self._fenced(event, owner).update(
+                    outcome_unknown=True,
+                    attempts=F("attempts") + 1,
+                    next_attempt_at=settle_until,
+                    lease_expires_at=write_started + self.lease,
+                )
+                != 1
+            ):
                 return "lease_lost"
             event.attempts += 1
             writing = True
@@ -219,8 +229,13 @@ class OutboxWorker:
             # Unknown if the ledger read failed while an earlier write was unknown, or this
             # write's own outcome is unknown. A definite refusal after a clean ledger check is known.
             unknown = (event.outcome_unknown and not writing) or (writing and not error.outcome_known)
-            return self._after_error(event, owner, error, unknown_now=unknown,
-                                     not_before=settle_until if writing and not error.outcome_known else None)
+            return self._after_error(
+                event,
+                owner,
+                error,
+                unknown_now=unknown,
+                not_before=settle_until if writing and not error.outcome_known else None,
+            )
         self._record_health(None)
         self._mark_sent(event, owner, receipt.receipt_number, case_status=receipt.case_status)
         self.stats.add("sent")
@@ -239,30 +254,60 @@ class OutboxWorker:
     def _write(self, event: OutboxEvent, client: EcsLedger):
         if event.kind == OutboxEvent.KIND_PAYMENT:
             return client.record_payment(
-                event.case_reference, event.payment_reference, event.amount_pence, event.effective_at,
-                event.channel, event.psp_reference or event.payment_reference,
+                event.case_reference,
+                event.payment_reference,
+                event.amount_pence,
+                event.effective_at,
+                event.channel,
+                event.psp_reference or event.payment_reference,
             )
         return client.record_refund(
-            event.case_reference, event.payment_reference, event.refund_reference, event.amount_pence,
+            event.case_reference,
+            event.payment_reference,
+            event.refund_reference,
+            event.amount_pence,
             event.effective_at,
         )
 
-    def _after_error(self, event: OutboxEvent, owner: str, error: errors.EcsError, *, unknown_now: bool,
-                     not_before: datetime | None = None) -> str:
+    def _after_error(
+        self,
+        event: OutboxEvent,
+        owner: str,
+        error: errors.EcsError,
+        *,
+        unknown_now: bool,
+        not_before: datetime | None = None,
+    ) -> str:
         now = self.clock()
-        decision = delivery.decide_after_error(error, event.attempts, now, self.rng,
-                                               batch_window=self.respect_batch_window, policy=self.policy)
+        decision = delivery.decide_after_error(
+            error, event.attempts, now, self.rng, batch_window=self.respect_batch_window, policy=self.policy
+        )
         message = f"{type(error).__name__}: {error.message}"[:300]
         if decision.outcome is delivery.Outcome.EXCEPTION:
-            self._release(event, owner, status=OutboxEvent.EXCEPTION, exception_reason=decision.reason[:300],
-                          last_error=message, outcome_unknown=unknown_now)
+            self._release(
+                event,
+                owner,
+                status=OutboxEvent.EXCEPTION,
+                exception_reason=decision.reason[:300],
+                last_error=message,
+                outcome_unknown=unknown_now,
+            )
             self.stats.add("exceptions")
             level = logging.ERROR if decision.alert else logging.WARNING
-            log.log(level, "ECS delivery stopped for a person", extra={
-                "outbox_event": event.pk, "case_reference": event.case_reference, "reason": decision.reason,
-                "alert": decision.alert})
+            log.log(
+                level,
+                "ECS delivery stopped for a person",
+                extra={
+                    "outbox_event": event.pk,
+                    "case_reference": event.case_reference,
+                    "reason": decision.reason,
+                    "alert": decision.alert,
+                },
+            )
             return "exception"
-        retry_at = decision.retry_at if not_before is None else max(decision.retry_at, not_before)
+        retry_at = decision.retry_at or now  # a RETRY decision always names its time
+        if not_before is not None:
+            retry_at = max(retry_at, not_before)
         self._release(event, owner, next_attempt_at=retry_at, last_error=message, outcome_unknown=unknown_now)
         self.stats.add("retried")
         return "retry"
@@ -271,19 +316,30 @@ class OutboxWorker:
         now = self.clock()
         with transaction.atomic():
             done = self._fenced(event, owner).update(
-                status=OutboxEvent.SENT, sent_at=now, receipt_number=receipt_number[:64], outcome_unknown=False,
-                lease_owner="", lease_expires_at=None, last_error="",
+                status=OutboxEvent.SENT,
+                sent_at=now,
+                receipt_number=receipt_number[:64],
+                outcome_unknown=False,
+                lease_owner="",
+                lease_expires_at=None,
+                last_error="",
             )
             if done != 1:
                 return  # our lease was taken over; the new owner finds it in the ledger
             if self.on_delivered is not None:
                 # In the same transaction: what the rest of the service learns from the delivery
                 # (the payment is now in ECS; our copy of the case) commits with it or not at all.
-                self.on_delivered(Delivered(
-                    kind=event.kind, case_reference=event.case_reference,
-                    payment_reference=event.payment_reference, refund_reference=event.refund_reference,
-                    amount_pence=event.amount_pence, case_status=case_status, at=now,
-                ))
+                self.on_delivered(
+                    Delivered(
+                        kind=event.kind,
+                        case_reference=event.case_reference,
+                        payment_reference=event.payment_reference,
+                        refund_reference=event.refund_reference,
+                        amount_pence=event.amount_pence,
+                        case_status=case_status,
+                        at=now,
+                    )
+                )
 
     # --- running ---------------------------------------------------------------
 
@@ -346,4 +402,3 @@ class OutboxWorker:
             thread.start()
         for thread in threads:
             thread.join()
-

@@ -1,6 +1,7 @@
 """What penaltypay needs from ECS to record money, as an interface the rest of the code
 depends on. The SOAP adapter (`penaltypay.adapters.ecs_soap`) implements it; every
 failure it reports is one of `penaltypay.ecs.errors`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,10 +37,18 @@ class EcsLedger(Protocol):
 
     def get_case_ledger(self, reference: str) -> list[LedgerEntry]: ...
 
-    def record_payment(self, reference: str, payment_reference: str, amount_pence: int, paid_at: datetime,
-                       channel: str, psp_reference: str) -> WriteReceipt: ...
+    def record_payment(
+        self,
+        reference: str,
+        payment_reference: str,
+        amount_pence: int,
+        paid_at: datetime,
+        channel: str,
+        psp_reference: str,
+    ) -> WriteReceipt: ...
 
-    def record_refund(self, reference: str, payment_reference: str, refund_reference: str, amount_pence: int,
-                      refunded_at: datetime) -> WriteReceipt: ...
+    def record_refund(
+        self, reference: str, payment_reference: str, refund_reference: str, amount_pence: int, refunded_at: datetime
+    ) -> WriteReceipt: ...
 
     def close(self) -> None: ...

@@ -1,12 +1,13 @@
 """The scheduled job: load what is waiting in the drop folder, in sequence order."""
+
 from __future__ import annotations
 
 import os
 import shutil
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from django.conf import settings
 
@@ -29,8 +30,10 @@ class UnsafeDropFolder(Exception):
 def check_folder_is_safe(folder: Path) -> None:
     mode = folder.stat().st_mode
     if mode & stat.S_IWOTH:
-        raise UnsafeDropFolder(f"the extract drop folder {folder} is writable by every user; "
-                               "make it writable by the transfer account only (e.g. chmod o-w)")
+        raise UnsafeDropFolder(
+            f"the extract drop folder {folder} is writable by every user; "
+            "make it writable by the transfer account only (e.g. chmod o-w)"
+        )
 
 
 def _move(path: Path, folder: Path) -> Path:
@@ -66,11 +69,15 @@ def import_drop_folder(
     check_folder_is_safe(folder)
     now = time.time()
     candidates = [
-        path for path in folder.iterdir()
+        path
+        for path in folder.iterdir()
         # A link could point anywhere on the machine: only regular files placed here are loaded.
-        if not path.is_symlink() and path.is_file()
-        and not path.name.startswith(".") and not path.name.lower().endswith(_PARTIAL_SUFFIXES)
-        and not path.name.endswith(".reason.txt") and now - path.stat().st_mtime >= settle
+        if not path.is_symlink()
+        and path.is_file()
+        and not path.name.startswith(".")
+        and not path.name.lower().endswith(_PARTIAL_SUFFIXES)
+        and not path.name.endswith(".reason.txt")
+        and now - path.stat().st_mtime >= settle
     ]
     results = []
     with import_lock():

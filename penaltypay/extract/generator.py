@@ -11,6 +11,7 @@ References: record `i` gets `(OFFSET + i * STEP) mod 10^8`, which never repeats 
 fewer than 10^8 records, so two files generated with overlapping `first_index`
 ranges share references (a nightly file updating cases of a first load).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,9 +27,31 @@ REF_STEP = 7_654_321  # odd and not a multiple of 5: coprime with 10^8
 BATCH = 10_000
 
 MAKES = [
-    b"FORD", b"VAUXHALL", b"VOLKSWAGEN", b"BMW", b"AUDI", b"TOYOTA", b"NISSAN", b"MERCEDES-BENZ", b"PEUGEOT",
-    b"KIA", b"HYUNDAI", b"RENAULT", b"SKODA", b"HONDA", b"CITROEN", b"LAND ROVER", b"MINI", b"FIAT", b"VOLVO",
-    b"MAZDA", b"SEAT", b"TESLA", b"SUZUKI", b"DACIA", b"JAGUAR",
+    b"FORD",
+    b"VAUXHALL",
+    b"VOLKSWAGEN",
+    b"BMW",
+    b"AUDI",
+    b"TOYOTA",
+    b"NISSAN",
+    b"MERCEDES-BENZ",
+    b"PEUGEOT",
+    b"KIA",
+    b"HYUNDAI",
+    b"RENAULT",
+    b"SKODA",
+    b"HONDA",
+    b"CITROEN",
+    b"LAND ROVER",
+    b"MINI",
+    b"FIAT",
+    b"VOLVO",
+    b"MAZDA",
+    b"SEAT",
+    b"TESLA",
+    b"SUZUKI",
+    b"DACIA",
+    b"JAGUAR",
 ]
 COLOURS = [b"BLACK", b"WHITE", b"SILVER", b"GREY", b"BLUE", b"RED", b"GREEN", b"YELLOW", b"ORANGE", b"BROWN", b"BEIGE"]
 OTHER_TYPES = [b"23B", b"30", b"38", b"9B", b"CT1"]
@@ -36,7 +59,13 @@ LETTERS = b"ABCDEFGHJKLMNOPRSTUVWXYZ"
 PREFIX_LETTERS = b"ABCDEFGHJKLMNPRSTVWXY"
 
 BAD_KINDS = (
-    "reference", "issue_date", "reduced_above_penalty", "deadline_without_reduction", "status", "length", "vrm",
+    "reference",
+    "issue_date",
+    "reduced_above_penalty",
+    "deadline_without_reduction",
+    "status",
+    "length",
+    "vrm",
     "arrears_period",
 )
 
@@ -71,18 +100,23 @@ def _vrm(rnd: random.Random) -> bytes:
     kind = rnd.random()
     letter = LETTERS.__getitem__
     if kind < 0.85:  # current: AB12CDE
-        return bytes((letter(rnd.randrange(24)), letter(rnd.randrange(24)))) + b"%02d" % rnd.randrange(2, 75) + bytes(
-            letter(rnd.randrange(24)) for _ in range(3)
+        return (
+            bytes((letter(rnd.randrange(24)), letter(rnd.randrange(24))))
+            + b"%02d" % rnd.randrange(2, 75)
+            + bytes(letter(rnd.randrange(24)) for _ in range(3))
         )
     if kind < 0.95:  # prefix: A123BCD
-        return bytes((PREFIX_LETTERS[rnd.randrange(21)],)) + b"%d" % rnd.randrange(1, 1000) + bytes(
-            letter(rnd.randrange(24)) for _ in range(3)
+        return (
+            bytes((PREFIX_LETTERS[rnd.randrange(21)],))
+            + b"%d" % rnd.randrange(1, 1000)
+            + bytes(letter(rnd.randrange(24)) for _ in range(3))
         )
     return bytes((letter(rnd.randrange(24)),)) + b"%d" % rnd.randrange(1, 100)  # cherished: T5
 
 
 def _case(rnd: random.Random, index: int, days: _Days) -> tuple:
-    """(reference, type, vrm, make, colour, issue, penalty, reduced, deadline, arrears, from, to, pay_by, status, paid)"""
+    """(reference, type, vrm, make, colour, issue, penalty, reduced, deadline, arrears, from, to, pay_by,
+    status, paid)"""
     issue_offset = -rnd.randrange(0, 730)
     kind = rnd.random()
     arrears = 0
@@ -123,9 +157,21 @@ def _case(rnd: random.Random, index: int, days: _Days) -> tuple:
     else:
         status, paid = b"N", 0
     return (
-        reference_for(index), case_type, _vrm(rnd), MAKES[rnd.randrange(len(MAKES))],
-        COLOURS[rnd.randrange(len(COLOURS))], days(issue_offset), penalty, reduced, deadline, arrears, a_from, a_to,
-        days(pay_by_offset), status, paid,
+        reference_for(index),
+        case_type,
+        _vrm(rnd),
+        MAKES[rnd.randrange(len(MAKES))],
+        COLOURS[rnd.randrange(len(COLOURS))],
+        days(issue_offset),
+        penalty,
+        reduced,
+        deadline,
+        arrears,
+        a_from,
+        a_to,
+        days(pay_by_offset),
+        status,
+        paid,
     )
 
 

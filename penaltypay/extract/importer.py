@@ -27,6 +27,7 @@ in one transaction. Correct, slower.
 This module runs an import (the run records, one import at a time, choosing the
 method); `orm_load` and `postgres_load` apply a file; `drop_folder` is the scheduled job.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,10 +36,10 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable, Iterable
 
 import psycopg
 from django.conf import settings
@@ -51,6 +52,7 @@ from penaltypay.extract.models import ExtractImport
 from penaltypay.extract.orm_load import OrmLoad
 from penaltypay.extract.parser import FileRejected
 from penaltypay.extract.postgres_load import PostgresLoad, StoreChangedMeanwhile
+from penaltypay.extract.reader import ExtractReader
 from penaltypay.extract.rules import cut_at
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,6 @@ ORM = "orm"
 
 # Session advisory lock key: one import at a time per database ('PPEXTRCT').
 ADVISORY_LOCK_KEY = 0x5050455854524354
-
 
 
 class ImportBusy(Exception):
@@ -157,6 +158,7 @@ def _mark_interrupted_runs() -> None:
 
 # --- importing files ----------------------------------------------------------------
 
+
 def sort_key(path: Path):
     match = layout.FILE_NAME.fullmatch(path.name)
     return (0, int(match["sequence"]), path.name) if match else (-1, 0, path.name)
@@ -195,12 +197,21 @@ def _host() -> str:
 def _record(name: str, started: float, outcome: str, **values) -> ImportResult:
     seconds = time.monotonic() - started
     run = ExtractImport.objects.create(
-        file_name=name[:255], outcome=outcome, started_at=timezone.now() - timedelta(seconds=seconds),
-        finished_at=timezone.now(), seconds=seconds, host=_host(), **values,
+        file_name=name[:255],
+        outcome=outcome,
+        started_at=timezone.now() - timedelta(seconds=seconds),
+        finished_at=timezone.now(),
+        seconds=seconds,
+        host=_host(),
+        **values,
     )
     result = ImportResult(
-        file=name, sequence=values.get("sequence"), outcome=outcome, seconds=seconds,
-        reason=values.get("reason", ""), run_id=run.pk,
+        file=name,
+        sequence=values.get("sequence"),
+        outcome=outcome,
+        seconds=seconds,
+        reason=values.get("reason", ""),
+        run_id=run.pk,
     )
     _log(result)
     return result
@@ -208,11 +219,22 @@ def _record(name: str, started: float, outcome: str, **values) -> ImportResult:
 
 def _log(result: ImportResult) -> None:
     level = logging.WARNING if result.outcome in (ExtractImport.REJECTED, ExtractImport.FAILED) else logging.INFO
-    log.log(level, "extract import finished", extra={
-        "extract_file": result.file, "sequence": result.sequence, "outcome": result.outcome, "read": result.read,
-        "applied": result.applied, "rejected": result.rejected, "conflicts": result.conflicts,
-        "seconds": round(result.seconds, 3), "reason": result.reason, "run_id": result.run_id,
-    })
+    log.log(
+        level,
+        "extract import finished",
+        extra={
+            "extract_file": result.file,
+            "sequence": result.sequence,
+            "outcome": result.outcome,
+            "read": result.read,
+            "applied": result.applied,
+            "rejected": result.rejected,
+            "conflicts": result.conflicts,
+            "seconds": round(result.seconds, 3),
+            "reason": result.reason,
+            "run_id": result.run_id,
+        },
+    )
 
 
 def import_file(path: str | os.PathLike, *, first_sequence: int | None = None) -> ImportResult:
@@ -234,10 +256,16 @@ def _import_file(path: Path, first_sequence: int | None) -> ImportResult:
         size = path.stat().st_size
         stream = open(path, "rb")
     except OSError as error:
-        return _record(name, started, ExtractImport.REJECTED, sequence=named.sequence,
-                       extract_date=named.extract_date, reason=f"cannot read the file: {error.strerror}")
+        return _record(
+            name,
+            started,
+            ExtractImport.REJECTED,
+            sequence=named.sequence,
+            extract_date=named.extract_date,
+            reason=f"cannot read the file: {error.strerror}",
+        )
     with stream:
-        reader = parser.ExtractReader(stream, chunk_bytes=parser.CHUNK_BYTES)
+        reader = ExtractReader(stream, chunk_bytes=parser.CHUNK_BYTES)
         try:
             header = parser.parse_header(reader.header())
             if header.sequence != named.sequence:
@@ -250,8 +278,15 @@ def _import_file(path: Path, first_sequence: int | None) -> ImportResult:
                     f"{named.extract_date:%Y%m%d}"
                 )
         except FileRejected as rejected:
-            return _record(name, started, ExtractImport.REJECTED, sequence=named.sequence,
-                           extract_date=named.extract_date, size_bytes=size, reason=rejected.reason)
+            return _record(
+                name,
+                started,
+                ExtractImport.REJECTED,
+                sequence=named.sequence,
+                extract_date=named.extract_date,
+                size_bytes=size,
+                reason=rejected.reason,
+            )
         expected = expected_sequence(first_sequence)
         facts = {"sequence": header.sequence, "extract_date": header.extract_date, "size_bytes": size}
         if header.sequence < expected:
@@ -259,8 +294,12 @@ def _import_file(path: Path, first_sequence: int | None) -> ImportResult:
             earlier = ExtractImport.objects.filter(outcome=ExtractImport.APPLIED, sequence=header.sequence).first()
             if earlier is not None and earlier.sha256 == sha256:
                 return _record(
-                    name, started, ExtractImport.ALREADY_LOADED, sha256=sha256,
-                    reason=f"this file was applied by run {earlier.pk}; nothing changed", **facts,
+                    name,
+                    started,
+                    ExtractImport.ALREADY_LOADED,
+                    sha256=sha256,
+                    reason=f"this file was applied by run {earlier.pk}; nothing changed",
+                    **facts,
                 )
             if earlier is not None:
                 reason = f"sequence {header.sequence:06d} was already loaded from a different file"
@@ -269,8 +308,11 @@ def _import_file(path: Path, first_sequence: int | None) -> ImportResult:
             return _record(name, started, ExtractImport.REJECTED, sha256=sha256, reason=reason, **facts)
         if header.sequence > expected:
             result = _record(
-                name, started, ExtractImport.REJECTED,
-                reason=f"sequence {header.sequence:06d} is not the next expected ({expected:06d})", **facts,
+                name,
+                started,
+                ExtractImport.REJECTED,
+                reason=f"sequence {header.sequence:06d} is not the next expected ({expected:06d})",
+                **facts,
             )
             result.waiting = True
             return result
@@ -286,8 +328,11 @@ def _import_file(path: Path, first_sequence: int | None) -> ImportResult:
         result.read = result.applied = result.rejected = result.conflicts = 0
         result.seconds = time.monotonic() - started
         ExtractImport.objects.filter(pk=run.pk).update(
-            outcome=ExtractImport.REJECTED, reason=rejected.reason[:500], finished_at=timezone.now(),
-            seconds=result.seconds, method=result.method,
+            outcome=ExtractImport.REJECTED,
+            reason=rejected.reason[:500],
+            finished_at=timezone.now(),
+            seconds=result.seconds,
+            method=result.method,
         )
     except BaseException as error:
         result.outcome, result.reason = ExtractImport.FAILED, f"{type(error).__name__}: {error}"[:500]
@@ -313,8 +358,10 @@ def _apply(path: Path, header: parser.Header, run: ExtractImport, result: Import
         except StoreChangedMeanwhile:
             # A case arrived in the store (a keeper's look-up) while COPY was writing it:
             # start again with every record going through the merge.
-            log.warning("extract bulk copy met a case stored meanwhile; loading through the merge instead",
-                        extra={"extract_file": path.name})
+            log.warning(
+                "extract bulk copy met a case stored meanwhile; loading through the merge instead",
+                extra={"extract_file": path.name},
+            )
             _apply_once(path, header, run, result, started, STAGED_MERGE)
     else:
         _apply_once(path, header, run, result, started, ORM)
@@ -323,7 +370,7 @@ def _apply(path: Path, header: parser.Header, run: ExtractImport, result: Import
 def _apply_once(path, header, run, result, started, method) -> None:
     result.method = method
     with open(path, "rb") as stream, transaction.atomic():
-        reader = parser.ExtractReader(stream, chunk_bytes=parser.CHUNK_BYTES)
+        reader = ExtractReader(stream, chunk_bytes=parser.CHUNK_BYTES)
         if parser.parse_header(reader.header()) != header:
             raise FileRejected("the file changed while it was being read")
         cut = cut_at(header.extract_date)
@@ -340,10 +387,14 @@ def _apply_once(path, header, run, result, started, method) -> None:
         result.outcome = ExtractImport.APPLIED
         result.seconds = time.monotonic() - started
         ExtractImport.objects.filter(pk=run.pk).update(
-            outcome=ExtractImport.APPLIED, sha256=reader.sha256, size_bytes=reader.size,
-            records_read=result.read, records_applied=result.applied, records_rejected=result.rejected,
-            records_conflicts=result.conflicts, method=method, finished_at=timezone.now(), seconds=result.seconds,
+            outcome=ExtractImport.APPLIED,
+            sha256=reader.sha256,
+            size_bytes=reader.size,
+            records_read=result.read,
+            records_applied=result.applied,
+            records_rejected=result.rejected,
+            records_conflicts=result.conflicts,
+            method=method,
+            finished_at=timezone.now(),
+            seconds=result.seconds,
         )
-
-
-

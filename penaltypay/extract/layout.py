@@ -3,9 +3,11 @@
 Plain Python, no Django. The reader (`parser`) and the writer here share these
 constants, so the generator, the tests and the importer agree on every column.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
 
 from penaltypay.cases.domain import (
@@ -38,7 +40,7 @@ STATUS_BY_CODE = {
 }
 CODE_BY_STATUS = {status: code for code, status in STATUS_BY_CODE.items()}
 
-# Dates the importer accepts: real Gregorian dates in these years (docs/adr/0008).
+# Dates the importer accepts: real Gregorian dates in these years (docs/extract-import.md).
 FIRST_YEAR = 1900
 LAST_YEAR = 2099
 
@@ -95,13 +97,13 @@ def format_detail(case: Case) -> bytes:
     ):
         if len(value) > width:
             raise ValueError(f"{name} is longer than {width} characters")
-    for name, value in (
+    for name, amount in (
         ("penalty_pence", case.penalty_pence),
         ("reduced_penalty_pence", case.reduced_penalty_pence),
         ("arrears_pence", case.arrears_pence),
         ("amount_paid_pence", case.amount_paid_pence),
     ):
-        if not 0 <= value <= MAX_AMOUNT:
+        if not 0 <= amount <= MAX_AMOUNT:
             raise ValueError(f"{name} does not fit in {AMOUNT_DIGITS} digits")
     record = (
         "D"
@@ -124,7 +126,7 @@ def format_detail(case: Case) -> bytes:
     return record.encode("ascii")
 
 
-def format_file(extract_date: date, sequence: int, cases) -> bytes:
+def format_file(extract_date: date, sequence: int, cases: Iterable[Case]) -> bytes:
     """A whole (small) extract in memory: header, one detail a case, trailer. For tests."""
     details = [format_detail(case) for case in cases]
     total = sum(case.penalty_pence for case in cases)

@@ -1,11 +1,12 @@
 """Records of the nightly extract imports (docs/extract-import.md)."""
+
 from __future__ import annotations
 
 from django.db import models
 
 
 class ExtractImport(models.Model):
-    """One run of the nightly extract import for one file (docs/adr/0008).
+    """One run of the nightly extract import for one file (docs/extract-import.md).
 
     Written as `running` before the file is read (in its own transaction), and
     finished in the same transaction that applies the file, so `applied` is never
@@ -70,3 +71,6 @@ class ExtractRecordIssue(models.Model):
     class Meta:
         db_table = "extract_record_issue"
         indexes = [models.Index(fields=["run", "kind", "line"], name="extract_issue_run_kind_line")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.kind} ({self.field})"

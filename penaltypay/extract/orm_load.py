@@ -1,4 +1,5 @@
 """Applying an extract through the ORM (SQLite, any database): bulk upserts, one transaction."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,6 +7,7 @@ from datetime import datetime
 from penaltypay.cases.models import CaseRecord
 from penaltypay.extract import parser
 from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
+from penaltypay.extract.reader import ExtractReader
 from penaltypay.extract.rules import (
     CASE_COLUMNS,
     CONFLICT_REASON,
@@ -21,7 +23,7 @@ class OrmLoad:
         self.run = run
         self.conflicts = conflict_references(cut)
 
-    def load(self, reader: parser.ExtractReader) -> tuple[int, int, int, int]:
+    def load(self, reader: ExtractReader) -> tuple[int, int, int, int]:
         applied = rejected = conflicts = 0
         total = 0
         update_fields = [name for name in CASE_COLUMNS if name != "reference"]
@@ -33,24 +35,38 @@ class OrmLoad:
                 if fields is None:
                     total += parser.penalty_of(line)
                     field_name, reason = parser.explain_detail(line) or ("record", "record breaks a field rule")
-                    issues.append(ExtractRecordIssue(
-                        run=self.run, kind=ExtractRecordIssue.REJECTED, line=line_no,
-                        reference=parser.reference_of(line), field=field_name, reason=reason,
-                    ))
+                    issues.append(
+                        ExtractRecordIssue(
+                            run=self.run,
+                            kind=ExtractRecordIssue.REJECTED,
+                            line=line_no,
+                            reference=parser.reference_of(line),
+                            field=field_name,
+                            reason=reason,
+                        )
+                    )
                     rejected += 1
                     continue
                 total += int(fields[6])
                 case = parser.fields_to_case(fields)
                 if case.reference in self.conflicts:
-                    issues.append(ExtractRecordIssue(
-                        run=self.run, kind=ExtractRecordIssue.CONFLICT, line=line_no, reference=case.reference,
-                        field="reference", reason=CONFLICT_REASON,
-                    ))
+                    issues.append(
+                        ExtractRecordIssue(
+                            run=self.run,
+                            kind=ExtractRecordIssue.CONFLICT,
+                            line=line_no,
+                            reference=case.reference,
+                            field="reference",
+                            reason=CONFLICT_REASON,
+                        )
+                    )
                     conflicts += 1
                     continue
-                records.append(CaseRecord(
-                    reference=case.reference, source=CaseRecord.SOURCE_EXTRACT, **CaseRecord.fields_from_case(case)
-                ))
+                records.append(
+                    CaseRecord(
+                        reference=case.reference, source=CaseRecord.SOURCE_EXTRACT, **CaseRecord.fields_from_case(case)
+                    )
+                )
                 if len(records) >= self.BATCH:
                     applied += self._upsert(records, update_fields)
             applied += self._upsert(records, update_fields)
@@ -71,5 +87,3 @@ class OrmLoad:
         count = len(records)
         records.clear()
         return count
-
-

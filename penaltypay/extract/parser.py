@@ -1,6 +1,6 @@
 """Reading and checking a nightly extract: plain Python, no Django.
 
-Two kinds of failure, as the ICD and docs/adr/0008 define them:
+Two kinds of failure, as the ICD and docs/extract-import.md define them:
 
 - `FileRejected`: the file as a whole is wrong (name, framing, header, trailer,
   count, total). Nothing in it may be applied.
@@ -13,13 +13,13 @@ CRLF) run over a whole chunk at a time in C (`isascii`, `translate`, `count`,
 set look-ups for its dates. About 3 µs a record, less than PostgreSQL spends
 storing it: the importer keeps up with a bare COPY.
 """
+
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import BinaryIO, Iterator
+from typing import Any
 
 from penaltypay.cases.domain import Case
 from penaltypay.extract import layout
@@ -51,7 +51,7 @@ class Trailer:
 
 def _all_valid_dates() -> frozenset[bytes]:
     days = [b"%02d" % day for day in range(1, 32)]
-    dates = []
+    dates: list[bytes] = []
     for year in range(layout.FIRST_YEAR, layout.LAST_YEAR + 1):
         leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
         for month, length in enumerate((31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), 1):
@@ -75,6 +75,7 @@ def _show(value: bytes) -> str:
 
 
 # --- file name, header, trailer -------------------------------------------------
+
 
 def parse_file_name(name: str) -> Header:
     match = layout.FILE_NAME.fullmatch(name)
@@ -124,7 +125,9 @@ def parse_trailer(line: bytes | None) -> Trailer:
 
 def check_trailer(trailer: Trailer, detail_count: int, penalty_total: int) -> None:
     if trailer.count != detail_count:
-        raise FileRejected(f"trailer count {trailer.count} disagrees with the {detail_count} detail records in the file")
+        raise FileRejected(
+            f"trailer count {trailer.count} disagrees with the {detail_count} detail records in the file"
+        )
     if trailer.total_pence != penalty_total:
         raise FileRejected(
             f"trailer total {trailer.total_pence} disagrees with the sum of the detail records' "
@@ -152,21 +155,52 @@ _fullmatch = _DETAIL.fullmatch
 
 # Parsed fields, all bytes (None for an absent date), in this order.
 FIELDS = (
-    "reference", "case_type", "vrm", "vehicle_make", "vehicle_colour", "issue_date", "penalty_pence",
-    "reduced_penalty_pence", "reduction_deadline", "arrears_pence", "arrears_from", "arrears_to",
-    "pay_by_date", "status", "amount_paid_pence",
+    "reference",
+    "case_type",
+    "vrm",
+    "vehicle_make",
+    "vehicle_colour",
+    "issue_date",
+    "penalty_pence",
+    "reduced_penalty_pence",
+    "reduction_deadline",
+    "arrears_pence",
+    "arrears_from",
+    "arrears_to",
+    "pay_by_date",
+    "status",
+    "amount_paid_pence",
 )
 
 
-def parse_detail(line: bytes) -> tuple | None:
+# A detail record's fields as `parse_detail` gives them (see FIELDS): the matched bytes,
+# with absent dates as None.
+Fields = tuple[Any, ...]  # bytes, or None for an absent date
+
+
+def parse_detail(line: bytes) -> Fields | None:
     """The record's fields (see FIELDS; text trimmed, absent dates None, status still
     its letter) when it obeys every field rule, else None (see `explain_detail`)."""
     match = _fullmatch(line)
     if match is None:
         return None
-    ref, case_type, vrm, make, colour, issue, penalty, reduced, deadline, arrears, a_from, a_to, pay_by, status, paid = (
-        match.groups()
-    )
+    (
+        ref,
+        case_type,
+        vrm,
+        make,
+        colour,
+        issue,
+        penalty,
+        reduced,
+        deadline,
+        arrears,
+        a_from,
+        a_to,
+        pay_by,
+        status,
+        paid,
+    ) = match.groups()
     if issue not in VALID_DATES or pay_by not in VALID_DATES or reduced > penalty:
         return None
     if deadline == SPACES8:
@@ -180,8 +214,21 @@ def parse_detail(line: bytes) -> tuple | None:
     elif a_to == SPACES8 or a_from not in VALID_DATES or a_to not in VALID_DATES or a_from > a_to:
         return None
     return (
-        ref, case_type.rstrip(), vrm.rstrip(), make.strip(), colour.strip(), issue, penalty, reduced, deadline,
-        arrears, a_from, a_to, pay_by, status, paid,
+        ref,
+        case_type.rstrip(),
+        vrm.rstrip(),
+        make.strip(),
+        colour.strip(),
+        issue,
+        penalty,
+        reduced,
+        deadline,
+        arrears,
+        a_from,
+        a_to,
+        pay_by,
+        status,
+        paid,
     )
 
 
@@ -197,8 +244,9 @@ def copy_escape(value: bytes) -> bytes:
     return value.replace(b"\\", b"\\\\") if b"\\" in value else value
 
 
-def copy_batch(lines: list[bytes], first_line_no: int, tail: bytes, known: bytearray | None = None,
-               seen: bytearray | None = None):
+def copy_batch(
+    lines: list[bytes], first_line_no: int, tail: bytes, known: bytearray | None = None, seen: bytearray | None = None
+) -> tuple[list[bytes], list[bytes], list[tuple[int, bytes]], int]:
     """The hot loop of the PostgreSQL import: checks each record exactly as
     `parse_detail` does (tests hold the two to the same verdicts) and formats the
     accepted ones as COPY text rows: the FIELDS columns (status as its ECS name),
@@ -223,8 +271,23 @@ def copy_batch(lines: list[bytes], first_line_no: int, tail: bytes, known: bytea
         line_no += 1
         match = fullmatch(line)
         if match is not None:
-            ref, case_type, vrm, make, colour, issue, penalty, reduced, deadline, arrears, a_from, a_to, pay_by, \
-                status, paid = match.groups()
+            (
+                ref,
+                case_type,
+                vrm,
+                make,
+                colour,
+                issue,
+                penalty,
+                reduced,
+                deadline,
+                arrears,
+                a_from,
+                a_to,
+                pay_by,
+                status,
+                paid,
+            ) = match.groups()
             if issue in valid and pay_by in valid and reduced <= penalty:
                 if deadline == spaces:
                     deadline = null
@@ -246,9 +309,27 @@ def copy_batch(lines: list[bytes], first_line_no: int, tail: bytes, known: bytea
         make, colour = make.strip(), colour.strip()
         if b"\\" in line:  # only the free-text fields can hold one
             make, colour = copy_escape(make), copy_escape(colour)
-        row = join((ref, case_type.rstrip(), vrm.rstrip(), make, colour, issue, penalty, reduced, deadline, arrears,
-                    a_from, a_to, pay_by, status_text[status], paid, tail))
-        if known is None:
+        row = join(
+            (
+                ref,
+                case_type.rstrip(),
+                vrm.rstrip(),
+                make,
+                colour,
+                issue,
+                penalty,
+                reduced,
+                deadline,
+                arrears,
+                a_from,
+                a_to,
+                pay_by,
+                status_text[status],
+                paid,
+                tail,
+            )
+        )
+        if known is None or seen is None:
             add_row(b"%d\t" % line_no + row)
             continue
         number = int(ref)
@@ -323,11 +404,25 @@ def explain_detail(line: bytes) -> tuple[str, str] | None:
     return None
 
 
-def fields_to_case(fields: tuple) -> Case:
+def fields_to_case(fields: Fields) -> Case:
     """Parsed fields as a domain Case (the generic loader and the tests use it)."""
-    ref, case_type, vrm, make, colour, issue, penalty, reduced, deadline, arrears, a_from, a_to, pay_by, status, paid = (
-        fields
-    )
+    (
+        ref,
+        case_type,
+        vrm,
+        make,
+        colour,
+        issue,
+        penalty,
+        reduced,
+        deadline,
+        arrears,
+        a_from,
+        a_to,
+        pay_by,
+        status,
+        paid,
+    ) = fields
     return Case(
         reference=ref.decode("ascii"),
         case_type=case_type.decode("ascii"),
@@ -350,153 +445,3 @@ def fields_to_case(fields: tuple) -> Case:
 def reference_of(line: bytes) -> str:
     """Columns 2-9 as given (for reporting a rejected record), trimmed."""
     return line[1:9].decode("ascii", "replace").strip()
-
-
-# --- the file as a stream of records ------------------------------------------------
-
-_NOT_ASCII = re.compile(rb"[\x80-\xff]")
-# Anything but printable ASCII and the CR/LF of line ends. (Non-ASCII is found first.)
-# `translate` finds out whether there is any in C at memory speed; the regular
-# expression (slow) only locates the first one in a file about to be rejected.
-_PRINTABLE_AND_LINE_ENDS = bytes(range(0x20, 0x7F)) + b"\r\n"
-_NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e\r\n]")
-
-
-class ExtractReader:
-    """Reads an extract in chunks, checking its framing as it goes.
-
-    `header()` returns the first record; `batches()` then yields
-    `(first_line_number, [detail records])` for the records between header and
-    trailer; after it, `trailer` is the last record (None when the file ends after
-    the header) and `detail_count` is how many details there were. Every byte read
-    is hashed (`sha256`). Any framing fault raises `FileRejected`: the file is not
-    ASCII, holds a control character, or a line does not end with CRLF.
-    """
-
-    def __init__(self, stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES):
-        self._stream = stream
-        self._chunk_bytes = chunk_bytes
-        self._hash = hashlib.sha256()
-        self.size = 0
-        self._tail = b""  # bytes after the last line end read so far
-        self._lines_done = 0  # complete lines returned by _next_lines so far
-        self._pending: list[bytes] = []
-        self._header: bytes | None = None
-        self._eof = False
-        self.trailer: bytes | None = None
-        self.detail_count = 0
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    def _reject_at(self, segment: bytes, position: int, reason: str) -> FileRejected:
-        line = self._lines_done + segment.count(b"\n", 0, position) + 1
-        return FileRejected(reason.format(line=line))
-
-    def _next_lines(self) -> list[bytes] | None:
-        """The next complete lines (without CRLF), checked; None at the end of the file."""
-        pieces = [self._tail] if self._tail else []  # a line still without its end
-        pending = len(self._tail)
-        while True:
-            chunk = self._stream.read(self._chunk_bytes)
-            if not chunk:
-                if pending:
-                    raise FileRejected(f"line {self._lines_done + 1} does not end with CRLF")
-                return None
-            self._hash.update(chunk)
-            self.size += len(chunk)
-            cut = chunk.rfind(b"\n") + 1
-            if cut == 0:
-                pieces.append(chunk)
-                pending += len(chunk)
-                if pending > MAX_LINE_BYTES:
-                    raise FileRejected(f"line {self._lines_done + 1} has no line end within {MAX_LINE_BYTES} bytes")
-                continue
-            if pieces:
-                pieces.append(chunk[:cut])
-                segment = b"".join(pieces)
-            else:
-                segment = chunk[:cut] if cut < len(chunk) else chunk
-            self._tail = chunk[cut:]
-            self._check_characters(segment)
-            lines = segment.split(b"\r\n")
-            line_feeds = segment.count(b"\n")
-            if len(lines) - 1 != line_feeds or segment.count(b"\r") != line_feeds:
-                self._reject_bare_line_end(segment)
-            lines.pop()  # the segment ends with CRLF: the last piece is empty
-            self._lines_done += len(lines)
-            if len(self._tail) > MAX_LINE_BYTES:
-                raise FileRejected(f"line {self._lines_done + 1} has no line end within {MAX_LINE_BYTES} bytes")
-            return lines
-
-    def _check_characters(self, segment: bytes) -> None:
-        if not segment.isascii():
-            position = _NOT_ASCII.search(segment).start()
-            raise self._reject_at(segment, position, f"not ASCII: byte 0x{segment[position]:02X} at line {{line}}")
-        if segment.translate(None, _PRINTABLE_AND_LINE_ENDS):
-            position = _NOT_PRINTABLE.search(segment).start()
-            raise self._reject_at(
-                segment, position, f"control character 0x{segment[position]:02X} at line {{line}}"
-            )
-
-    def _reject_bare_line_end(self, segment: bytes) -> None:
-        """A bare LF or a bare CR somewhere: reject at the first line not ended by CRLF."""
-        start = 0
-        while True:
-            end = segment.index(b"\n", start)
-            carriage = segment.find(b"\r", start, end)
-            if end == start or carriage != end - 1:
-                raise self._reject_at(segment, start, "line {line} does not end with CRLF")
-            start = end + 1
-
-    def header(self) -> bytes:
-        if self._header is None:
-            lines = self._next_lines()
-            if lines is None:
-                raise FileRejected("file is empty: missing header")
-            self._header = lines[0]
-            self._pending = lines[1:]
-        return self._header
-
-    def batches(self) -> Iterator[tuple[int, list[bytes]]]:
-        self.header()
-        carried = self._pending  # the last line read so far may be the trailer: hold it back
-        self._pending = []
-        next_line = 2
-        while True:
-            lines = self._next_lines()
-            if lines is None:
-                break
-            if carried:
-                lines[:0] = carried
-            carried = lines[-1:]
-            del lines[-1]
-            if lines:
-                self.detail_count += len(lines)
-                yield next_line, lines
-                next_line += len(lines)
-        if len(carried) > 1:
-            details = carried[:-1]
-            self.detail_count += len(details)
-            yield next_line, details
-            next_line += len(details)
-        self.trailer = carried[-1] if carried else None
-        self._eof = True
-
-    def hash_rest(self) -> str:
-        """Read (and hash) the rest of the file without checking it; the file's sha256."""
-        while True:
-            chunk = self._stream.read(self._chunk_bytes)
-            if not chunk:
-                return self.sha256
-            self._hash.update(chunk)
-            self.size += len(chunk)
-
-
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()

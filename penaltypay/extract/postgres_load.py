@@ -1,5 +1,6 @@
 """Applying an extract on PostgreSQL: COPY (from a writer thread) into the store or a
 staging table, then one set-based merge. See the importer's docstring for the two methods."""
+
 from __future__ import annotations
 
 import queue
@@ -14,6 +15,7 @@ from psycopg.copy import LibpqWriter
 from penaltypay.cases.models import CaseRecord
 from penaltypay.extract import parser
 from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
+from penaltypay.extract.reader import ExtractReader
 from penaltypay.extract.rules import (
     CASE_COLUMNS,
     CONFLICT_REASON,
@@ -98,9 +100,9 @@ class PostgresLoad:
         self.cut = cut
         self.bulk = bulk
 
-    def load(self, reader: parser.ExtractReader) -> tuple[int, int, int, int]:
+    def load(self, reader: ExtractReader) -> tuple[int, int, int, int]:
         case_table = CaseRecord._meta.db_table
-        columns = [CaseRecord._meta.get_field(name).column for name in CASE_COLUMNS]
+        columns: list[str] = [CaseRecord._meta.get_field(name).column for name in CASE_COLUMNS]  # type: ignore[union-attr,misc]
         column_list = ", ".join(columns)
         issue_table = ExtractRecordIssue._meta.db_table
         now = timezone.now().isoformat().encode("ascii")
@@ -116,19 +118,20 @@ class PostgresLoad:
                 f"CREATE TEMP TABLE {self.STAGE} ON COMMIT DROP AS "
                 f"SELECT 0::bigint AS line_no, {column_list} FROM {case_table} WITH NO DATA"
             )
-            known = seen = None
+            known: bytearray | None = None
+            seen: bytearray | None = None
             if self.bulk:
-                known, seen = _Bitmap(), _Bitmap()
+                known_bitmap, seen_bitmap = _Bitmap(), _Bitmap()
                 with django_cursor.connection.cursor(name="extract_known_references") as references:
                     references.itersize = 50_000
                     references.execute(f"SELECT reference FROM {case_table}")
                     for (reference,) in references:
                         if len(reference) == 8 and reference.isdigit():
-                            known.add(reference)
+                            known_bitmap.add(reference)
                 for reference in conflict_references(self.cut):
                     if len(reference) == 8 and reference.isdigit():
-                        known.add(reference)
-                known, seen = known.bits, seen.bits
+                        known_bitmap.add(reference)
+                known, seen = known_bitmap.bits, seen_bitmap.bits
             target = f"{case_table} ({column_list})" if self.bulk else f"{self.STAGE} (line_no, {column_list})"
 
             stage_spool = tempfile.SpooledTemporaryFile(max_size=self.SPOOL_IN_MEMORY)
@@ -152,8 +155,14 @@ class PostgresLoad:
                         for line_no, line in bad:
                             field_name, reason = parser.explain_detail(line) or ("record", "breaks a field rule")
                             issue_spool.write(
-                                run_prefix + b"rejected\t%d\t" % line_no + _copy_text(parser.reference_of(line))
-                                + b"\t" + field_name.encode("ascii") + b"\t" + _copy_text(reason) + b"\n"
+                                run_prefix
+                                + b"rejected\t%d\t" % line_no
+                                + _copy_text(parser.reference_of(line))
+                                + b"\t"
+                                + field_name.encode("ascii")
+                                + b"\t"
+                                + _copy_text(reason)
+                                + b"\n"
                             )
                         rejected += len(bad)
                 finish_details(reader, total)
@@ -198,5 +207,3 @@ class PostgresLoad:
                 cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
         applied = direct + staged - conflicts
         return reader.detail_count, applied, rejected, conflicts
-
-

@@ -1,4 +1,5 @@
 """Time: moments are timezone-aware; deadline dates are Europe/London calendar dates."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,4 +1,5 @@
 """Who may read the operator endpoints (/ops/..., /metrics): a bearer token."""
+
 from __future__ import annotations
 
 from django.conf import settings

@@ -1,5 +1,6 @@
 """The background worker's parts, wired from settings (the worker command runs them):
 ECS outbox delivery, the payment re-checker and the extract drop folder."""
+
 from __future__ import annotations
 
 import logging

@@ -1,5 +1,6 @@
 """Operator views of the extract imports (docs/extract-import.md): every run, and each
 run's rejected (or conflicting) records as CSV. Same operator-token rule as /ops/outbox."""
+
 from __future__ import annotations
 
 import csv
@@ -72,29 +73,41 @@ def extract_imports(request):
         limit = max(1, min(MAX_RUNS, int(request.GET.get("limit", "50"))))
     except ValueError:
         limit = 50
-    runs = ExtractImport.objects.all()
+    chosen = ExtractImport.objects.all()
     outcome = request.GET.get("outcome")
     if outcome in ExtractImport.OUTCOMES:
-        runs = runs.filter(outcome=outcome)
-    runs = [_run_dict(run) for run in runs.order_by("-started_at", "-id")[:limit]]
+        chosen = chosen.filter(outcome=outcome)
+    runs = [_run_dict(run) for run in chosen.order_by("-started_at", "-id")[:limit]]
     next_expected = _next_expected()
     if not as_html:
         return JsonResponse({"next_expected_sequence": next_expected, "runs": runs})
     rows = format_html_join(
         "\n",
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href=\"{}\">rejected</a> · "
-        "<a href=\"{}\">conflicts</a></td></tr>",
+        '<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href="{}">rejected</a> · '
+        '<a href="{}">conflicts</a></td></tr>',
         (
-            (r["id"], r["started_at"] or "", r["file"], r["sequence"] if r["sequence"] is not None else "",
-             r["outcome"], r["read"], r["applied"], r["rejected"], r["conflicts"],
-             "" if r["seconds"] is None else r["seconds"], r["method"], r["reason"], r["rejected_csv"],
-             r["conflicts_csv"])
+            (
+                r["id"],
+                r["started_at"] or "",
+                r["file"],
+                r["sequence"] if r["sequence"] is not None else "",
+                r["outcome"],
+                r["read"],
+                r["applied"],
+                r["rejected"],
+                r["conflicts"],
+                "" if r["seconds"] is None else r["seconds"],
+                r["method"],
+                r["reason"],
+                r["rejected_csv"],
+                r["conflicts_csv"],
+            )
             for r in runs
         ),
     )
     page = format_html(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Extract imports</title></head>"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Extract imports</title></head>'
         "<body><h1>Extract imports</h1><p>Next expected sequence: {}</p>"
         "<table><thead><tr><th>run</th><th>started</th><th>file</th><th>sequence</th><th>outcome</th>"
         "<th>read</th><th>applied</th><th>rejected</th><th>conflicts</th><th>seconds</th><th>method</th>"

@@ -6,6 +6,7 @@ transactions of its own, visible as it goes. A holder that dies leaves a lease t
 expires. Overrunning the lease is harmless for the jobs here (each item is settled
 with its own compare-and-set), only wasteful.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,7 +31,8 @@ def exclusive_job(name: str, lease: timedelta = DEFAULT_LEASE) -> Iterator[bool]
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     now = timezone.now()
     taken = JobLock.objects.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now), name=name).update(
-        holder=holder, heartbeat_at=now, lease_until=now + lease)
+        holder=holder, heartbeat_at=now, lease_until=now + lease
+    )
     if taken != 1:
         yield False
         return

@@ -1,10 +1,12 @@
 """Prometheus text exposition, computed from the database at scrape time so that
 every process (web, several workers) reports the same truth."""
+
 from __future__ import annotations
 
 from django.db.models import Count
 
 from penaltypay.ecs.outbox import backlog
+from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment
 
 BREAKER_STATES = ("closed", "open", "half_open")
@@ -38,13 +40,14 @@ def render_metrics() -> str:
         "# HELP penaltypay_ecs_breaker_state 1 for the ECS circuit breaker's current state.",
         "# TYPE penaltypay_ecs_breaker_state gauge",
     ]
-    out += [_line("penaltypay_ecs_breaker_state", int(state == status.breaker_state), {"state": state})
-            for state in BREAKER_STATES]
+    out += [
+        _line("penaltypay_ecs_breaker_state", int(state == status.breaker_state), {"state": state})
+        for state in BREAKER_STATES
+    ]
     counts = dict(Payment.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     out += [
         "# HELP penaltypay_payments Payments by status.",
         "# TYPE penaltypay_payments gauge",
     ]
-    out += [_line("penaltypay_payments", counts.get(s, 0), {"status": s}) for s, _ in Payment._meta.get_field(
-        "status").choices]
+    out += [_line("penaltypay_payments", counts.get(s.value, 0), {"status": s.value}) for s in PaymentStatus]
     return "\n".join(out) + "\n"

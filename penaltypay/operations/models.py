@@ -11,3 +11,6 @@ class JobLock(models.Model):
 
     class Meta:
         db_table = "job_lock"
+
+    def __str__(self) -> str:
+        return f"job {self.name}"

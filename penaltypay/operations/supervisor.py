@@ -4,13 +4,14 @@ A child that dies is started again after a back-off (1 s, doubling to 30 s; rese
 it has stayed up for a minute), with a log line; the others keep serving meanwhile.
 Stopping (Ctrl-C, SIGTERM) stops them all, the last started first.
 """
+
 from __future__ import annotations
 
 import logging
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 log = logging.getLogger("penaltypay.run")
 
@@ -34,8 +35,9 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
-                 popen: Callable[..., subprocess.Popen] = subprocess.Popen):
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, popen: Callable[..., subprocess.Popen] = subprocess.Popen
+    ):
         self.children: list[Child] = []
         self._clock = clock
         self._popen = popen
@@ -62,8 +64,9 @@ class Supervisor:
                 child.history.append(process.returncode)
                 child.restart_at = now + child.backoff
                 log.warning(
-                    "child exited; restarting it", extra={
-                        "child": child.name, "exit_code": process.returncode, "restart_in_seconds": child.backoff})
+                    "child exited; restarting it",
+                    extra={"child": child.name, "exit_code": process.returncode, "restart_in_seconds": child.backoff},
+                )
                 child.backoff = min(MAX_BACKOFF_SECONDS, child.backoff * 2)
             if child.restart_at is not None and now >= child.restart_at:
                 child.restarts += 1

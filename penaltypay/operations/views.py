@@ -1,4 +1,5 @@
 """Health checks for load balancers and operators. No personal data, no secrets."""
+
 from __future__ import annotations
 
 from django.db import connection

@@ -1,11 +1,12 @@
 """Taking a payment: send the keeper to the provider's card page for the amount due,
 never leaving two live payments for one penalty. See docs/adr/0003-payment-creation.md."""
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from django.db import IntegrityError, transaction
 
@@ -103,9 +104,7 @@ def _create_at_provider(payment: Payment, return_url: str, client: ports.Payment
         raise PaymentUnavailable("payment provider did not answer") from None
     except ports.ProviderError as exc:
         move(payment, PaymentStatus.CREATE_FAILED, "create")
-        log.error(
-            "payment create refused", extra={"payment_reference": payment.reference, "error": type(exc).__name__}
-        )
+        log.error("payment create refused", extra={"payment_reference": payment.reference, "error": type(exc).__name__})
         raise PaymentUnavailable("payment provider refused the payment") from exc
     payment = settle_payment(payment, created, source="create")
     return PaymentStart(payment, created.next_url if not created.finished else None)

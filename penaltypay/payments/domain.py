@@ -4,6 +4,7 @@ Our own statuses (not the provider's), because we also need the states before
 the provider knows the payment (`new`) and when we cannot tell whether it does
 (`create_unknown`).
 """
+
 from __future__ import annotations
 
 import secrets

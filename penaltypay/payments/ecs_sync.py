@@ -1,6 +1,7 @@
 """What the rest of the service learns when the outbox worker has put a money event in
 the ECS ledger. The worker command wires `record_delivered` in as the delivery engine's
 `on_delivered` hook (the ecs app knows nothing of payments or cases)."""
+
 from __future__ import annotations
 
 from penaltypay.cases.store import apply_ecs_write

@@ -58,6 +58,9 @@ class Payment(models.Model):
         ]
         indexes = [models.Index(fields=["status", "updated_at"], name="payment_status_updated")]
 
+    def __str__(self) -> str:
+        return f"payment {self.reference} ({self.status})"
+
     @property
     def state(self) -> PaymentStatus:
         return PaymentStatus(self.status)
@@ -80,6 +83,9 @@ class PaymentEvent(models.Model):
         db_table = "payment_event"
         ordering = ["at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.from_status} -> {self.to_status} ({self.source})"
+
 
 class WebhookMessage(models.Model):
     """Each provider webhook message id seen, so a duplicate is recognised."""
@@ -91,3 +97,6 @@ class WebhookMessage(models.Model):
 
     class Meta:
         db_table = "webhook_message"
+
+    def __str__(self) -> str:
+        return f"webhook {self.message_id} ({self.event_type})"

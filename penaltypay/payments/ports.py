@@ -15,6 +15,7 @@ Errors say what the caller may assume about the request it made:
 - `ProviderRateLimited`: refused before being acted on; retry after a pause.
 - `ProviderAuthError`: our API key is missing or wrong (a configuration fault).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -124,13 +125,21 @@ class ProviderRefund:
     created_date: datetime
 
 
-
 class PaymentProvider(Protocol):
     """A provider account (the adapter holds its URL, key and webhook secrets)."""
 
-    def create_payment(self, *, amount: int, reference: str, description: str, return_url: str,
-                       language: str = "en", email: str | None = None, moto: bool = False,
-                       metadata: dict | None = None) -> ProviderPayment: ...
+    def create_payment(
+        self,
+        *,
+        amount: int,
+        reference: str,
+        description: str,
+        return_url: str,
+        language: str = "en",
+        email: str | None = None,
+        moto: bool = False,
+        metadata: dict[str, str] | None = None,
+    ) -> ProviderPayment: ...
 
     def get_payment(self, payment_id: str) -> ProviderPayment: ...
 

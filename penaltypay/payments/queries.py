@@ -1,4 +1,5 @@
 """Questions about our payments that other parts of the service ask (no side effects)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,13 +18,12 @@ def pending_paid_pence(case_reference: str) -> int:
     return int(total or 0)
 
 
-
 def cases_paid_since(cut: datetime) -> QuerySet:
     """References of cases penaltypay took money for at or after `cut`, or whose payment ECS
     recorded since then: a picture of a case taken at `cut` does not know about that money.
     The nightly extract's no-reopen rule (one definition, used by its ORM and SQL paths)."""
-    since_cut = Q(authorised_at__gte=cut) | Q(authorised_at__isnull=True, created_at__gte=cut) | Q(
-        ecs_recorded_at__gte=cut
+    since_cut = (
+        Q(authorised_at__gte=cut) | Q(authorised_at__isnull=True, created_at__gte=cut) | Q(ecs_recorded_at__gte=cut)
     )
     return (
         Payment.objects.filter(since_cut, status=PaymentStatus.SUCCESS.value)

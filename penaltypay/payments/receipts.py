@@ -1,5 +1,6 @@
 """The keeper's receipt: claimed, then sent once; a failed send is released for a retry.
 The sender is the adapter settings name (`RECEIPT_SENDER`, a `ports.ReceiptSender`)."""
+
 from __future__ import annotations
 
 import logging

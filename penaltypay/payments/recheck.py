@@ -1,5 +1,6 @@
 """The background re-checker: settles payments whose keeper never came back, resolves
 unknown creates, cancels abandoned ones that turn up, resends failed receipts."""
+
 from __future__ import annotations
 
 import logging
@@ -38,7 +39,9 @@ class RecheckReport:
     receipts_sent: int = 0
 
 
-def recheck_payments(client: ports.PaymentProvider, *, older_than: timedelta, now: datetime | None = None) -> RecheckReport:
+def recheck_payments(
+    client: ports.PaymentProvider, *, older_than: timedelta, now: datetime | None = None
+) -> RecheckReport:
     """The background re-checker: settle every payment still in progress, resolve
     unknown creates, cancel abandoned ones that turn up, and resend failed receipts.
     One failing item never stops the rest."""
@@ -81,9 +84,9 @@ def recheck_payments(client: ports.PaymentProvider, *, older_than: timedelta, no
         except Exception:
             report.failed += 1
             log.exception("could not check an abandoned payment", extra={"payment_reference": payment.reference})
-    for payment in Payment.objects.filter(
-        status=PaymentStatus.SUCCESS.value, receipt_sent_at__isnull=True
-    ).exclude(email=""):
+    for payment in Payment.objects.filter(status=PaymentStatus.SUCCESS.value, receipt_sent_at__isnull=True).exclude(
+        email=""
+    ):
         if send_receipt_once(payment.pk):
             report.receipts_sent += 1
     return report

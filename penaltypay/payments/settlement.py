@@ -1,6 +1,7 @@
 """Settling a payment from the provider's state: the return page, the re-checker and
 webhooks all call `settle_payment`, so one function decides what a provider state
 means for us. A success writes the ECS outbox event in the same transaction."""
+
 from __future__ import annotations
 
 import logging
@@ -63,7 +64,7 @@ def settle_payment(payment: Payment, remote: ports.ProviderPayment, *, source: s
     target = status_from_provider(remote.status)
     with transaction.atomic():
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
-        fields = {"provider_status": remote.status}
+        fields: dict[str, object] = {"provider_status": remote.status}
         if not locked.provider_payment_id:
             fields["provider_payment_id"] = remote.payment_id
         if target is PaymentStatus.SUCCESS:
@@ -90,8 +91,11 @@ def settle_payment(payment: Payment, remote: ports.ProviderPayment, *, source: s
         if moved and target is PaymentStatus.SUCCESS:
             # Same transaction as the success: ECS will be told exactly once (docs/ecs-delivery.md).
             enqueue_payment(
-                case_reference=locked.case_reference, payment_reference=locked.reference,
-                amount_pence=locked.amount_pence, paid_at=locked.authorised_at, channel=locked.channel,
+                case_reference=locked.case_reference,
+                payment_reference=locked.reference,
+                amount_pence=locked.amount_pence,
+                paid_at=locked.authorised_at or locked.finished_at or timezone.now(),
+                channel=locked.channel,
                 psp_reference=locked.psp_reference,
             )
             log.info("payment succeeded", extra={"payment_reference": locked.reference, "source": source})

@@ -2,6 +2,7 @@
 signature, then read the payment from the provider and settle it; the body's
 state is never trusted, so duplicates, late and out-of-order messages change
 nothing twice."""
+
 from __future__ import annotations
 
 import json

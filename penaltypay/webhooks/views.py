@@ -1,5 +1,6 @@
 """The payment provider's webhooks: an HTTP interface for a machine, authenticated by
 its HMAC signature (so exempt from CSRF). The rules are in payments.webhooks."""
+
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST

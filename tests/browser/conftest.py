@@ -5,6 +5,7 @@ Debian's Chromium is used because a Playwright-downloaded browser cannot be
 fetched here: `make install` installs it. Without it the browser tests FAIL
 (never skip): a green run must mean the journey really was driven in a browser.
 """
+
 from __future__ import annotations
 
 import os
@@ -127,8 +128,9 @@ def watch(page):
     page.on(
         "requestfailed",
         # ERR_ABORTED: a load cut short by the next navigation, not a broken link.
-        lambda request: request.failure != "net::ERR_ABORTED"
-        and page.failed_requests.append(f"{request.failure} {request.url}"),
+        lambda request: (
+            request.failure != "net::ERR_ABORTED" and page.failed_requests.append(f"{request.failure} {request.url}")
+        ),
     )
     return page
 

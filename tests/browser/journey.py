@@ -1,4 +1,5 @@
 """Steps of the keeper's journey, driven as a keeper would: by labels and button names."""
+
 from __future__ import annotations
 
 import re
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-# Sandbox test cards (/work/shared/contracts/payment-provider/README.md).
+# Sandbox test cards (docs/contracts/payment-provider/README.md).
 SUCCESS_CARD = "4444333322221111"
 DECLINED_CARD = "4000000000000002"
 ERROR_CARD = "4000000000000119"  # the provider fails: no money taken

@@ -4,6 +4,7 @@ best practice), with one h1 and a real <title> each.
 The sandbox provider's card page is not ours (in production it is the real
 provider's) and is not scanned here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from tests.browser.journey import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
 
 @dataclass
 class Env:

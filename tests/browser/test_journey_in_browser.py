@@ -1,6 +1,7 @@
 """The keeper's journey in a real browser: our pages, the sandbox provider's card
 page, and back. Mirrors tests/citizen/test_payment_journey.py, but through the
 rendered HTML, the GOV.UK Frontend JavaScript and the Content Security Policy."""
+
 from __future__ import annotations
 
 import re

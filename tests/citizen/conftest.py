@@ -1,4 +1,5 @@
 """Helpers for driving the journey through Django's test client (fixtures are in tests/conftest.py)."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Finding a penalty: validation, the identical not-found message, rate limits, ECS being away."""
+
 from __future__ import annotations
 
 import pytest

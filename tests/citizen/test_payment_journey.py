@@ -1,4 +1,5 @@
 """Paying: create at the provider, come back, confirmation and receipt; and every way it can go wrong."""
+
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,4 +1,5 @@
 """The 'your penalty' page: amount due now, its parts, deadlines, and why a case cannot be paid."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -42,8 +43,15 @@ def test_after_the_deadline_the_full_penalty_is_due(client, put_case, today):
 
 def test_arrears_are_shown_with_their_period(client, put_case):
     case = put_case(
-        reference="29000009", case_type="29KK", vrm="KX19ABC", penalty_pence=15375, reduced_penalty_pence=15375,
-        reduction_deadline=None, arrears_pence=8250, arrears_from=date(2026, 5, 1), arrears_to=date(2026, 10, 31),
+        reference="29000009",
+        case_type="29KK",
+        vrm="KX19ABC",
+        penalty_pence=15375,
+        reduced_penalty_pence=15375,
+        reduction_deadline=None,
+        arrears_pence=8250,
+        arrears_from=date(2026, 5, 1),
+        arrears_to=date(2026, 10, 31),
     )
     page = show(client, case)
     assert "You need to pay £236.25" in page
@@ -54,8 +62,14 @@ def test_arrears_are_shown_with_their_period(client, put_case):
 
 
 def test_part_paid_case_shows_what_was_paid_and_the_rest(client, put_case):
-    case = put_case(reference="14400003", case_type="144A", penalty_pence=10000, reduced_penalty_pence=5000,
-                    status=PART_PAID, amount_paid_pence=2000)
+    case = put_case(
+        reference="14400003",
+        case_type="144A",
+        penalty_pence=10000,
+        reduced_penalty_pence=5000,
+        status=PART_PAID,
+        amount_paid_pence=2000,
+    )
     page = show(client, case)
     assert "Already paid" in page and "£20" in page
     assert "You need to pay £30" in page
@@ -65,12 +79,20 @@ def test_part_paid_case_shows_what_was_paid_and_the_rest(client, put_case):
 @pytest.mark.parametrize(
     "overrides,heading,advice",
     [
-        ({"status": PAID, "amount_paid_pence": 4000}, "This penalty has already been paid", "do not need to do anything"),
+        (
+            {"status": PAID, "amount_paid_pence": 4000},
+            "This penalty has already been paid",
+            "do not need to do anything",
+        ),
         ({"status": DEBT_RECOVERY}, "You cannot pay this penalty online", "debt recovery"),
         ({"status": COURT}, "You cannot pay this penalty online", "court"),
         ({"status": NO_PAYMENT_REQUIRED}, "You do not need to pay this penalty", "cancelled or withdrawn"),
         ({"case_type": "23B"}, "You cannot pay this penalty online", "cannot be paid using this service"),
-        ({"penalty_pence": 0, "reduced_penalty_pence": 0, "reduction_deadline": None}, "There is nothing to pay", "no amount due"),
+        (
+            {"penalty_pence": 0, "reduced_penalty_pence": 0, "reduction_deadline": None},
+            "There is nothing to pay",
+            "no amount due",
+        ),
     ],
 )
 def test_cases_that_cannot_be_paid_here_say_why_and_what_to_do(client, put_case, overrides, heading, advice):

@@ -12,17 +12,18 @@ refused connections, two (then three) workers at once, one of them SIGKILLed.
 PostgreSQL only: the workers are separate processes sharing the test database (SQLite
 runs a single worker by design). The bigger version is bench/ecs_chaos_bench.py.
 """
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
-from standins.chaos import Workers, build_scenario, enqueue, verify, worker_env
 
 from penaltypay.ecs.models import OutboxEvent
 from penaltypay.kernel.clock import london_date
+from standins.chaos import Workers, build_scenario, enqueue, verify, worker_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -44,28 +45,36 @@ def database_url() -> str:
 
 
 def base_faults(scenario) -> dict:
-    return dict(
-        latency_ms=[0, 20],
+    return {
+        "latency_ms": [0, 20],
         # 2% of calls take longer than the client waits: the write is applied after it gave up.
-        tail_ms=[int(CLIENT_TIMEOUT * 1000) + 200, int(CLIENT_TIMEOUT * 1000) + 600], tail_probability=0.02,
-        timeout_after_commit=0.04, hang_seconds=CLIENT_TIMEOUT + 0.5,
-        reset_before_commit=0.04, reset_after_commit=0.04, http_500_without_fault=0.04,
-        fault_for_case=scenario.fault_for_case, seed=SEED,
-    )
+        "tail_ms": [int(CLIENT_TIMEOUT * 1000) + 200, int(CLIENT_TIMEOUT * 1000) + 600],
+        "tail_probability": 0.02,
+        "timeout_after_commit": 0.04,
+        "hang_seconds": CLIENT_TIMEOUT + 0.5,
+        "reset_before_commit": 0.04,
+        "reset_after_commit": 0.04,
+        "http_500_without_fault": 0.04,
+        "fault_for_case": scenario.fault_for_case,
+        "seed": SEED,
+    }
 
 
 def counts() -> dict[str, int]:
-    return {status: OutboxEvent.objects.filter(status=status).count()
-            for status in (OutboxEvent.PENDING, OutboxEvent.SENT, OutboxEvent.EXCEPTION)}
+    return {
+        status: OutboxEvent.objects.filter(status=status).count()
+        for status in (OutboxEvent.PENDING, OutboxEvent.SENT, OutboxEvent.EXCEPTION)
+    }
 
 
 def test_every_event_reaches_the_ledger_exactly_once_in_order_despite_chaos(ecs, tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip("several worker processes need PostgreSQL's row locks (the SQLite run has one worker)")
 
-    now = datetime.now(timezone.utc)
-    scenario = build_scenario(seed=SEED, cases=CASES, payments=PAYMENTS, refund_ratio=REFUND_RATIO,
-                              today=london_date(now), now=now)
+    now = datetime.now(UTC)
+    scenario = build_scenario(
+        seed=SEED, cases=CASES, payments=PAYMENTS, refund_ratio=REFUND_RATIO, today=london_date(now), now=now
+    )
     for case in scenario.cases:
         ecs.put_case(case)
     ecs.set_faults(**base_faults(scenario))
@@ -73,11 +82,18 @@ def test_every_event_reaches_the_ledger_exactly_once_in_order_despite_chaos(ecs,
     half = total // 2
     enqueue(scenario.events[:half])
 
-    env = worker_env(database_url=database_url(), ecs_url=ecs.url, write_timeout=CLIENT_TIMEOUT,
-                     lease_seconds=LEASE_SECONDS, backoff_base=0.2, backoff_cap=2.0,
-                     breaker_min_open=0.5, breaker_max_open=2.0,
-                     # above the slowest write the simulator is told to make (the tail: 1.6 s)
-                     settle_seconds=3.0)
+    env = worker_env(
+        database_url=database_url(),
+        ecs_url=ecs.url,
+        write_timeout=CLIENT_TIMEOUT,
+        lease_seconds=LEASE_SECONDS,
+        backoff_base=0.2,
+        backoff_cap=2.0,
+        breaker_min_open=0.5,
+        breaker_max_open=2.0,
+        # above the slowest write the simulator is told to make (the tail: 1.6 s)
+        settle_seconds=3.0,
+    )
     workers = Workers(env, tmp_path / "workers", concurrency=4)
     started = time.monotonic()
     timeline: list[str] = []
@@ -93,7 +109,7 @@ def test_every_event_reaches_the_ledger_exactly_once_in_order_despite_chaos(ecs,
         while True:
             state = counts()
             if enqueued < total:  # the rest arrives while delivery is under way
-                batch = scenario.events[enqueued:enqueued + 40]
+                batch = scenario.events[enqueued : enqueued + 40]
                 enqueue(batch)
                 enqueued += len(batch)
             if not killed and state[OutboxEvent.SENT] >= total * 0.3:
@@ -115,21 +131,38 @@ def test_every_event_reaches_the_ledger_exactly_once_in_order_despite_chaos(ecs,
                 break
             assert workers.alive(), "every worker died:\n" + workers.tail()
             if time.monotonic() - started > DEADLINE_SECONDS:
-                stuck = list(OutboxEvent.objects.filter(status=OutboxEvent.PENDING).order_by("id").values(
-                    "id", "case_reference", "kind", "attempts", "outcome_unknown", "last_error",
-                    "next_attempt_at", "lease_owner")[:10])
-                pytest.fail(f"the outbox did not drain in {DEADLINE_SECONDS} s: {counts()}\n"
-                            f"first pending: {stuck}\n" + "\n".join(timeline) + "\n" + workers.tail())
+                stuck = list(
+                    OutboxEvent.objects.filter(status=OutboxEvent.PENDING)
+                    .order_by("id")
+                    .values(
+                        "id",
+                        "case_reference",
+                        "kind",
+                        "attempts",
+                        "outcome_unknown",
+                        "last_error",
+                        "next_attempt_at",
+                        "lease_owner",
+                    )[:10]
+                )
+                pytest.fail(
+                    f"the outbox did not drain in {DEADLINE_SECONDS} s: {counts()}\n"
+                    f"first pending: {stuck}\n" + "\n".join(timeline) + "\n" + workers.tail()
+                )
             time.sleep(0.25)
     finally:
         workers.stop_all()
         ecs.set_faults()
 
-    ledgers = {case.reference: [(e.kind, e.refund_reference or e.payment_reference) for e in ecs.ledger(case.reference)]
-               for case in scenario.cases}
+    ledgers = {
+        case.reference: [(e.kind, e.refund_reference or e.payment_reference) for e in ecs.ledger(case.reference)]
+        for case in scenario.cases
+    }
     verdict = verify(scenario, ledgers)
-    report = (f"{total} events ({scenario.payments} payments, {scenario.refunds} refunds) on {CASES} cases: "
-              f"{verdict}\n" + "\n".join(timeline))
+    report = (
+        f"{total} events ({scenario.payments} payments, {scenario.refunds} refunds) on {CASES} cases: "
+        f"{verdict}\n" + "\n".join(timeline)
+    )
     print(report)
 
     # Exactly once, in order per case.

@@ -7,41 +7,52 @@ therefore reads the ledger no sooner than `unknown_outcome_settle_seconds` after
 write began: the write-ahead commit moves the event's next_attempt_at there, so neither
 a retry nor another worker (after this one died mid-call) can get in sooner.
 """
+
 from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import transaction
-from standins.ecs import FaultPlan
 
 from penaltypay.adapters.ecs_soap import EcsClient
 from penaltypay.ecs import delivery
 from penaltypay.ecs.models import OutboxEvent
 from penaltypay.ecs.outbox import enqueue_payment
 from penaltypay.ecs.outbox_worker import OutboxWorker
+from standins.ecs import FaultPlan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PAID_AT = datetime.now(timezone.utc) - timedelta(hours=1)
+PAID_AT = datetime.now(UTC) - timedelta(hours=1)
 CLIENT_TIMEOUT = 0.8
 LATE_MS = 1500  # ECS applies the write 0.7 s after the client gave up
 
 
-
-
 def make_worker(ecs, clock, **policy):
-    return OutboxWorker(lambda: EcsClient(ecs.url, timeout=CLIENT_TIMEOUT), concurrency=1, lease_seconds=30,
-                        respect_batch_window=False, clock=clock, rng=lambda: 0.0,
-                        policy=delivery.Policy(**policy))
+    return OutboxWorker(
+        lambda: EcsClient(ecs.url, timeout=CLIENT_TIMEOUT),
+        concurrency=1,
+        lease_seconds=30,
+        respect_batch_window=False,
+        clock=clock,
+        rng=lambda: 0.0,
+        policy=delivery.Policy(**policy),
+    )
 
 
 def pay(case, reference):
     with transaction.atomic():
-        return enqueue_payment(case_reference=case.reference, payment_reference=reference, amount_pence=4000,
-                               paid_at=PAID_AT, channel="ONLINE", psp_reference=f"psp-{reference}")
+        return enqueue_payment(
+            case_reference=case.reference,
+            payment_reference=reference,
+            amount_pence=4000,
+            paid_at=PAID_AT,
+            channel="ONLINE",
+            psp_reference=f"psp-{reference}",
+        )
 
 
 def run(worker):
@@ -99,7 +110,8 @@ def test_without_a_settle_time_the_late_write_is_paid_twice(ecs, reduced_case, c
 
 
 def test_the_write_ahead_commit_holds_the_event_until_the_settle_time_even_if_the_worker_dies(
-        ecs, reduced_case, clock, monkeypatch):
+    ecs, reduced_case, clock, monkeypatch
+):
     worker = make_worker(ecs, clock, unknown_outcome_settle_seconds=90)
     pay(reduced_case, "PP-LATE-0003")
     seen = {}

@@ -1,10 +1,11 @@
 """The outbox worker against the running ECS simulator: exactly once, in order per case,
 and the right thing for every fault. (The randomised multi-process proof is test_outbox_chaos.py.)"""
+
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import transaction
@@ -18,16 +19,20 @@ from penaltypay.payments.ecs_sync import record_delivered
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PAID_AT = datetime.now(timezone.utc) - timedelta(hours=1)
-
-
+PAID_AT = datetime.now(UTC) - timedelta(hours=1)
 
 
 @pytest.fixture
 def worker(ecs, clock):
-    return OutboxWorker(lambda: EcsClient(ecs.url, timeout=1.0), on_delivered=record_delivered, concurrency=2,
-                        lease_seconds=30,
-                        respect_batch_window=False, clock=clock, rng=lambda: 0.0)
+    return OutboxWorker(
+        lambda: EcsClient(ecs.url, timeout=1.0),
+        on_delivered=record_delivered,
+        concurrency=2,
+        lease_seconds=30,
+        respect_batch_window=False,
+        clock=clock,
+        rng=lambda: 0.0,
+    )
 
 
 def drain(worker, clock, rounds=8, step=400):
@@ -41,14 +46,25 @@ def drain(worker, clock, rounds=8, step=400):
 
 def pay(case, reference, amount=4000):
     with transaction.atomic():
-        return enqueue_payment(case_reference=case.reference, payment_reference=reference, amount_pence=amount,
-                               paid_at=PAID_AT, channel="ONLINE", psp_reference=f"psp-{reference}")
+        return enqueue_payment(
+            case_reference=case.reference,
+            payment_reference=reference,
+            amount_pence=amount,
+            paid_at=PAID_AT,
+            channel="ONLINE",
+            psp_reference=f"psp-{reference}",
+        )
 
 
 def refund(case, payment_reference, refund_reference, amount=1000):
     with transaction.atomic():
-        return enqueue_refund(case_reference=case.reference, payment_reference=payment_reference,
-                              refund_reference=refund_reference, amount_pence=amount, refunded_at=PAID_AT)
+        return enqueue_refund(
+            case_reference=case.reference,
+            payment_reference=payment_reference,
+            refund_reference=refund_reference,
+            amount_pence=amount,
+            refunded_at=PAID_AT,
+        )
 
 
 def ledger(ecs, case):
@@ -57,8 +73,14 @@ def ledger(ecs, case):
 
 def test_events_outside_a_transaction_are_refused(reduced_case):
     with pytest.raises(RuntimeError):
-        enqueue_payment(case_reference=reduced_case.reference, payment_reference="PP-1", amount_pence=1,
-                        paid_at=PAID_AT, channel="ONLINE", psp_reference="x")
+        enqueue_payment(
+            case_reference=reduced_case.reference,
+            payment_reference="PP-1",
+            amount_pence=1,
+            paid_at=PAID_AT,
+            channel="ONLINE",
+            psp_reference="x",
+        )
 
 
 def test_a_payment_reaches_the_ledger_once_with_its_authorisation_time(ecs, reduced_case, worker, clock):
@@ -127,8 +149,9 @@ def test_money_for_a_closed_case_goes_to_exceptions_and_is_not_retried(ecs, put_
     assert (status.exceptions, status.waiting, status.blocked_by_exception) == (1, 1, 1)
 
 
-def test_a_validation_error_stops_that_item_alerts_and_the_rest_move(ecs, reduced_case, put_case, worker, clock,
-                                                                     caplog):
+def test_a_validation_error_stops_that_item_alerts_and_the_rest_move(
+    ecs, reduced_case, put_case, worker, clock, caplog
+):
     other = put_case(reference="70000097", vrm="VV11VVV")
     ecs.set_faults(fault_for_case={other.reference: "VALIDATION_ERROR"})
     pay(other, "PP-DDDD-0001")
@@ -171,7 +194,10 @@ def test_a_successful_payment_is_queued_with_it_and_marks_the_case_paid(reduced_
     payment.refresh_from_db()
     event = OutboxEvent.objects.get()
     assert (event.payment_reference, event.amount_pence, event.effective_at) == (
-        payment.reference, payment.amount_pence, payment.authorised_at)
+        payment.reference,
+        payment.amount_pence,
+        payment.authorised_at,
+    )
     assert event.psp_reference == payment.psp_reference
     drain(worker, clock)
     payment.refresh_from_db()
@@ -199,7 +225,12 @@ def test_backlog_is_visible_to_operators(ecs, put_case, reduced_case, worker, cl
     out = StringIO()
     call_command("outbox_status", "--json", "--exceptions", stdout=out)
     status = json.loads(out.getvalue())
-    assert (status["waiting"], status["exceptions"], status["breaker_state"], status["sent_total"]) == (1, 1, "closed", 1)
+    assert (status["waiting"], status["exceptions"], status["breaker_state"], status["sent_total"]) == (
+        1,
+        1,
+        "closed",
+        1,
+    )
     assert status["exception_events"][0]["payment_reference"] == "PP-FFFF-0001"
 
     web = Client()
@@ -231,8 +262,15 @@ def test_an_operator_resolves_or_requeues_an_exception_and_it_is_audited(ecs, pu
         call_command("outbox_exception", "resolve", str(second.pk), "--by", "a.person", "--note", "x")
 
     with caplog.at_level(logging.INFO, logger="penaltypay.audit"):
-        call_command("outbox_exception", "resolve", str(first.pk), "--by", "a.person",
-                     "--note", "refunded in full, provider refund r-123")
+        call_command(
+            "outbox_exception",
+            "resolve",
+            str(first.pk),
+            "--by",
+            "a.person",
+            "--note",
+            "refunded in full, provider refund r-123",
+        )
     resolved = OutboxEvent.objects.get(pk=first.pk)
     assert (resolved.status, resolved.handled_by) == (OutboxEvent.RESOLVED, "a.person")
     assert any(r.name == "penaltypay.audit" and getattr(r, "by", "") == "a.person" for r in caplog.records)

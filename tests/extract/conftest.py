@@ -1,5 +1,6 @@
 """Helpers for the extract tests: build files record by record, and run the importer
 by each of its methods on the database under test."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -28,8 +29,14 @@ def trailer_for(details: list[bytes]) -> bytes:
     return layout.format_trailer(len(details), sum(parser.penalty_of(line) for line in details))
 
 
-def build(details: list[bytes], *, head: bytes | None = None, trailer: bytes | None = None,
-          extract_date: date = EXTRACT_DATE, sequence: int = 1) -> bytes:
+def build(
+    details: list[bytes],
+    *,
+    head: bytes | None = None,
+    trailer: bytes | None = None,
+    extract_date: date = EXTRACT_DATE,
+    sequence: int = 1,
+) -> bytes:
     head = header(extract_date, sequence) if head is None else head
     trailer = trailer_for(details) if trailer is None else trailer
     return b"".join(record + CRLF for record in [head, *details, trailer])
@@ -46,8 +53,15 @@ def sample_cases(n: int = 3, first_reference: int = 40000001) -> list:
             case = out_of_court_case(reference=reference, vrm=f"KX{i % 90 + 10}ABC")
         else:
             case = late_licensing_case(
-                reference=reference, case_type="144A", vrm="T5", penalty_pence=10000, reduced_penalty_pence=5000,
-                status="PART_PAID", amount_paid_pence=2000, vehicle_make="LAND ROVER", vehicle_colour="GREEN",
+                reference=reference,
+                case_type="144A",
+                vrm="T5",
+                penalty_pence=10000,
+                reduced_penalty_pence=5000,
+                status="PART_PAID",
+                amount_paid_pence=2000,
+                vehicle_make="LAND ROVER",
+                vehicle_colour="GREEN",
             )
         cases.append(case)
     return cases

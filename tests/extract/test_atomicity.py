@@ -1,6 +1,7 @@
 """Atomicity on PostgreSQL: an import killed half way (the process, or its database
 session as a database restart would) leaves the store as it was before the file;
 running it again completes it."""
+
 from __future__ import annotations
 
 import json
@@ -41,11 +42,19 @@ class Importer:
     """`penaltypay import-extract FILE --json` in its own process, on the test database."""
 
     def __init__(self, path: Path, method: str):
-        env = {**os.environ, "DATABASE_URL": database_url(), "PENALTYPAY_ENV": "test",
-               "DJANGO_SETTINGS_MODULE": SETTINGS[method]}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "PENALTYPAY_ENV": "test",
+            "DJANGO_SETTINGS_MODULE": SETTINGS[method],
+        }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "penaltypay.cli", "import-extract", str(path), "--json"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
     def finish(self, timeout=120):
@@ -67,10 +76,12 @@ class HeldBeforeCommit:
         self.session.execute("SELECT pg_advisory_lock(%s)", [HOLD_KEY])
         self.session.execute(
             "CREATE OR REPLACE FUNCTION test_hold_import() RETURNS trigger LANGUAGE plpgsql AS "
-            f"$$ BEGIN PERFORM pg_advisory_xact_lock({HOLD_KEY}); RETURN NEW; END $$")
+            f"$$ BEGIN PERFORM pg_advisory_xact_lock({HOLD_KEY}); RETURN NEW; END $$"
+        )
         self.session.execute(
             "CREATE TRIGGER test_hold_import BEFORE UPDATE ON extract_import FOR EACH ROW "
-            "WHEN (NEW.outcome = 'applied') EXECUTE FUNCTION test_hold_import()")
+            "WHEN (NEW.outcome = 'applied') EXECUTE FUNCTION test_hold_import()"
+        )
         return self
 
     def wait_until_held(self, timeout=60) -> int:
@@ -97,8 +108,10 @@ def files(tmp_path):
     seeded = [open_case(reference=f"6000{n:04d}", vrm=f"OLD{n}") for n in range(50)]
     for case in seeded:
         CaseRecord.objects.create(reference=case.reference, **CaseRecord.fields_from_case(case))
-    cases = [open_case(reference=f"6000{n:04d}", vrm=f"NEW{n}", status="PAID", amount_paid_pence=4000)
-             for n in range(0, 1500, 3)]
+    cases = [
+        open_case(reference=f"6000{n:04d}", vrm=f"NEW{n}", status="PAID", amount_paid_pence=4000)
+        for n in range(0, 1500, 3)
+    ]
     path = tmp_path / layout.file_name(EXTRACT_DATE, 1)
     path.write_bytes(layout.format_file(EXTRACT_DATE, 1, cases))
     expected = {case.reference: case for case in seeded}

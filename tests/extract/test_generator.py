@@ -1,4 +1,5 @@
 """`penaltypay generate-extract`: valid files of any size, a realistic mix, bad records on request."""
+
 from __future__ import annotations
 
 import collections
@@ -13,16 +14,17 @@ from penaltypay.extract import (
     importer,
     parser,
 )
+from penaltypay.extract.reader import ExtractReader
 from tests.extract.conftest import EXTRACT_DATE
 
 
 def read(path):
     with open(path, "rb") as stream:
-        reader = parser.ExtractReader(stream)
+        reader = ExtractReader(stream)
         head = parser.parse_header(reader.header())
         good, bad, total = [], [], 0
         for first, lines in reader.batches():
-            for n, line in enumerate(lines, first):
+            for _n, line in enumerate(lines, first):
                 fields = parser.parse_detail(line)
                 total += parser.penalty_of(line)
                 (good.append(parser.fields_to_case(fields)) if fields else bad.append(parser.explain_detail(line)))
@@ -52,8 +54,15 @@ def test_bad_records_on_request(tmp_path):
     _, cases, bad = read(made.path)
     assert len(bad) == made.bad and 60 < made.bad < 140 and len(cases) + len(bad) == 2000
     assert {field for field, _ in bad} == {
-        "reference", "issue_date", "reduced_penalty_pence", "reduction_deadline", "status", "record", "vrm",
-        "arrears_to"}
+        "reference",
+        "issue_date",
+        "reduced_penalty_pence",
+        "reduction_deadline",
+        "status",
+        "record",
+        "vrm",
+        "arrears_to",
+    }
 
 
 def test_same_seed_same_file_and_overlapping_ranges_share_references(tmp_path):
@@ -62,15 +71,29 @@ def test_same_seed_same_file_and_overlapping_ranges_share_references(tmp_path):
     a = generator.generate(tmp_path / "a", 100, extract_date=EXTRACT_DATE)
     b = generator.generate(tmp_path / "b", 100, extract_date=EXTRACT_DATE)
     assert a.path.read_bytes() == b.path.read_bytes()
-    assert generator.reference_for(150) in generator.generate(
-        tmp_path, 100, sequence=2, extract_date=EXTRACT_DATE, first_index=100).path.read_bytes()
+    assert (
+        generator.reference_for(150)
+        in generator.generate(tmp_path, 100, sequence=2, extract_date=EXTRACT_DATE, first_index=100).path.read_bytes()
+    )
 
 
 @pytest.mark.django_db
 def test_command_writes_a_file_the_importer_loads(tmp_path):
     out = StringIO()
-    call_command("generate_extract", "--count", "500", "--date", "20261124", "--bad-share", "0.02", "--seed", "9",
-                 "--out", str(tmp_path), stdout=out)
+    call_command(
+        "generate_extract",
+        "--count",
+        "500",
+        "--date",
+        "20261124",
+        "--bad-share",
+        "0.02",
+        "--seed",
+        "9",
+        "--out",
+        str(tmp_path),
+        stdout=out,
+    )
     assert "ECS_EXTRACT_20261124_000001.DAT: 500 records" in out.getvalue()
     result = importer.import_file(tmp_path / "ECS_EXTRACT_20261124_000001.DAT")
     assert result.outcome == "applied" and result.read == 500 and result.rejected > 0

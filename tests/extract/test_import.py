@@ -1,7 +1,9 @@
 """The importer's behaviour: upserts, the no-reopen rule, idempotency, the sequence rule,
 run records, the command and the drop folder."""
+
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -18,6 +20,7 @@ from penaltypay.cases.domain import OPEN, PAID
 from penaltypay.cases.models import CaseRecord
 from penaltypay.extract import drop_folder, importer, layout, postgres_load, rules
 from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
+from penaltypay.extract.reader import ExtractReader
 from penaltypay.kernel.clock import LONDON
 from penaltypay.payments.models import Payment
 from tests.extract.conftest import (
@@ -34,7 +37,7 @@ from tests.extract.conftest import (
 
 pytestmark = pytest.mark.django_db
 
-CUT = datetime(2026, 11, 24, 0, 0, tzinfo=LONDON)  # the cut of EXTRACT_DATE's file (docs/adr/0008)
+CUT = datetime(2026, 11, 24, 0, 0, tzinfo=LONDON)  # the cut of EXTRACT_DATE's file (docs/extract-import.md)
 
 
 def extract(cases, sequence=1, extract_date=EXTRACT_DATE) -> bytes:
@@ -57,8 +60,13 @@ def test_a_later_record_replaces_the_earlier_one(write_file, method):
     CaseRecord.objects.create(reference="99999999", **CaseRecord.fields_from_case(open_case(reference="99999999")))
     changed = replace(first[1], status=PAID, amount_paid_pence=first[1].penalty_pence + first[1].arrears_pence)
     new = open_case(reference="40000009", vrm="NEW1")
-    result = importer.import_file(write_file(extract([changed, new], 2, EXTRACT_DATE + timedelta(days=1)), sequence=2,
-                                           extract_date=EXTRACT_DATE + timedelta(days=1)))
+    result = importer.import_file(
+        write_file(
+            extract([changed, new], 2, EXTRACT_DATE + timedelta(days=1)),
+            sequence=2,
+            extract_date=EXTRACT_DATE + timedelta(days=1),
+        )
+    )
     assert (result.outcome, result.applied) == ("applied", 2)
     assert store() == {
         first[0].reference: as_stored(first[0]),
@@ -90,11 +98,20 @@ def test_a_rejected_later_record_leaves_the_earlier_one(write_file, method):
 
 # --- the no-reopen rule ----------------------------------------------------------------------
 
-def paid(reference: str, authorised_at, ecs_recorded_at=None, status="success", n=[0]):
-    n[0] += 1
+
+_payment_numbers = itertools.count(1)
+
+
+def paid(reference: str, authorised_at, ecs_recorded_at=None, status="success"):
     return Payment.objects.create(
-        reference=f"PP-TEST-{n[0]:04d}", case_reference=reference, case_type="7A", amount_pence=4000,
-        description="test", status=status, authorised_at=authorised_at, ecs_recorded_at=ecs_recorded_at,
+        reference=f"PP-TEST-{next(_payment_numbers):04d}",
+        case_reference=reference,
+        case_type="7A",
+        amount_pence=4000,
+        description="test",
+        status=status,
+        authorised_at=authorised_at,
+        ecs_recorded_at=ecs_recorded_at,
     )
 
 
@@ -151,6 +168,7 @@ def test_cut_is_the_start_of_the_extract_date_in_london():
 
 # --- idempotency and the sequence rule ---------------------------------------------------------
 
+
 def test_loading_the_same_file_twice_changes_nothing_and_says_so(write_file, method):
     path = write_file(extract(sample_cases(3)))
     first = importer.import_file(path)
@@ -172,7 +190,10 @@ def test_the_first_sequence_is_one_unless_configured(write_file, settings):
 
 
 def test_first_sequence_option_only_before_the_first_load(write_file):
-    assert importer.import_file(write_file(extract(sample_cases(1), 42), sequence=42), first_sequence=42).outcome == "applied"
+    assert (
+        importer.import_file(write_file(extract(sample_cases(1), 42), sequence=42), first_sequence=42).outcome
+        == "applied"
+    )
     with pytest.raises(ValueError, match="next expected is 000043"):
         importer.import_file(write_file(extract(sample_cases(1), 43), sequence=43), first_sequence=1)
     assert importer.import_file(write_file(extract(sample_cases(1), 43), sequence=43)).outcome == "applied"
@@ -182,7 +203,11 @@ def test_sequence_must_be_the_next_one(write_file):
     day = EXTRACT_DATE
     assert importer.import_file(write_file(extract(sample_cases(1), 1, day), sequence=1)).outcome == "applied"
     gap = importer.import_file(write_file(extract(sample_cases(1), 3, day), sequence=3))
-    assert (gap.outcome, gap.reason, gap.waiting) == ("rejected", "sequence 000003 is not the next expected (000002)", True)
+    assert (gap.outcome, gap.reason, gap.waiting) == (
+        "rejected",
+        "sequence 000003 is not the next expected (000002)",
+        True,
+    )
     changed = importer.import_file(write_file(extract(sample_cases(2), 1, day), name="ECS_EXTRACT_20261124_000001.DAT"))
     assert (changed.outcome, changed.reason) == ("rejected", "sequence 000001 was already loaded from a different file")
     assert importer.import_file(write_file(extract(sample_cases(1), 2, day), sequence=2)).outcome == "applied"
@@ -205,14 +230,16 @@ def test_files_load_in_sequence_order(write_file):
 
 
 def test_an_interrupted_run_is_marked_by_the_next_import(write_file):
-    stale = ExtractImport.objects.create(file_name="ECS_EXTRACT_20261124_000001.DAT", sequence=1,
-                                         outcome="running", started_at=timezone.now())
+    stale = ExtractImport.objects.create(
+        file_name="ECS_EXTRACT_20261124_000001.DAT", sequence=1, outcome="running", started_at=timezone.now()
+    )
     assert importer.import_file(write_file(extract(sample_cases(1)))).outcome == "applied"
     stale.refresh_from_db()
     assert stale.outcome == "interrupted" and "nothing of it was applied" in stale.reason
 
 
 # --- the command ----------------------------------------------------------------------------------
+
 
 def run_command(*args):
     from io import StringIO
@@ -235,11 +262,19 @@ def test_command_json_one_object_per_file(write_file):
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["sequence"] for line in lines] == [1, 2]
     assert lines[0] == {
-        "file": "ECS_EXTRACT_20261124_000001.DAT", "sequence": 1, "outcome": "applied", "read": 2, "applied": 1,
-        "rejected": 1, "conflicts": 0, "seconds": lines[0]["seconds"], "run_id": lines[0]["run_id"],
+        "file": "ECS_EXTRACT_20261124_000001.DAT",
+        "sequence": 1,
+        "outcome": "applied",
+        "read": 2,
+        "applied": 1,
+        "rejected": 1,
+        "conflicts": 0,
+        "seconds": lines[0]["seconds"],
+        "run_id": lines[0]["run_id"],
         "method": lines[0]["method"],
-        "rejected_records": [{"line": 3, "reference": "40000002", "field": "record",
-                              "reason": "record is 149 characters, expected 150"}],
+        "rejected_records": [
+            {"line": 3, "reference": "40000002", "field": "record", "reason": "record is 149 characters, expected 150"}
+        ],
         "conflict_records": [],
     }
     assert lines[1]["outcome"] == "applied" and lines[1]["rejected_records"] == []
@@ -252,7 +287,10 @@ def test_command_exits_non_zero_when_a_file_is_rejected(write_file):
     code, out = run_command(str(path), "--json")
     assert code == 1
     line = json.loads(out)
-    assert (line["outcome"], line["reason"]) == ("rejected", "trailer count 2 disagrees with the 1 detail records in the file")
+    assert (line["outcome"], line["reason"]) == (
+        "rejected",
+        "trailer count 2 disagrees with the 1 detail records in the file",
+    )
     code, out = run_command(str(path))
     assert code == 1 and "REJECTED: trailer count 2 disagrees" in out
 
@@ -272,6 +310,7 @@ def test_command_usage_errors():
 
 # --- the drop folder ---------------------------------------------------------------------------
 
+
 def test_drop_folder_loads_in_order_and_files_what_it_has_done(tmp_path, settings):
     drop = tmp_path / "drop"
     drop.mkdir()
@@ -283,7 +322,9 @@ def test_drop_folder_loads_in_order_and_files_what_it_has_done(tmp_path, setting
     results = drop_folder.import_drop_folder(settle_seconds=0)
     assert [(r.sequence, r.outcome) for r in results] == [(1, "applied"), (2, "applied")]
     assert sorted(p.name for p in (drop / "loaded").iterdir()) == [
-        "ECS_EXTRACT_20261124_000001.DAT", "ECS_EXTRACT_20261124_000002.DAT"]
+        "ECS_EXTRACT_20261124_000001.DAT",
+        "ECS_EXTRACT_20261124_000002.DAT",
+    ]
     assert sorted(p.name for p in drop.iterdir() if p.is_file()) == [".hidden", "ECS_EXTRACT_20261124_000003.DAT.part"]
 
 
@@ -291,17 +332,22 @@ def test_drop_folder_leaves_a_file_ahead_of_a_gap_and_rejects_bad_ones(tmp_path)
     drop = tmp_path
     (drop / layout.file_name(EXTRACT_DATE, 2)).write_bytes(extract(sample_cases(1), 2))
     results = drop_folder.import_drop_folder(drop, settle_seconds=0)
-    assert [(r.outcome, r.reason) for r in results] == [("rejected", "sequence 000002 is not the next expected (000001)")]
+    assert [(r.outcome, r.reason) for r in results] == [
+        ("rejected", "sequence 000002 is not the next expected (000001)")
+    ]
     assert (drop / layout.file_name(EXTRACT_DATE, 2)).exists()  # waits for 000001
 
     (drop / layout.file_name(EXTRACT_DATE, 1)).write_bytes(build(details_of(sample_cases(1)), trailer=trailer_for([])))
     (drop / "notes.txt").write_bytes(b"hello")
     results = drop_folder.import_drop_folder(drop, settle_seconds=0)
     assert [(r.file, r.outcome) for r in results] == [
-        ("notes.txt", "rejected"), ("ECS_EXTRACT_20261124_000001.DAT", "rejected")]
+        ("notes.txt", "rejected"),
+        ("ECS_EXTRACT_20261124_000001.DAT", "rejected"),
+    ]
     assert (drop / "rejected" / "ECS_EXTRACT_20261124_000001.DAT").exists()
     assert (drop / "rejected" / "ECS_EXTRACT_20261124_000001.DAT.reason.txt").read_text() == (
-        "trailer count 0 disagrees with the 1 detail records in the file\n")
+        "trailer count 0 disagrees with the 1 detail records in the file\n"
+    )
     assert (drop / layout.file_name(EXTRACT_DATE, 2)).exists()  # not attempted after the rejection
 
     (drop / layout.file_name(EXTRACT_DATE, 1)).write_bytes(extract(sample_cases(1), 1))  # ECS resends it
@@ -361,17 +407,25 @@ def test_header_only_is_read_before_the_sequence_decision(write_file):
 
 # --- bigger files, batch boundaries, the bulk path's fall-back, the lock ------------------------
 
+
 def test_many_batches_with_bad_records_and_repeats(tmp_path, method, monkeypatch):
     from penaltypay.extract import generator, parser
 
     monkeypatch.setattr(parser, "CHUNK_BYTES", 5000)  # ~33 records a batch: many batch boundaries
     first = generator.generate(tmp_path, 1200, extract_date=EXTRACT_DATE, bad_share=0.03, seed=4)
-    second = generator.generate(tmp_path, 1200, sequence=2, extract_date=EXTRACT_DATE + timedelta(days=1),
-                                bad_share=0.03, seed=5, first_index=600)
+    second = generator.generate(
+        tmp_path,
+        1200,
+        sequence=2,
+        extract_date=EXTRACT_DATE + timedelta(days=1),
+        bad_share=0.03,
+        seed=5,
+        first_index=600,
+    )
     expected, bad_lines = {}, {}
     for made in (first, second):
         with open(made.path, "rb") as stream:
-            reader = parser.ExtractReader(stream)
+            reader = ExtractReader(stream)
             reader.header()
             for start, lines in reader.batches():
                 for line_no, line in enumerate(lines, start):
@@ -382,11 +436,16 @@ def test_many_batches_with_bad_records_and_repeats(tmp_path, method, monkeypatch
                         expected[fields[0].decode()] = parser.fields_to_case(fields)
     results = importer.import_files([second.path, first.path])
     assert [(r.sequence, r.outcome, r.read, r.rejected) for r in results] == [
-        (1, "applied", 1200, first.bad), (2, "applied", 1200, second.bad)]
+        (1, "applied", 1200, first.bad),
+        (2, "applied", 1200, second.bad),
+    ]
     assert store() == expected
     for result in results:
-        issues = list(ExtractRecordIssue.objects.filter(run_id=result.run_id).order_by("line")
-                      .values_list("line", "field", "reason"))
+        issues = list(
+            ExtractRecordIssue.objects.filter(run_id=result.run_id)
+            .order_by("line")
+            .values_list("line", "field", "reason")
+        )
         assert issues == bad_lines[result.file]
 
 
@@ -409,8 +468,14 @@ def test_one_import_at_a_time(write_file):
     import psycopg
 
     s = connection.settings_dict
-    with psycopg.connect(host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432, user=s["USER"],
-                         password=s["PASSWORD"] or None, dbname=s["NAME"], autocommit=True) as other:
+    with psycopg.connect(
+        host=s["HOST"] or "127.0.0.1",
+        port=s["PORT"] or 5432,
+        user=s["USER"],
+        password=s["PASSWORD"] or None,
+        dbname=s["NAME"],
+        autocommit=True,
+    ) as other:
         other.execute("SELECT pg_advisory_lock(%s)", [importer.ADVISORY_LOCK_KEY])
         path = write_file(extract(sample_cases(1)))
         with pytest.raises(importer.ImportBusy):
@@ -433,5 +498,7 @@ def test_first_sequence_with_several_files_and_a_misnamed_one(write_file):
     paths.append(write_file(b"junk", name="readme.txt"))
     results = importer.import_files(paths, first_sequence=41)
     assert [(r.file, r.outcome) for r in results] == [
-        ("readme.txt", "rejected"), ("ECS_EXTRACT_20261124_000041.DAT", "applied"),
-        ("ECS_EXTRACT_20261124_000042.DAT", "applied")]
+        ("readme.txt", "rejected"),
+        ("ECS_EXTRACT_20261124_000041.DAT", "applied"),
+        ("ECS_EXTRACT_20261124_000042.DAT", "applied"),
+    ]

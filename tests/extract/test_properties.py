@@ -1,6 +1,7 @@
 """Property-based tests (hypothesis): any valid file round-trips into the store exactly;
 arbitrary bytes never crash the importer (rejected with a reason, store unchanged);
 the fast record check and the rule-by-rule one always agree."""
+
 from __future__ import annotations
 
 import io
@@ -18,6 +19,7 @@ from penaltypay.extract import (
     parser,
 )
 from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
+from penaltypay.extract.reader import ExtractReader
 from tests.extract.conftest import (
     EXTRACT_DATE,
     as_stored,
@@ -41,7 +43,9 @@ def valid_cases(draw, references=None):
     deadline = draw(st.none() | dates) if reduced < penalty else None
     period = draw(st.none() | st.tuples(dates, dates).map(sorted))
     return Case(
-        reference=draw(references if references is not None else st.text(alphabet="0123456789", min_size=8, max_size=8)),
+        reference=draw(
+            references if references is not None else st.text(alphabet="0123456789", min_size=8, max_size=8)
+        ),
         case_type=draw(st.text(alphabet=ALNUM, min_size=1, max_size=4)),
         vrm=draw(st.text(alphabet=ALNUM, min_size=1, max_size=7)),
         vehicle_make=draw(free_text(20)),
@@ -61,11 +65,13 @@ def valid_cases(draw, references=None):
 
 # A small pool of references as well as any 8 digits, so files repeat cases.
 some_references = st.sampled_from(["00000000", "12345678", "99999999", "40000001"]) | st.text(
-    alphabet="0123456789", min_size=8, max_size=8)
+    alphabet="0123456789", min_size=8, max_size=8
+)
 case_lists = st.lists(valid_cases(some_references), max_size=25)
 
 DB_SETTINGS = settings(
-    max_examples=30, deadline=None,
+    max_examples=30,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -94,15 +100,19 @@ def mutations():
     """Bytes near a valid file (the interesting ones) and arbitrary bytes."""
     valid = build(details_of(sample_cases(4)))
     edits = st.lists(
-        st.tuples(st.integers(min_value=0, max_value=len(valid) - 1), st.binary(max_size=3),
-                  st.integers(min_value=0, max_value=3)),
-        min_size=1, max_size=4,
+        st.tuples(
+            st.integers(min_value=0, max_value=len(valid) - 1),
+            st.binary(max_size=3),
+            st.integers(min_value=0, max_value=3),
+        ),
+        min_size=1,
+        max_size=4,
     )
 
     def apply(edit_list):
         data = bytearray(valid)
         for position, insert, delete in edit_list:
-            data[position:position + delete] = insert
+            data[position : position + delete] = insert
         return bytes(data)
 
     return st.one_of(st.binary(max_size=2000), edits.map(apply), st.just(valid[:-2]), st.just(valid[: len(valid) // 2]))
@@ -144,7 +154,7 @@ def test_any_file_name_is_handled(name, tmp_path):
 @settings(max_examples=300, deadline=None)
 @given(data=st.binary(max_size=3000), chunk=st.integers(min_value=1, max_value=400))
 def test_arbitrary_bytes_never_crash_the_reader(data, chunk):
-    reader = parser.ExtractReader(io.BytesIO(data), chunk_bytes=chunk)
+    reader = ExtractReader(io.BytesIO(data), chunk_bytes=chunk)
     try:
         parser.parse_header(reader.header())
         total = 0
@@ -173,8 +183,11 @@ def near_records():
         return bytes(data)
 
     printable = st.binary(min_size=140, max_size=155).map(lambda b: bytes(0x20 + x % 95 for x in b))
-    return st.tuples(record, edits).map(apply) | printable | st.builds(
-        lambda case: layout.format_detail(case), valid_cases())
+    return (
+        st.tuples(record, edits).map(apply)
+        | printable
+        | st.builds(lambda case: layout.format_detail(case), valid_cases())
+    )
 
 
 @settings(max_examples=1000, deadline=None)

@@ -1,5 +1,6 @@
 """Every whole-file rule and every record rule, each broken input with the exact reason
 expected; first on the parser alone (no database), then through the importer."""
+
 from __future__ import annotations
 
 import io
@@ -13,6 +14,7 @@ from penaltypay.extract import (
     parser,
 )
 from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
+from penaltypay.extract.reader import ExtractReader
 from tests.extract.conftest import (
     CRLF,
     EXTRACT_DATE,
@@ -30,7 +32,7 @@ TOTAL = sum(parser.penalty_of(line) for line in GOOD)
 
 def put(record: bytes, position: int, value: bytes) -> bytes:
     """The record with `value` written at 1-based column `position`."""
-    return record[: position - 1] + value + record[position - 1 + len(value):]
+    return record[: position - 1] + value + record[position - 1 + len(value) :]
 
 
 def with_detail(index: int, position: int, value: bytes) -> list[bytes]:
@@ -43,44 +45,100 @@ def with_detail(index: int, position: int, value: bytes) -> list[bytes]:
 
 FILE_CASES = [
     ("empty file", b"", "file is empty: missing header"),
-    ("no header", b"".join(r + CRLF for r in [*GOOD, trailer_for(GOOD)]),
-     "missing header: the first record's type is 'D', expected 'H'"),
+    (
+        "no header",
+        b"".join(r + CRLF for r in [*GOOD, trailer_for(GOOD)]),
+        "missing header: the first record's type is 'D', expected 'H'",
+    ),
     ("empty first record", CRLF + build(GOOD), "missing header: the first record is empty"),
-    ("header too short", build(GOOD, head=header()[:-1]), "header is malformed: record is 149 characters, expected 150"),
-    ("header too long", build(GOOD, head=header() + b" "), "header is malformed: record is 151 characters, expected 150"),
-    ("header date not a date", build(GOOD, head=put(header(), 2, b"20261332")),
-     "header is malformed: extract date '20261332' is not a valid date"),
-    ("header sequence not digits", build(GOOD, head=put(header(), 10, b"00000A")),
-     "header is malformed: sequence number '00000A' is not 6 digits"),
-    ("header source not ECS", build(GOOD, head=put(header(), 16, b"XCS")),
-     "header is malformed: source system 'XCS     ' is not 'ECS'"),
-    ("header filler not spaces", build(GOOD, head=put(header(), 150, b"X")),
-     "header is malformed: columns 24-150 are not all spaces"),
-    ("header sequence differs from the name", build(GOOD, sequence=2),
-     "header sequence 000002 does not match the file name's 000001"),
-    ("header date differs from the name", build(GOOD, head=put(header(), 2, b"20261125")),
-     "header date 20261125 does not match the file name's 20261124"),
+    (
+        "header too short",
+        build(GOOD, head=header()[:-1]),
+        "header is malformed: record is 149 characters, expected 150",
+    ),
+    (
+        "header too long",
+        build(GOOD, head=header() + b" "),
+        "header is malformed: record is 151 characters, expected 150",
+    ),
+    (
+        "header date not a date",
+        build(GOOD, head=put(header(), 2, b"20261332")),
+        "header is malformed: extract date '20261332' is not a valid date",
+    ),
+    (
+        "header sequence not digits",
+        build(GOOD, head=put(header(), 10, b"00000A")),
+        "header is malformed: sequence number '00000A' is not 6 digits",
+    ),
+    (
+        "header source not ECS",
+        build(GOOD, head=put(header(), 16, b"XCS")),
+        "header is malformed: source system 'XCS     ' is not 'ECS'",
+    ),
+    (
+        "header filler not spaces",
+        build(GOOD, head=put(header(), 150, b"X")),
+        "header is malformed: columns 24-150 are not all spaces",
+    ),
+    (
+        "header sequence differs from the name",
+        build(GOOD, sequence=2),
+        "header sequence 000002 does not match the file name's 000001",
+    ),
+    (
+        "header date differs from the name",
+        build(GOOD, head=put(header(), 2, b"20261125")),
+        "header date 20261125 does not match the file name's 20261124",
+    ),
     ("header only", header() + CRLF, "missing trailer: the file ends after the header"),
-    ("no trailer", b"".join(r + CRLF for r in [header(), *GOOD]),
-     "missing trailer: the last record's type is 'D', expected 'T'"),
+    (
+        "no trailer",
+        b"".join(r + CRLF for r in [header(), *GOOD]),
+        "missing trailer: the last record's type is 'D', expected 'T'",
+    ),
     ("blank line after the trailer", build(GOOD) + CRLF, "missing trailer: the last record is empty"),
-    ("records after the trailer", b"".join(r + CRLF for r in [header(), GOOD[0], trailer_for(GOOD[:1]), *GOOD[1:]]),
-     "missing trailer: the last record's type is 'D', expected 'T'"),
-    ("trailer too short", build(GOOD, trailer=trailer_for(GOOD)[:-1]),
-     "trailer is malformed: record is 149 characters, expected 150"),
-    ("trailer count not digits", build(GOOD, trailer=put(trailer_for(GOOD), 2, b"00000000X")),
-     "trailer is malformed: record count '00000000X' is not 9 digits"),
-    ("trailer total not digits", build(GOOD, trailer=put(trailer_for(GOOD), 11, b" " * 15)),
-     "trailer is malformed: penalty total '               ' is not 15 digits"),
-    ("trailer filler not spaces", build(GOOD, trailer=put(trailer_for(GOOD), 26, b"0")),
-     "trailer is malformed: columns 26-150 are not all spaces"),
-    ("count disagrees", build(GOOD, trailer=layout.format_trailer(4, TOTAL)),
-     "trailer count 4 disagrees with the 3 detail records in the file"),
-    ("count disagrees (a record lost)", build(GOOD[:2], trailer=layout.format_trailer(3, TOTAL)),
-     "trailer count 3 disagrees with the 2 detail records in the file"),
-    ("total disagrees", build(GOOD, trailer=layout.format_trailer(3, TOTAL + 1)),
-     f"trailer total {TOTAL + 1} disagrees with the sum of the detail records' penalty amounts ({TOTAL})"),
-    ("not ASCII", build(with_detail(1, 21, "É".encode("utf-8"))), "not ASCII: byte 0xC3 at line 3"),
+    (
+        "records after the trailer",
+        b"".join(r + CRLF for r in [header(), GOOD[0], trailer_for(GOOD[:1]), *GOOD[1:]]),
+        "missing trailer: the last record's type is 'D', expected 'T'",
+    ),
+    (
+        "trailer too short",
+        build(GOOD, trailer=trailer_for(GOOD)[:-1]),
+        "trailer is malformed: record is 149 characters, expected 150",
+    ),
+    (
+        "trailer count not digits",
+        build(GOOD, trailer=put(trailer_for(GOOD), 2, b"00000000X")),
+        "trailer is malformed: record count '00000000X' is not 9 digits",
+    ),
+    (
+        "trailer total not digits",
+        build(GOOD, trailer=put(trailer_for(GOOD), 11, b" " * 15)),
+        "trailer is malformed: penalty total '               ' is not 15 digits",
+    ),
+    (
+        "trailer filler not spaces",
+        build(GOOD, trailer=put(trailer_for(GOOD), 26, b"0")),
+        "trailer is malformed: columns 26-150 are not all spaces",
+    ),
+    (
+        "count disagrees",
+        build(GOOD, trailer=layout.format_trailer(4, TOTAL)),
+        "trailer count 4 disagrees with the 3 detail records in the file",
+    ),
+    (
+        "count disagrees (a record lost)",
+        build(GOOD[:2], trailer=layout.format_trailer(3, TOTAL)),
+        "trailer count 3 disagrees with the 2 detail records in the file",
+    ),
+    (
+        "total disagrees",
+        build(GOOD, trailer=layout.format_trailer(3, TOTAL + 1)),
+        f"trailer total {TOTAL + 1} disagrees with the sum of the detail records' penalty amounts ({TOTAL})",
+    ),
+    ("not ASCII", build(with_detail(1, 21, "É".encode())), "not ASCII: byte 0xC3 at line 3"),
     ("Latin-1 byte", build(with_detail(0, 30, b"\xa3")), "not ASCII: byte 0xA3 at line 2"),
     ("tab", build(with_detail(1, 21, b"\t")), "control character 0x09 at line 3"),
     ("NUL", build(with_detail(0, 5, b"\x00")), "control character 0x00 at line 2"),
@@ -88,16 +146,22 @@ FILE_CASES = [
     ("one LF line end", build(GOOD).replace(GOOD[1] + CRLF, GOOD[1] + b"\n"), "line 3 does not end with CRLF"),
     ("CR inside a record", build(with_detail(0, 40, b"\r")), "line 2 does not end with CRLF"),
     ("no CRLF after the trailer", build(GOOD)[:-2], "line 5 does not end with CRLF"),
-    ("a line with no end at all", build(GOOD)[:-2] + b"x" * (parser.MAX_LINE_BYTES + 10),
-     "line 5 has no line end within 1048576 bytes"),
-    ("every record 151 characters", b"".join(r + b" " + CRLF for r in [header(), *GOOD, trailer_for(GOOD)]),
-     "header is malformed: record is 151 characters, expected 150"),
+    (
+        "a line with no end at all",
+        build(GOOD)[:-2] + b"x" * (parser.MAX_LINE_BYTES + 10),
+        "line 5 has no line end within 1048576 bytes",
+    ),
+    (
+        "every record 151 characters",
+        b"".join(r + b" " + CRLF for r in [header(), *GOOD, trailer_for(GOOD)]),
+        "header is malformed: record is 151 characters, expected 150",
+    ),
 ]
 
 
 def read_whole(data: bytes, chunk_bytes: int = parser.CHUNK_BYTES):
     """What the importer does with a file's content, without a database."""
-    reader = parser.ExtractReader(io.BytesIO(data), chunk_bytes=chunk_bytes)
+    reader = ExtractReader(io.BytesIO(data), chunk_bytes=chunk_bytes)
     head = parser.parse_header(reader.header())
     total = 0
     for _, lines in reader.batches():
@@ -107,8 +171,11 @@ def read_whole(data: bytes, chunk_bytes: int = parser.CHUNK_BYTES):
 
 
 @pytest.mark.parametrize("chunk_bytes", [parser.CHUNK_BYTES, 7])
-@pytest.mark.parametrize("case, data, reason", [c for c in FILE_CASES if "name" not in c[0]],
-                         ids=[c[0] for c in FILE_CASES if "name" not in c[0]])
+@pytest.mark.parametrize(
+    "case, data, reason",
+    [c for c in FILE_CASES if "name" not in c[0]],
+    ids=[c[0] for c in FILE_CASES if "name" not in c[0]],
+)
 def test_reader_rejects_the_file(case, data, reason, chunk_bytes):
     with pytest.raises(parser.FileRejected) as rejected:
         read_whole(data, chunk_bytes)
@@ -158,58 +225,165 @@ RECORD_CASES = [
     ("second header", put(R, 1, b"H"), "record_type", "record type is 'H', expected 'D'"),
     ("reference letter", put(R, 2, b"4001234A"), "reference", "case reference is not 8 digits"),
     ("reference spaces", put(R, 2, b"4001234 "), "reference", "case reference is not 8 digits"),
-    ("case type lower case", put(R, 10, b"7a  "), "case_type",
-     "case type is not 1-4 upper-case letters or digits, left-aligned"),
-    ("case type right-aligned", put(R, 10, b"  7A"), "case_type",
-     "case type is not 1-4 upper-case letters or digits, left-aligned"),
-    ("case type blank", put(R, 10, b"    "), "case_type", "case type is not 1-4 upper-case letters or digits, left-aligned"),
-    ("case type with a space", put(R, 10, b"1 4A"), "case_type",
-     "case type is not 1-4 upper-case letters or digits, left-aligned"),
-    ("vrm lower case", put(R, 14, b"ab12cde"), "vrm",
-     "registration mark is not 1-7 upper-case letters or digits, left-aligned"),
-    ("vrm with a space", put(R, 14, b"AB12 CD"), "vrm",
-     "registration mark is not 1-7 upper-case letters or digits, left-aligned"),
-    ("vrm right-aligned", put(R, 14, b"     T5"), "vrm",
-     "registration mark is not 1-7 upper-case letters or digits, left-aligned"),
-    ("vrm blank", put(R, 14, b"       "), "vrm", "registration mark is not 1-7 upper-case letters or digits, left-aligned"),
-    ("issue date month 13", put(R, 51, b"20261301"), "issue_date", "issue date '20261301' is not a valid date (YYYYMMDD)"),
-    ("issue date 29 Feb not leap", put(R, 51, b"20250229"), "issue_date",
-     "issue date '20250229' is not a valid date (YYYYMMDD)"),
-    ("issue date absent", put(R, 51, b"        "), "issue_date", "issue date '        ' is not a valid date (YYYYMMDD)"),
-    ("issue date before 1900", put(R, 51, b"18991231"), "issue_date",
-     "issue date '18991231' is not a valid date (YYYYMMDD)"),
-    ("issue date with letters", put(R, 51, b"2026O101"), "issue_date",
-     "issue date '2026O101' is not a valid date (YYYYMMDD)"),
+    (
+        "case type lower case",
+        put(R, 10, b"7a  "),
+        "case_type",
+        "case type is not 1-4 upper-case letters or digits, left-aligned",
+    ),
+    (
+        "case type right-aligned",
+        put(R, 10, b"  7A"),
+        "case_type",
+        "case type is not 1-4 upper-case letters or digits, left-aligned",
+    ),
+    (
+        "case type blank",
+        put(R, 10, b"    "),
+        "case_type",
+        "case type is not 1-4 upper-case letters or digits, left-aligned",
+    ),
+    (
+        "case type with a space",
+        put(R, 10, b"1 4A"),
+        "case_type",
+        "case type is not 1-4 upper-case letters or digits, left-aligned",
+    ),
+    (
+        "vrm lower case",
+        put(R, 14, b"ab12cde"),
+        "vrm",
+        "registration mark is not 1-7 upper-case letters or digits, left-aligned",
+    ),
+    (
+        "vrm with a space",
+        put(R, 14, b"AB12 CD"),
+        "vrm",
+        "registration mark is not 1-7 upper-case letters or digits, left-aligned",
+    ),
+    (
+        "vrm right-aligned",
+        put(R, 14, b"     T5"),
+        "vrm",
+        "registration mark is not 1-7 upper-case letters or digits, left-aligned",
+    ),
+    (
+        "vrm blank",
+        put(R, 14, b"       "),
+        "vrm",
+        "registration mark is not 1-7 upper-case letters or digits, left-aligned",
+    ),
+    (
+        "issue date month 13",
+        put(R, 51, b"20261301"),
+        "issue_date",
+        "issue date '20261301' is not a valid date (YYYYMMDD)",
+    ),
+    (
+        "issue date 29 Feb not leap",
+        put(R, 51, b"20250229"),
+        "issue_date",
+        "issue date '20250229' is not a valid date (YYYYMMDD)",
+    ),
+    (
+        "issue date absent",
+        put(R, 51, b"        "),
+        "issue_date",
+        "issue date '        ' is not a valid date (YYYYMMDD)",
+    ),
+    (
+        "issue date before 1900",
+        put(R, 51, b"18991231"),
+        "issue_date",
+        "issue date '18991231' is not a valid date (YYYYMMDD)",
+    ),
+    (
+        "issue date with letters",
+        put(R, 51, b"2026O101"),
+        "issue_date",
+        "issue date '2026O101' is not a valid date (YYYYMMDD)",
+    ),
     ("penalty not digits", put(R, 59, b"00000800A"), "penalty_pence", "penalty amount is not 9 digits"),
     ("penalty spaces", put(R, 59, b"     8000"), "penalty_pence", "penalty amount is not 9 digits"),
     ("reduced not digits", put(R, 68, b"-00004000"), "reduced_penalty_pence", "reduced penalty amount is not 9 digits"),
-    ("deadline 31 Nov", put(R, 77, b"20261131"), "reduction_deadline",
-     "reduction deadline '20261131' is not a valid date (YYYYMMDD) or spaces"),
-    ("deadline half blank", put(R, 77, b"2026    "), "reduction_deadline",
-     "reduction deadline '2026    ' is not a valid date (YYYYMMDD) or spaces"),
+    (
+        "deadline 31 Nov",
+        put(R, 77, b"20261131"),
+        "reduction_deadline",
+        "reduction deadline '20261131' is not a valid date (YYYYMMDD) or spaces",
+    ),
+    (
+        "deadline half blank",
+        put(R, 77, b"2026    "),
+        "reduction_deadline",
+        "reduction deadline '2026    ' is not a valid date (YYYYMMDD) or spaces",
+    ),
     ("arrears not digits", put(K, 85, b"         "), "arrears_pence", "arrears amount is not 9 digits"),
-    ("arrears from not a date", put(K, 94, b"20260000"), "arrears_from",
-     "arrears from date '20260000' is not a valid date (YYYYMMDD) or spaces"),
-    ("arrears to not a date", put(K, 102, b"20261032"), "arrears_to",
-     "arrears to date '20261032' is not a valid date (YYYYMMDD) or spaces"),
+    (
+        "arrears from not a date",
+        put(K, 94, b"20260000"),
+        "arrears_from",
+        "arrears from date '20260000' is not a valid date (YYYYMMDD) or spaces",
+    ),
+    (
+        "arrears to not a date",
+        put(K, 102, b"20261032"),
+        "arrears_to",
+        "arrears to date '20261032' is not a valid date (YYYYMMDD) or spaces",
+    ),
     ("pay-by absent", put(R, 110, b"        "), "pay_by_date", "pay-by date '        ' is not a valid date (YYYYMMDD)"),
-    ("pay-by not a date", put(R, 110, b"21000101"), "pay_by_date", "pay-by date '21000101' is not a valid date (YYYYMMDD)"),
+    (
+        "pay-by not a date",
+        put(R, 110, b"21000101"),
+        "pay_by_date",
+        "pay-by date '21000101' is not a valid date (YYYYMMDD)",
+    ),
     ("unknown status", put(R, 118, b"X"), "status", "unknown status code 'X'"),
     ("status lower case", put(R, 118, b"o"), "status", "unknown status code 'o'"),
     ("status blank", put(R, 118, b" "), "status", "unknown status code ' '"),
     ("amount paid not digits", put(R, 119, b"0000000.0"), "amount_paid_pence", "amount paid is not 9 digits"),
-    ("reduced above the penalty", put(R, 68, b"000008001"), "reduced_penalty_pence",
-     "reduced penalty amount is above the penalty amount"),
-    ("reduced above the penalty, no deadline", put(K, 68, b"999999999"), "reduced_penalty_pence",
-     "reduced penalty amount is above the penalty amount"),
-    ("deadline without a reduction", put(R, 68, b"000008000"), "reduction_deadline",
-     "reduction deadline without a reduction (reduced amount equals the penalty)"),
-    ("deadline without a reduction (29KK)", put(K, 77, b"20261201"), "reduction_deadline",
-     "reduction deadline without a reduction (reduced amount equals the penalty)"),
-    ("arrears from without to", put(K, 102, b"        "), "arrears_to", "arrears period has one date without the other"),
-    ("arrears to without from", put(K, 94, b"        "), "arrears_from", "arrears period has one date without the other"),
-    ("arrears period reversed", put(put(K, 94, b"20261031"), 102, b"20260501"), "arrears_to",
-     "arrears period ends before it starts"),
+    (
+        "reduced above the penalty",
+        put(R, 68, b"000008001"),
+        "reduced_penalty_pence",
+        "reduced penalty amount is above the penalty amount",
+    ),
+    (
+        "reduced above the penalty, no deadline",
+        put(K, 68, b"999999999"),
+        "reduced_penalty_pence",
+        "reduced penalty amount is above the penalty amount",
+    ),
+    (
+        "deadline without a reduction",
+        put(R, 68, b"000008000"),
+        "reduction_deadline",
+        "reduction deadline without a reduction (reduced amount equals the penalty)",
+    ),
+    (
+        "deadline without a reduction (29KK)",
+        put(K, 77, b"20261201"),
+        "reduction_deadline",
+        "reduction deadline without a reduction (reduced amount equals the penalty)",
+    ),
+    (
+        "arrears from without to",
+        put(K, 102, b"        "),
+        "arrears_to",
+        "arrears period has one date without the other",
+    ),
+    (
+        "arrears to without from",
+        put(K, 94, b"        "),
+        "arrears_from",
+        "arrears period has one date without the other",
+    ),
+    (
+        "arrears period reversed",
+        put(put(K, 94, b"20261031"), 102, b"20260501"),
+        "arrears_to",
+        "arrears period ends before it starts",
+    ),
 ]
 
 

@@ -1,4 +1,5 @@
 """Operators see every run and download rejected records as CSV; the operator token rule applies."""
+
 from __future__ import annotations
 
 import csv
@@ -27,8 +28,14 @@ def test_runs_as_json(client, runs):
     assert body["next_expected_sequence"] == 2
     by_id = {run["id"]: run for run in body["runs"]}
     expected = {
-        "file": "ECS_EXTRACT_20261124_000001.DAT", "sequence": 1, "extract_date": "2026-11-24", "outcome": "applied",
-        "read": 3, "applied": 1, "rejected": 2, "conflicts": 0,
+        "file": "ECS_EXTRACT_20261124_000001.DAT",
+        "sequence": 1,
+        "extract_date": "2026-11-24",
+        "outcome": "applied",
+        "read": 3,
+        "applied": 1,
+        "rejected": 2,
+        "conflicts": 0,
         "rejected_csv": f"/ops/extract-imports/{applied.run_id}/rejected.csv",
     }
     assert {key: by_id[applied.run_id][key] for key in expected} == expected
@@ -66,8 +73,12 @@ def test_rejected_records_as_csv(client, runs):
 def test_operator_token_required_when_set(client, runs, settings):
     applied, _ = runs
     settings.OPS_API_TOKEN = "s3cret-token"
-    urls = ["/ops/extract-imports", f"/ops/extract-imports/{applied.run_id}",
-            f"/ops/extract-imports/{applied.run_id}/rejected.csv", "/ops/extract-imports?format=html"]
+    urls = [
+        "/ops/extract-imports",
+        f"/ops/extract-imports/{applied.run_id}",
+        f"/ops/extract-imports/{applied.run_id}/rejected.csv",
+        "/ops/extract-imports?format=html",
+    ]
     for url in urls:
         assert client.get(url).status_code == 403
         assert client.get(url, HTTP_AUTHORIZATION="Bearer wrong").status_code == 403

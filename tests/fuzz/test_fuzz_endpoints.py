@@ -1,4 +1,5 @@
 """Bad input never gets a 500 and never changes a payment (hypothesis)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -71,8 +72,12 @@ json_values = st.recursive(
         st.binary(max_size=500),
         json_values.map(lambda v: json.dumps(v).encode()),
         st.fixed_dictionaries(
-            {"webhook_message_id": st.text(max_size=80), "event_type": st.text(max_size=50),
-             "resource_id": st.text(max_size=80), "resource": json_values}
+            {
+                "webhook_message_id": st.text(max_size=80),
+                "event_type": st.text(max_size=50),
+                "resource_id": st.text(max_size=80),
+                "resource": json_values,
+            }
         ).map(lambda v: json.dumps(v).encode()),
     ),
     signed=st.booleans(),
@@ -81,9 +86,7 @@ def test_webhook_endpoint_never_errors_and_changes_nothing(client, payment_in_pr
     before = snapshot(payment_in_progress)
     headers = {}
     if signed:
-        headers["HTTP_PAY_SIGNATURE"] = hmac.new(
-            settings.PAY_WEBHOOK_SECRET.encode(), body, hashlib.sha256
-        ).hexdigest()
+        headers["HTTP_PAY_SIGNATURE"] = hmac.new(settings.PAY_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
     response = client.post("/webhooks/pay", data=body, content_type="application/json", **headers)
     assert response.status_code in (200, 400, 401)
     if not signed:

@@ -1,4 +1,5 @@
 """The worker settles payments whose keeper never came back."""
+
 from __future__ import annotations
 
 import threading
@@ -68,8 +69,9 @@ def test_a_job_holds_no_transaction_open_so_its_work_is_seen_as_it_goes(reduced_
     with exclusive_job("demo") as mine:
         assert mine
         assert not connection.in_atomic_block
-        Payment.objects.create(reference="PP-SEEN-NOW1", case_reference="70000001", case_type="7A",
-                               amount_pence=4000, description="x")
+        Payment.objects.create(
+            reference="PP-SEEN-NOW1", case_reference="70000001", case_type="7A", amount_pence=4000, description="x"
+        )
         seen_elsewhere = {}
 
         def look():

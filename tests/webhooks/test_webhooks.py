@@ -1,5 +1,6 @@
 """Provider webhooks: signed hints. Refused without a valid signature; the payment is
 always re-read from the provider, so duplicates and out-of-order messages change nothing twice."""
+
 from __future__ import annotations
 
 import hashlib

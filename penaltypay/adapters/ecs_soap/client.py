@@ -26,6 +26,7 @@ Personal data: log lines and error messages name the operation and the case
 reference only. zeep's own DEBUG logging of whole SOAP envelopes (which carry
 vehicle marks) is bypassed by `_QuietTransport`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -78,8 +79,14 @@ class _QuietTransport(Transport):
 class EcsClient:
     """Calls ECS over SOAP. See the module docstring for thread safety and retry policy."""
 
-    def __init__(self, url: str, username: str | None = None, password: str | None = None,
-                 timeout: float = 5.0, wsdl_path: str | None = None):
+    def __init__(
+        self,
+        url: str,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 5.0,
+        wsdl_path: str | None = None,
+    ):
         if not url:
             raise ValueError("an ECS endpoint URL is required")
         if timeout is None or timeout <= 0:
@@ -119,8 +126,15 @@ class EcsClient:
         result = self._call("GetCaseLedger", reference, CaseReference=reference)
         return self._map("GetCaseLedger", reference, ledger_from, result)
 
-    def record_payment(self, reference: str, payment_reference: str, amount_pence: int, paid_at: datetime,
-                       channel: str, psp_reference: str) -> WriteReceipt:
+    def record_payment(
+        self,
+        reference: str,
+        payment_reference: str,
+        amount_pence: int,
+        paid_at: datetime,
+        channel: str,
+        psp_reference: str,
+    ) -> WriteReceipt:
         """Record money received. NOT idempotent: see the module docstring.
 
         `paid_at` is when the citizen's payment was authorised (it decides
@@ -129,21 +143,31 @@ class EcsClient:
         _require_pence("amount_pence", amount_pence)
         _require_aware("paid_at", paid_at)
         result = self._call(
-            "RecordPayment", reference,
-            CaseReference=reference, PaymentReference=payment_reference, AmountPence=amount_pence,
-            PaidAt=paid_at, Channel=channel, PspReference=psp_reference,
+            "RecordPayment",
+            reference,
+            CaseReference=reference,
+            PaymentReference=payment_reference,
+            AmountPence=amount_pence,
+            PaidAt=paid_at,
+            Channel=channel,
+            PspReference=psp_reference,
         )
         return self._map("RecordPayment", reference, receipt_from, result)
 
-    def record_refund(self, reference: str, payment_reference: str, refund_reference: str, amount_pence: int,
-                      refunded_at: datetime) -> WriteReceipt:
+    def record_refund(
+        self, reference: str, payment_reference: str, refund_reference: str, amount_pence: int, refunded_at: datetime
+    ) -> WriteReceipt:
         """Record money returned against an earlier payment. NOT idempotent."""
         _require_pence("amount_pence", amount_pence)
         _require_aware("refunded_at", refunded_at)
         result = self._call(
-            "RecordRefund", reference,
-            CaseReference=reference, PaymentReference=payment_reference, RefundReference=refund_reference,
-            AmountPence=amount_pence, RefundedAt=refunded_at,
+            "RecordRefund",
+            reference,
+            CaseReference=reference,
+            PaymentReference=payment_reference,
+            RefundReference=refund_reference,
+            AmountPence=amount_pence,
+            RefundedAt=refunded_at,
         )
         return self._map("RecordRefund", reference, receipt_from, result)
 
@@ -162,8 +186,9 @@ class EcsClient:
                 # `timeout` bounds loading documents, `operation_timeout` every SOAP call
                 # (requests applies it to connecting and to each wait for data).
                 transport = _QuietTransport(session=session, timeout=self.timeout, operation_timeout=self.timeout)
-                settings = Settings(strict=True, xml_huge_tree=False, forbid_dtd=True,
-                                    forbid_entities=True, forbid_external=True)
+                settings = Settings(
+                    strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True
+                )
                 try:
                     client = Client(str(self.wsdl_path), transport=transport, settings=settings)
                     self._service = client.create_service(BINDING, self.url)
@@ -195,19 +220,31 @@ class EcsClient:
         except Exception as exc:  # noqa: BLE001 - malformed XML, schema surprises, anything zeep raises
             error = EcsOutcomeUnknown(
                 f"{operation} for case {reference}: the response could not be understood ({type(exc).__name__})",
-                operation=operation, reference=reference,
+                operation=operation,
+                reference=reference,
             )
         else:
-            logger.debug("ECS call succeeded", extra={
-                "ecs_operation": operation, "case_reference": reference,
-                "duration_ms": round((time.monotonic() - started) * 1000),
-            })
+            logger.debug(
+                "ECS call succeeded",
+                extra={
+                    "ecs_operation": operation,
+                    "case_reference": reference,
+                    "duration_ms": round((time.monotonic() - started) * 1000),
+                },
+            )
             return result
-        logger.warning("ECS call failed", extra={
-            "ecs_operation": operation, "case_reference": reference, "ecs_error": type(error).__name__,
-            "ecs_code": getattr(error, "code", None), "retryable": error.retryable,
-            "outcome_known": error.outcome_known, "duration_ms": round((time.monotonic() - started) * 1000),
-        })
+        logger.warning(
+            "ECS call failed",
+            extra={
+                "ecs_operation": operation,
+                "case_reference": reference,
+                "ecs_error": type(error).__name__,
+                "ecs_code": getattr(error, "code", None),
+                "retryable": error.retryable,
+                "outcome_known": error.outcome_known,
+                "duration_ms": round((time.monotonic() - started) * 1000),
+            },
+        )
         # zeep's exceptions are deliberately not chained: their messages can quote
         # the SOAP envelope, which carries vehicle marks.
         raise error from cause
@@ -220,12 +257,13 @@ class EcsClient:
             raise EcsOutcomeUnknown(
                 f"{operation} for case {reference}: the response did not have the expected shape "
                 f"({type(exc).__name__})",
-                operation=operation, reference=reference,
+                operation=operation,
+                reference=reference,
             ) from None
 
 
-
 # -- argument checks (programming errors, raised before anything is sent) --------------------------
+
 
 def _require_aware(name: str, value: datetime) -> None:
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
@@ -235,7 +273,6 @@ def _require_aware(name: str, value: datetime) -> None:
 def _require_pence(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{name} must be a non-negative whole number of pence")
-
 
 
 __all__ = ["EcsClient", "DEFAULT_WSDL_PATH"]

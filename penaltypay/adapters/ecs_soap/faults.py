@@ -1,5 +1,6 @@
 """Turning what zeep and requests raise into `penaltypay.ecs.errors`, deciding for each
 whether the request can have reached ECS (and so whether a write may have happened)."""
+
 from __future__ import annotations
 
 import requests
@@ -28,13 +29,14 @@ def from_fault(fault: ZeepFault, operation: str, reference: str) -> EcsError:
     detail = fault.detail if isinstance(fault.detail, etree._Element) else None
     ecs_fault = detail.find(f"{{{NS}}}EcsFault") if detail is not None else None
     code = ecs_fault.findtext(f"{{{NS}}}Code") if ecs_fault is not None else None
-    if code:
+    if code and ecs_fault is not None:
         message = (ecs_fault.findtext(f"{{{NS}}}Message") or "").strip()
         return fault_from_code(code.strip(), message, operation=operation, reference=reference)
     return EcsOutcomeUnknown(
         f"{operation} for case {reference}: ECS answered an error response without an EcsFault "
         f"(faultcode {fault.code or 'none'})",
-        operation=operation, reference=reference,
+        operation=operation,
+        reference=reference,
     )
 
 
@@ -43,11 +45,13 @@ def from_http_status(status: int | None, operation: str, reference: str) -> EcsE
     if status in (401, 403):
         return EcsConfigurationError(
             f"{operation} for case {reference}: ECS refused our credentials (HTTP {status})",
-            operation=operation, reference=reference,
+            operation=operation,
+            reference=reference,
         )
     return EcsOutcomeUnknown(
         f"{operation} for case {reference}: HTTP {status} without a SOAP answer",
-        operation=operation, reference=reference,
+        operation=operation,
+        reference=reference,
     )
 
 
@@ -74,16 +78,18 @@ def from_requests(exc: requests.RequestException, operation: str, reference: str
     if isinstance(exc, requests.ConnectTimeout) or isinstance(reason, _NOT_CONNECTED):
         return EcsUnreachable(
             f"{operation} for case {reference}: could not connect to ECS ({type(reason or exc).__name__})",
-            operation=operation, reference=reference,
+            operation=operation,
+            reference=reference,
         )
     return EcsOutcomeUnknown(
         f"{operation} for case {reference}: no usable answer from ECS ({_root_cause_name(exc)})",
-        operation=operation, reference=reference,
+        operation=operation,
+        reference=reference,
     )
 
 
 def _root_cause_name(exc: BaseException) -> str:
-    """"ConnectionError/ProtocolError/ConnectionResetError": the chain of types, without the long messages."""
+    """ "ConnectionError/ProtocolError/ConnectionResetError": the chain of types, without the long messages."""
     names = [type(exc).__name__]
     current = exc
     while len(names) < 6:  # requests -> urllib3 -> http.client/socket; never deeper in practice
@@ -95,4 +101,3 @@ def _root_cause_name(exc: BaseException) -> str:
         names.append(type(nested).__name__)
         current = nested
     return "/".join(dict.fromkeys(names))
-

@@ -1,9 +1,10 @@
 """Mapping zeep's objects to ours: tz-aware datetimes, integer pence, `Case`, ledger lines.
 Anything that does not fit raises (TypeError/ValueError), which the client reports as an
 unknown outcome."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from penaltypay.cases.domain import Case
@@ -17,7 +18,7 @@ def _aware(value: datetime) -> datetime:
         raise TypeError("expected a dateTime")
     if value.tzinfo is None:
         value = value.replace(tzinfo=LONDON)
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def _date(value: Any) -> date:
@@ -86,4 +87,3 @@ def receipt_from(result: Any) -> WriteReceipt:
     if result is None or not result.ReceiptNumber or not result.CaseStatus:
         raise ValueError("no receipt in the response")
     return WriteReceipt(receipt_number=str(result.ReceiptNumber), case_status=str(result.CaseStatus))
-

@@ -4,37 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='CaseRecord',
+            name="CaseRecord",
             fields=[
-                ('reference', models.CharField(max_length=8, primary_key=True, serialize=False)),
-                ('case_type', models.CharField(max_length=4)),
-                ('vrm', models.CharField(max_length=7)),
-                ('vehicle_make', models.CharField(blank=True, max_length=40)),
-                ('vehicle_colour', models.CharField(blank=True, max_length=20)),
-                ('issue_date', models.DateField()),
-                ('penalty_pence', models.BigIntegerField()),
-                ('reduced_penalty_pence', models.BigIntegerField()),
-                ('reduction_deadline', models.DateField(blank=True, null=True)),
-                ('arrears_pence', models.BigIntegerField(default=0)),
-                ('arrears_from', models.DateField(blank=True, null=True)),
-                ('arrears_to', models.DateField(blank=True, null=True)),
-                ('pay_by_date', models.DateField()),
-                ('status', models.CharField(max_length=20)),
-                ('amount_paid_pence', models.BigIntegerField(default=0)),
-                ('ecs_last_updated', models.DateTimeField(blank=True, null=True)),
-                ('source', models.CharField(default='ecs', max_length=10)),
-                ('refreshed_at', models.DateTimeField(auto_now=True)),
+                ("reference", models.CharField(max_length=8, primary_key=True, serialize=False)),
+                ("case_type", models.CharField(max_length=4)),
+                ("vrm", models.CharField(max_length=7)),
+                ("vehicle_make", models.CharField(blank=True, max_length=40)),
+                ("vehicle_colour", models.CharField(blank=True, max_length=20)),
+                ("issue_date", models.DateField()),
+                ("penalty_pence", models.BigIntegerField()),
+                ("reduced_penalty_pence", models.BigIntegerField()),
+                ("reduction_deadline", models.DateField(blank=True, null=True)),
+                ("arrears_pence", models.BigIntegerField(default=0)),
+                ("arrears_from", models.DateField(blank=True, null=True)),
+                ("arrears_to", models.DateField(blank=True, null=True)),
+                ("pay_by_date", models.DateField()),
+                ("status", models.CharField(max_length=20)),
+                ("amount_paid_pence", models.BigIntegerField(default=0)),
+                ("ecs_last_updated", models.DateTimeField(blank=True, null=True)),
+                ("source", models.CharField(default="ecs", max_length=10)),
+                ("refreshed_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'db_table': 'case_record',
+                "db_table": "case_record",
             },
         ),
     ]

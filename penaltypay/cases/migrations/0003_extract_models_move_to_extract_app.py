@@ -5,18 +5,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0002_extractimport_extractrecordissue'),
-        ('extract', '0001_initial'),
+        ("cases", "0002_extractimport_extractrecordissue"),
+        ("extract", "0001_initial"),
     ]
 
     operations = [
         migrations.SeparateDatabaseAndState(
             database_operations=[],
             state_operations=[
-                migrations.DeleteModel(name='ExtractRecordIssue'),
-                migrations.DeleteModel(name='ExtractImport'),
+                migrations.DeleteModel(name="ExtractRecordIssue"),
+                migrations.DeleteModel(name="ExtractImport"),
             ],
         ),
     ]

@@ -4,56 +4,61 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='EcsBreaker',
+            name="EcsBreaker",
             fields=[
-                ('name', models.CharField(default='ecs', max_length=20, primary_key=True, serialize=False)),
-                ('state', models.CharField(default='closed', max_length=10)),
-                ('consecutive_failures', models.PositiveIntegerField(default=0)),
-                ('open_until', models.DateTimeField(blank=True, null=True)),
-                ('open_seconds', models.FloatField(default=5.0)),
-                ('version', models.PositiveBigIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(default="ecs", max_length=20, primary_key=True, serialize=False)),
+                ("state", models.CharField(default="closed", max_length=10)),
+                ("consecutive_failures", models.PositiveIntegerField(default=0)),
+                ("open_until", models.DateTimeField(blank=True, null=True)),
+                ("open_seconds", models.FloatField(default=5.0)),
+                ("version", models.PositiveBigIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'db_table': 'ecs_breaker',
+                "db_table": "ecs_breaker",
             },
         ),
         migrations.CreateModel(
-            name='OutboxEvent',
+            name="OutboxEvent",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('case_reference', models.CharField(max_length=8)),
-                ('kind', models.CharField(choices=[('PAYMENT', 'payment'), ('REFUND', 'refund')], max_length=8)),
-                ('payment_reference', models.CharField(max_length=36)),
-                ('refund_reference', models.CharField(blank=True, max_length=36)),
-                ('amount_pence', models.BigIntegerField()),
-                ('effective_at', models.DateTimeField()),
-                ('channel', models.CharField(default='ONLINE', max_length=10)),
-                ('psp_reference', models.CharField(blank=True, max_length=64)),
-                ('status', models.CharField(default='pending', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('outcome_unknown', models.BooleanField(default=False)),
-                ('next_attempt_at', models.DateTimeField()),
-                ('lease_owner', models.CharField(blank=True, max_length=64)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=300)),
-                ('exception_reason', models.CharField(blank=True, max_length=300)),
-                ('receipt_number', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField()),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("case_reference", models.CharField(max_length=8)),
+                ("kind", models.CharField(choices=[("PAYMENT", "payment"), ("REFUND", "refund")], max_length=8)),
+                ("payment_reference", models.CharField(max_length=36)),
+                ("refund_reference", models.CharField(blank=True, max_length=36)),
+                ("amount_pence", models.BigIntegerField()),
+                ("effective_at", models.DateTimeField()),
+                ("channel", models.CharField(default="ONLINE", max_length=10)),
+                ("psp_reference", models.CharField(blank=True, max_length=64)),
+                ("status", models.CharField(default="pending", max_length=10)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("outcome_unknown", models.BooleanField(default=False)),
+                ("next_attempt_at", models.DateTimeField()),
+                ("lease_owner", models.CharField(blank=True, max_length=64)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=300)),
+                ("exception_reason", models.CharField(blank=True, max_length=300)),
+                ("receipt_number", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField()),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'db_table': 'ecs_outbox',
-                'indexes': [models.Index(fields=['status', 'next_attempt_at'], name='outbox_due'), models.Index(fields=['case_reference', 'id'], name='outbox_case_order')],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'payment_reference', 'refund_reference'), name='one_event_per_money_event')],
+                "db_table": "ecs_outbox",
+                "indexes": [
+                    models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
+                    models.Index(fields=["case_reference", "id"], name="outbox_case_order"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("kind", "payment_reference", "refund_reference"), name="one_event_per_money_event"
+                    )
+                ],
             },
         ),
     ]

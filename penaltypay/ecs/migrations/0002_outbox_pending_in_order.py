@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ecs', '0001_initial'),
+        ("ecs", "0001_initial"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='outboxevent',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['id'], name='outbox_pending_in_order'),
+            model_name="outboxevent",
+            index=models.Index(
+                condition=models.Q(("status", "pending")), fields=["id"], name="outbox_pending_in_order"
+            ),
         ),
     ]

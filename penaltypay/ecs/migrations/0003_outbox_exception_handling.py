@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ecs', '0002_outbox_pending_in_order'),
+        ("ecs", "0002_outbox_pending_in_order"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='outboxevent',
-            name='handled_at',
+            model_name="outboxevent",
+            name="handled_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='outboxevent',
-            name='handled_by',
+            model_name="outboxevent",
+            name="handled_by",
             field=models.CharField(blank=True, max_length=100),
         ),
         migrations.AddField(
-            model_name='outboxevent',
-            name='handling_note',
+            model_name="outboxevent",
+            name="handling_note",
             field=models.CharField(blank=True, max_length=500),
         ),
     ]

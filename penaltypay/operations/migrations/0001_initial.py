@@ -4,22 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='JobLock',
+            name="JobLock",
             fields=[
-                ('name', models.CharField(max_length=50, primary_key=True, serialize=False)),
-                ('holder', models.CharField(blank=True, max_length=100)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
+                ("name", models.CharField(max_length=50, primary_key=True, serialize=False)),
+                ("holder", models.CharField(blank=True, max_length=100)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'db_table': 'job_lock',
+                "db_table": "job_lock",
             },
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('operations', '0001_initial'),
+        ("operations", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='joblock',
-            name='lease_until',
+            model_name="joblock",
+            name="lease_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -7,71 +7,97 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='WebhookMessage',
+            name="WebhookMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message_id', models.CharField(max_length=64, unique=True)),
-                ('event_type', models.CharField(max_length=40)),
-                ('resource_id', models.CharField(max_length=64)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("message_id", models.CharField(max_length=64, unique=True)),
+                ("event_type", models.CharField(max_length=40)),
+                ("resource_id", models.CharField(max_length=64)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'db_table': 'webhook_message',
+                "db_table": "webhook_message",
             },
         ),
         migrations.CreateModel(
-            name='Payment',
+            name="Payment",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('reference', models.CharField(max_length=36, unique=True)),
-                ('case_reference', models.CharField(db_index=True, max_length=8)),
-                ('case_type', models.CharField(max_length=4)),
-                ('amount_pence', models.BigIntegerField()),
-                ('description', models.CharField(max_length=255)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('language', models.CharField(default='en', max_length=2)),
-                ('channel', models.CharField(default='ONLINE', max_length=10)),
-                ('status', models.CharField(choices=[('new', 'new'), ('create_unknown', 'create_unknown'), ('in_progress', 'in_progress'), ('success', 'success'), ('failed', 'failed'), ('cancelled', 'cancelled'), ('error', 'error'), ('create_failed', 'create_failed'), ('abandoned', 'abandoned')], default='new', max_length=20)),
-                ('provider_payment_id', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('provider_status', models.CharField(blank=True, max_length=20)),
-                ('failure_code', models.CharField(blank=True, max_length=10)),
-                ('psp_reference', models.CharField(blank=True, max_length=64)),
-                ('card_brand', models.CharField(blank=True, max_length=40)),
-                ('card_last_four', models.CharField(blank=True, max_length=4)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('authorised_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('receipt_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('ecs_recorded_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("reference", models.CharField(max_length=36, unique=True)),
+                ("case_reference", models.CharField(db_index=True, max_length=8)),
+                ("case_type", models.CharField(max_length=4)),
+                ("amount_pence", models.BigIntegerField()),
+                ("description", models.CharField(max_length=255)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("language", models.CharField(default="en", max_length=2)),
+                ("channel", models.CharField(default="ONLINE", max_length=10)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "new"),
+                            ("create_unknown", "create_unknown"),
+                            ("in_progress", "in_progress"),
+                            ("success", "success"),
+                            ("failed", "failed"),
+                            ("cancelled", "cancelled"),
+                            ("error", "error"),
+                            ("create_failed", "create_failed"),
+                            ("abandoned", "abandoned"),
+                        ],
+                        default="new",
+                        max_length=20,
+                    ),
+                ),
+                ("provider_payment_id", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("provider_status", models.CharField(blank=True, max_length=20)),
+                ("failure_code", models.CharField(blank=True, max_length=10)),
+                ("psp_reference", models.CharField(blank=True, max_length=64)),
+                ("card_brand", models.CharField(blank=True, max_length=40)),
+                ("card_last_four", models.CharField(blank=True, max_length=4)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("authorised_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("receipt_sent_at", models.DateTimeField(blank=True, null=True)),
+                ("ecs_recorded_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'db_table': 'payment',
-                'indexes': [models.Index(fields=['status', 'updated_at'], name='payment_status_updated')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ['create_unknown', 'in_progress', 'new'])), fields=('case_reference',), name='one_live_payment_per_case')],
+                "db_table": "payment",
+                "indexes": [models.Index(fields=["status", "updated_at"], name="payment_status_updated")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status__in", ["create_unknown", "in_progress", "new"])),
+                        fields=("case_reference",),
+                        name="one_live_payment_per_case",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PaymentEvent',
+            name="PaymentEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(max_length=20)),
-                ('to_status', models.CharField(max_length=20)),
-                ('source', models.CharField(max_length=20)),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('payment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='payments.payment')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("from_status", models.CharField(max_length=20)),
+                ("to_status", models.CharField(max_length=20)),
+                ("source", models.CharField(max_length=20)),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="events", to="payments.payment"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'payment_event',
-                'ordering': ['at', 'id'],
+                "db_table": "payment_event",
+                "ordering": ["at", "id"],
             },
         ),
     ]

@@ -7,6 +7,7 @@ Local runs only (a stand-in, never installed in production; it drives penaltypay
 Django parts (`enqueue`) import Django lazily, so a bench script can plan and verify
 before Django is configured.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,10 +16,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Iterable
 
 from standins.ecs.model import COURT, OPEN, Case
 
@@ -67,19 +68,38 @@ class Scenario:
 
 def chaos_case(reference: str, today: date, **overrides) -> Case:
     """A 7A (£80 reduced to £40 while the reduction is open) that is open today."""
-    values = dict(
-        reference=reference, case_type="7A", vrm=f"CX{reference[-5:]}", vehicle_make="FORD",
-        vehicle_colour="BLUE", issue_date=today - timedelta(days=10), penalty_pence=8000,
-        reduced_penalty_pence=4000, reduction_deadline=today + timedelta(days=20), arrears_pence=0,
-        arrears_from=None, arrears_to=None, pay_by_date=today + timedelta(days=40), status=OPEN,
-        amount_paid_pence=0,
-    )
+    values = {
+        "reference": reference,
+        "case_type": "7A",
+        "vrm": f"CX{reference[-5:]}",
+        "vehicle_make": "FORD",
+        "vehicle_colour": "BLUE",
+        "issue_date": today - timedelta(days=10),
+        "penalty_pence": 8000,
+        "reduced_penalty_pence": 4000,
+        "reduction_deadline": today + timedelta(days=20),
+        "arrears_pence": 0,
+        "arrears_from": None,
+        "arrears_to": None,
+        "pay_by_date": today + timedelta(days=40),
+        "status": OPEN,
+        "amount_paid_pence": 0,
+    }
     values.update(overrides)
     return Case(**values)
 
 
-def build_scenario(*, seed: int, cases: int, payments: int, refund_ratio: float, today: date, now: datetime,
-                   reference_base: int = 91_000_000, deliberate: bool = True) -> Scenario:
+def build_scenario(
+    *,
+    seed: int,
+    cases: int,
+    payments: int,
+    refund_ratio: float,
+    today: date,
+    now: datetime,
+    reference_base: int = 91_000_000,
+    deliberate: bool = True,
+) -> Scenario:
     """`payments` payments spread over `cases` cases, and refunds of about `refund_ratio` of
     them, each refund after its payment. Events of different cases are interleaved at random;
     within a case they keep the order they were made in. PaidAt is a moment in the last hour
@@ -111,8 +131,14 @@ def build_scenario(*, seed: int, cases: int, payments: int, refund_ratio: float,
         scenario.untouchable_cases.add(injected.reference)
         scenario.fault_for_case[injected.reference] = "CASE_CLOSED"
         good = EventSpec(invalid.reference, "PAYMENT", f"PAY-{invalid.reference}-OK", "", 1500, paid_at)
-        too_much = EventSpec(invalid.reference, "REFUND", good.payment_reference, f"RFD-{invalid.reference}-TOOMUCH",
-                             good.amount_pence + 1, paid_at + timedelta(minutes=1))
+        too_much = EventSpec(
+            invalid.reference,
+            "REFUND",
+            good.payment_reference,
+            f"RFD-{invalid.reference}-TOOMUCH",
+            good.amount_pence + 1,
+            paid_at + timedelta(minutes=1),
+        )
         per_case[invalid.reference] += [good, too_much]
         scenario.deliberate_exceptions[too_much.key] = "VALIDATION_ERROR (refund larger than its payment)"
     deliberate_payments = sum(1 for events in per_case.values() for e in events if e.kind == "PAYMENT")
@@ -124,9 +150,16 @@ def build_scenario(*, seed: int, cases: int, payments: int, refund_ratio: float,
         per_case[case.reference].append(payment)
         if rng.random() < refund_ratio:
             refund_amount = rng.choice([amount, amount // 2, 100])
-            per_case[case.reference].append(EventSpec(
-                case.reference, "REFUND", payment.payment_reference, f"RFD-{seed}-{n:06d}", refund_amount,
-                paid_at + timedelta(seconds=30)))
+            per_case[case.reference].append(
+                EventSpec(
+                    case.reference,
+                    "REFUND",
+                    payment.payment_reference,
+                    f"RFD-{seed}-{n:06d}",
+                    refund_amount,
+                    paid_at + timedelta(seconds=30),
+                )
+            )
     # Interleave the cases at random, keeping each case's own order; a refund may land
     # right behind its payment or long after it.
     queues = {ref: list(events) for ref, events in per_case.items() if events}
@@ -149,15 +182,24 @@ def enqueue(events: Iterable[EventSpec], *, batch: int = 500) -> int:
     events = list(events)
     for start in range(0, len(events), batch):
         with transaction.atomic():
-            for e in events[start:start + batch]:
+            for e in events[start : start + batch]:
                 if e.kind == "PAYMENT":
-                    enqueue_payment(case_reference=e.case_reference, payment_reference=e.payment_reference,
-                                    amount_pence=e.amount_pence, paid_at=e.effective_at, channel="ONLINE",
-                                    psp_reference=f"psp-{e.payment_reference}")
+                    enqueue_payment(
+                        case_reference=e.case_reference,
+                        payment_reference=e.payment_reference,
+                        amount_pence=e.amount_pence,
+                        paid_at=e.effective_at,
+                        channel="ONLINE",
+                        psp_reference=f"psp-{e.payment_reference}",
+                    )
                 else:
-                    enqueue_refund(case_reference=e.case_reference, payment_reference=e.payment_reference,
-                                   refund_reference=e.refund_reference, amount_pence=e.amount_pence,
-                                   refunded_at=e.effective_at)
+                    enqueue_refund(
+                        case_reference=e.case_reference,
+                        payment_reference=e.payment_reference,
+                        refund_reference=e.refund_reference,
+                        amount_pence=e.amount_pence,
+                        refunded_at=e.effective_at,
+                    )
                 written += 1
     return written
 
@@ -218,36 +260,51 @@ def verify(scenario: Scenario, ledgers: dict[str, list[tuple[str, str]]], *, max
         sent=len(sent_keys),
         payments_sent=sum(1 for k in sent_keys if k[0] == "PAYMENT"),
         refunds_sent=sum(1 for k in sent_keys if k[0] == "REFUND"),
-        duplicates=duplicates, missing=len(missing_keys), order_violations=order_violations,
-        unexpected=unexpected, details=details[:max_details],
+        duplicates=duplicates,
+        missing=len(missing_keys),
+        order_violations=order_violations,
+        unexpected=unexpected,
+        details=details[:max_details],
     )
 
 
 # --- worker processes ------------------------------------------------------------------------------
 
-def worker_env(*, database_url: str, ecs_url: str, write_timeout: float, lease_seconds: float,
-               backoff_base: float = 2.0, backoff_cap: float = 300.0, breaker_min_open: float = 5.0,
-               breaker_max_open: float = 120.0, settle_seconds: float = 60.0,
-               extra: dict[str, str] | None = None) -> dict[str, str]:
+
+def worker_env(
+    *,
+    database_url: str,
+    ecs_url: str,
+    write_timeout: float,
+    lease_seconds: float,
+    backoff_base: float = 2.0,
+    backoff_cap: float = 300.0,
+    breaker_min_open: float = 5.0,
+    breaker_max_open: float = 120.0,
+    settle_seconds: float = 60.0,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
     """The environment of a `penaltypay worker` for a test or benchmark run."""
     env = dict(os.environ)
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "penaltypay.settings",
-        "PENALTYPAY_ENV": "test",
-        "DATABASE_URL": database_url,
-        "ECS_URL": ecs_url,
-        "ECS_WRITE_TIMEOUT": str(write_timeout),
-        "ECS_OUTBOX_LEASE_SECONDS": str(lease_seconds),
-        "ECS_BACKOFF_BASE_SECONDS": str(backoff_base),
-        "ECS_BACKOFF_CAP_SECONDS": str(backoff_cap),
-        "ECS_BREAKER_MIN_OPEN_SECONDS": str(breaker_min_open),
-        "ECS_BREAKER_MAX_OPEN_SECONDS": str(breaker_max_open),
-        "ECS_UNKNOWN_OUTCOME_SETTLE_SECONDS": str(settle_seconds),
-        "ECS_RESPECT_BATCH_WINDOW": "0",  # a run at 01:00 must not wait for 02:30
-        "PAYMENT_RECHECK_AFTER_SECONDS": "86400",  # no payments here: keep the re-checker idle
-        "LOG_LEVEL": env.get("CHAOS_WORKER_LOG_LEVEL", "WARNING"),
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "penaltypay.settings",
+            "PENALTYPAY_ENV": "test",
+            "DATABASE_URL": database_url,
+            "ECS_URL": ecs_url,
+            "ECS_WRITE_TIMEOUT": str(write_timeout),
+            "ECS_OUTBOX_LEASE_SECONDS": str(lease_seconds),
+            "ECS_BACKOFF_BASE_SECONDS": str(backoff_base),
+            "ECS_BACKOFF_CAP_SECONDS": str(backoff_cap),
+            "ECS_BREAKER_MIN_OPEN_SECONDS": str(breaker_min_open),
+            "ECS_BREAKER_MAX_OPEN_SECONDS": str(breaker_max_open),
+            "ECS_UNKNOWN_OUTCOME_SETTLE_SECONDS": str(settle_seconds),
+            "ECS_RESPECT_BATCH_WINDOW": "0",  # a run at 01:00 must not wait for 02:30
+            "PAYMENT_RECHECK_AFTER_SECONDS": "86400",  # no payments here: keep the re-checker idle
+            "LOG_LEVEL": env.get("CHAOS_WORKER_LOG_LEVEL", "WARNING"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.pop("PYTEST_CURRENT_TEST", None)
     env.update(extra or {})
     return env
@@ -268,9 +325,21 @@ class Workers:
         log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop_all
         self._logs[name] = log
         process = subprocess.Popen(
-            [sys.executable, "-m", "penaltypay.cli", "worker", "--concurrency", str(self.concurrency),
-             "--interval", "3600"],
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "penaltypay.cli",
+                "worker",
+                "--concurrency",
+                str(self.concurrency),
+                "--interval",
+                "3600",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.processes[name] = process
         return process

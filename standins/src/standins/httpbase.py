@@ -4,6 +4,7 @@ reset its connections, and a request handler with body limits and one routing me
 Standard library only. The stand-ins are real servers so that penaltypay's clients meet
 real sockets, timeouts, resets and status codes, never a mock.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,9 @@ import struct
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,8 @@ class StandinServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address, handler):
-        self._open: "weakref.WeakSet[socket.socket]" = weakref.WeakSet()
-        self._to_reset: "weakref.WeakSet[socket.socket]" = weakref.WeakSet()
+        self._open: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._to_reset: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._conn_lock = threading.Lock()
         super().__init__(address, handler)
 
@@ -146,8 +148,9 @@ class StandinHandler(BaseHTTPRequestHandler):
             raise BodyRefused(413, "Request too large.")
         return self.rfile.read(length) if length else b""
 
-    def send_body(self, status: int, body: bytes, content_type: str | None,
-                  headers: dict[str, str] | None = None) -> None:
+    def send_body(
+        self, status: int, body: bytes, content_type: str | None, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         if content_type:
             self.send_header("Content-Type", content_type)

@@ -1,5 +1,6 @@
 """`penaltypay generate-extract --count N`: a valid extract of N realistic cases, with
 a share of bad records on request (for tests, the benchmark and rehearsals)."""
+
 from __future__ import annotations
 
 import time
@@ -26,8 +27,12 @@ class Command(BaseCommand):
         parser.add_argument("--date", default=None, help="extract date YYYYMMDD (default today)")
         parser.add_argument("--bad-share", type=float, default=0.0, help="share of records breaking a field rule, 0-1")
         parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same file)")
-        parser.add_argument("--first-index", type=int, default=0,
-                            help="index of the first case: files with overlapping ranges share references")
+        parser.add_argument(
+            "--first-index",
+            type=int,
+            default=0,
+            help="index of the first case: files with overlapping ranges share references",
+        )
         parser.add_argument("--out", default=".", help="folder to write the file into (default: here)")
 
     def handle(self, *args, count, sequence, date, bad_share, seed, first_index, out, **options):
@@ -36,8 +41,13 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             made = generate(
-                out, count, sequence=sequence, extract_date=_date(date) if date else None, bad_share=bad_share,
-                seed=seed, first_index=first_index,
+                out,
+                count,
+                sequence=sequence,
+                extract_date=_date(date) if date else None,
+                bad_share=bad_share,
+                seed=seed,
+                first_index=first_index,
             )
         except (ValueError, OSError) as error:
             raise CommandError(str(error)) from None

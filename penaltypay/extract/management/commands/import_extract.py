@@ -5,6 +5,7 @@ Loads nightly ECS extracts into the local case store in sequence order
 applied or already loaded; 1 when a file was rejected whole (or failed); 2 when
 another import is running or the command was misused.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,12 +25,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="*", metavar="FILE", help="ECS_EXTRACT_<YYYYMMDD>_<SEQ6>.DAT files")
         parser.add_argument(
-            "--drop-folder", nargs="?", const="", default=None, metavar="DIR",
+            "--drop-folder",
+            nargs="?",
+            const="",
+            default=None,
+            metavar="DIR",
             help="load what waits in the drop folder (default EXTRACT_DROP_DIR); the scheduled job",
         )
         parser.add_argument("--json", action="store_true", dest="as_json", help="one JSON object a file, one a line")
         parser.add_argument(
-            "--first-sequence", type=int, default=None, metavar="N",
+            "--first-sequence",
+            type=int,
+            default=None,
+            metavar="N",
             help="the sequence of the very first file (only before anything has been loaded)",
         )
 
@@ -46,9 +54,9 @@ class Command(BaseCommand):
             else:
                 results = importer.import_files(files, first_sequence=first_sequence, on_result=show)
         except importer.ImportBusy as busy:
-            raise CommandError(f"{busy}; try again when it has finished", returncode=2)
+            raise CommandError(f"{busy}; try again when it has finished", returncode=2) from None
         except (ValueError, UnsafeDropFolder) as error:
-            raise CommandError(str(error), returncode=2)
+            raise CommandError(str(error), returncode=2) from None
         if not as_json and not results:
             self.stdout.write("nothing to load")
         bad = [r for r in results if r.outcome in (ExtractImport.REJECTED, ExtractImport.FAILED)]
@@ -71,14 +79,18 @@ class Command(BaseCommand):
     def _show_json(self, result: importer.ImportResult) -> None:
         """Streams the record lists, so a file with many rejections does not fill memory."""
         head = json.dumps(result.summary())
+
         def write(piece: str) -> None:
             self.stdout.write(piece, ending="")
 
         write(head[:-1] + ', "rejected_records": [')
         for n, (line, reference, field, reason) in enumerate(self._issues(result.run_id, ExtractRecordIssue.REJECTED)):
-            write(("," if n else "") + json.dumps({"line": line, "reference": reference, "field": field, "reason": reason}))
+            write(
+                ("," if n else "")
+                + json.dumps({"line": line, "reference": reference, "field": field, "reason": reason})
+            )
         write('], "conflict_records": [')
-        for n, (line, reference, field, reason) in enumerate(self._issues(result.run_id, ExtractRecordIssue.CONFLICT)):
+        for n, (line, reference, _field, reason) in enumerate(self._issues(result.run_id, ExtractRecordIssue.CONFLICT)):
             write(("," if n else "") + json.dumps({"line": line, "reference": reference, "reason": reason}))
         write("]}\n")
         self.stdout.flush()
@@ -95,8 +107,11 @@ class Command(BaseCommand):
             f"{result.file}  sequence {sequence}  applied: read {result.read}, applied {result.applied}, "
             f"rejected {result.rejected}, conflicts {result.conflicts}  ({result.seconds:.2f} s, {result.method})"
         )
-        for kind, count in ((ExtractRecordIssue.REJECTED, result.rejected), (ExtractRecordIssue.CONFLICT, result.conflicts)):
-            for n, (line, reference, field, reason) in enumerate(self._issues(result.run_id, kind)):
+        for kind, count in (
+            (ExtractRecordIssue.REJECTED, result.rejected),
+            (ExtractRecordIssue.CONFLICT, result.conflicts),
+        ):
+            for n, (line, _reference, field, reason) in enumerate(self._issues(result.run_id, kind)):
                 if n == SHOWN_RECORDS:
                     self.stdout.write(
                         f"  ... and {count - SHOWN_RECORDS} more: /ops/extract-imports/{result.run_id}/{kind}.csv"

@@ -4,8 +4,10 @@ from penaltypay.ecs.outbox import NotAnException, requeue_exception, resolve_exc
 
 
 class Command(BaseCommand):
-    help = ("Deal with an ECS outbox exception: `resolve` (handled outside this service, e.g. the keeper "
-            "was refunded; never sent) or `requeue` (send again after a fix). Both are audited.")
+    help = (
+        "Deal with an ECS outbox exception: `resolve` (handled outside this service, e.g. the keeper "
+        "was refunded; never sent) or `requeue` (send again after a fix). Both are audited."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["resolve", "requeue"])

@@ -18,9 +18,18 @@ class Command(BaseCommand):
         listed = []
         if exceptions:
             listed = list(
-                OutboxEvent.objects.filter(status=OutboxEvent.EXCEPTION).order_by("id").values(
-                    "id", "case_reference", "kind", "payment_reference", "refund_reference", "amount_pence",
-                    "exception_reason", "last_error")
+                OutboxEvent.objects.filter(status=OutboxEvent.EXCEPTION)
+                .order_by("id")
+                .values(
+                    "id",
+                    "case_reference",
+                    "kind",
+                    "payment_reference",
+                    "refund_reference",
+                    "amount_pence",
+                    "exception_reason",
+                    "last_error",
+                )
             )
         if as_json:
             self.stdout.write(json.dumps({**status.as_dict(), **({"exception_events": listed} if exceptions else {})}))
@@ -37,4 +46,3 @@ class Command(BaseCommand):
                 f"{' ' + event['refund_reference'] if event['refund_reference'] else ''} "
                 f"{event['amount_pence']}p: {event['exception_reason']}"
             )
-

@@ -4,6 +4,7 @@ their own local servers (`python -m standins.ecs`, `python -m standins.pay`, fro
 separate stand-ins package: penaltypay never imports it). A child that dies is
 restarted while the others keep serving; Ctrl-C stops everything. Local use only:
 production runs the web and worker commands under its own process manager."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -29,7 +30,7 @@ def _wait_for(url: str, seconds: float = 20.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=1):
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own http://127.0.0.1 URL
                 return True
         except Exception:
             time.sleep(0.2)
@@ -45,27 +46,50 @@ class Command(BaseCommand):
 
     def handle(self, *args, host="127.0.0.1", port=8000, **options):
         if settings.PRODUCTION:
-            raise CommandError("`penaltypay run` is the local all-in-one; in production run `penaltypay web` "
-                               "and `penaltypay worker` under the platform's process manager (docs/runbook.md).")
+            raise CommandError(
+                "`penaltypay run` is the local all-in-one; in production run `penaltypay web` "
+                "and `penaltypay worker` under the platform's process manager (docs/runbook.md)."
+            )
         call_command("migrate", interactive=False, verbosity=0)
         env = dict(os.environ)
         supervisor = Supervisor()
         needs_standins = not env.get("ECS_URL") or not env.get("PAY_API_URL")
         if needs_standins and importlib.util.find_spec("standins") is None:
-            raise CommandError("the local stand-ins are not installed (run `make install`), "
-                               "or set ECS_URL and PAY_API_URL to real servers")
+            raise CommandError(
+                "the local stand-ins are not installed (run `make install`), "
+                "or set ECS_URL and PAY_API_URL to real servers"
+            )
         if not env.get("ECS_URL"):
-            supervisor.add("ecs-simulator", [sys.executable, "-m", "standins.ecs", "--host", "127.0.0.1",
-                                             "--port", str(ECS_PORT)], env)
+            supervisor.add(
+                "ecs-simulator",
+                [sys.executable, "-m", "standins.ecs", "--host", "127.0.0.1", "--port", str(ECS_PORT)],
+                env,
+            )
             env["ECS_URL"] = f"http://127.0.0.1:{ECS_PORT}/ecs/v1"
             if not _wait_for(f"http://127.0.0.1:{ECS_PORT}/_control/health"):
                 self.stderr.write("ECS simulator did not start")
         if not env.get("PAY_API_URL"):
-            supervisor.add("sandbox-provider", [
-                sys.executable, "-m", "standins.pay", "--host", "127.0.0.1", "--port", str(PAY_PORT),
-                "--api-key", settings.PAY_API_KEY, "--webhook-url", f"http://{host}:{port}/webhooks/pay",
-                "--webhook-secret", settings.PAY_WEBHOOK_SECRET,
-                "--state-file", str(settings.VAR_DIR / SANDBOX_STATE_FILE)], env)
+            supervisor.add(
+                "sandbox-provider",
+                [
+                    sys.executable,
+                    "-m",
+                    "standins.pay",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(PAY_PORT),
+                    "--api-key",
+                    settings.PAY_API_KEY,
+                    "--webhook-url",
+                    f"http://{host}:{port}/webhooks/pay",
+                    "--webhook-secret",
+                    settings.PAY_WEBHOOK_SECRET,
+                    "--state-file",
+                    str(settings.VAR_DIR / SANDBOX_STATE_FILE),
+                ],
+                env,
+            )
             env["PAY_API_URL"] = f"http://127.0.0.1:{PAY_PORT}"
             if not _wait_for(f"http://127.0.0.1:{PAY_PORT}/_sandbox/health"):
                 self.stderr.write("sandbox provider did not start")
@@ -73,8 +97,9 @@ class Command(BaseCommand):
         supervisor.add("worker", [*cli, "worker"], env)
         supervisor.add("web", gunicorn_argv(f"{host}:{port}", access_log=True), env)
         self.stdout.write(self.style.SUCCESS(f"penaltypay is running at http://{host}:{port}/ (Ctrl-C stops it)"))
-        self.stdout.write(f"Test card: 4444 3333 2222 1111, any future expiry, any 3-digit code. "
-                          f"Mail: {settings.EMAIL_FILE_PATH}")
+        self.stdout.write(
+            f"Test card: 4444 3333 2222 1111, any future expiry, any 3-digit code. Mail: {settings.EMAIL_FILE_PATH}"
+        )
         stopping = False
 
         def stop(signum, frame):

@@ -1,4 +1,5 @@
 """`penaltypay web`: the web tier as production runs it (gunicorn; see docs/runbook.md)."""
+
 from __future__ import annotations
 
 import os
@@ -17,4 +18,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, bind, access_log, **options):
         argv = gunicorn_argv(bind, access_log=access_log)
-        os.execv(argv[0], argv)
+        os.execv(argv[0], argv)  # noqa: S606 - our own argv: this process becomes the server

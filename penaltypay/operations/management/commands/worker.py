@@ -5,6 +5,7 @@
 - loads nightly extract files that arrive in the drop folder (EXTRACT_DROP_DIR), when
   EXTRACT_DROP_POLL_SECONDS > 0.
 Several workers may run at once against PostgreSQL; on SQLite run one."""
+
 from __future__ import annotations
 
 import signal
@@ -24,11 +25,16 @@ class Command(BaseCommand):
     help = "Run the background worker (ECS outbox delivery, payment re-checker, extract drop folder)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--once", action="store_true",
-                            help="one re-check pass, then deliver what is deliverable now, and exit")
+        parser.add_argument(
+            "--once", action="store_true", help="one re-check pass, then deliver what is deliverable now, and exit"
+        )
         parser.add_argument("--interval", type=float, default=15.0, help="seconds between re-check passes")
-        parser.add_argument("--concurrency", type=int, default=None,
-                            help="cases delivered to ECS at once (default ECS_OUTBOX_CONCURRENCY)")
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=None,
+            help="cases delivered to ECS at once (default ECS_OUTBOX_CONCURRENCY)",
+        )
         parser.add_argument("--no-outbox", action="store_true", help="do not deliver the ECS outbox")
 
     def handle(self, *args, once=False, interval=15.0, concurrency=None, no_outbox=False, **options):

@@ -42,6 +42,7 @@ Modules: ``model`` (cases, ledger lines, rules), ``faults`` (FaultPlan), ``state
 (the in-memory ECS), ``soap`` (schema, requests, envelopes), ``server`` (HTTP and the
 embeddable ``EcsSimulator``), ``seed`` (the sample cases), ``__main__`` (command line).
 """
+
 from standins.ecs.faults import FaultPlan
 from standins.ecs.model import (
     Case,

@@ -1,4 +1,5 @@
 """`python -m standins.ecs`: run the ECS simulator in the foreground (see the package docstring)."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,14 @@ from standins.ecs.seed import describe_seed
 from standins.ecs.server import EcsSimulator
 
 
-def serve_forever(host: str = "127.0.0.1", port: int = 8081, *, faults: dict[str, Any] | None = None,
-                  control_port: int | None = None, **options: Any) -> None:
+def serve_forever(
+    host: str = "127.0.0.1",
+    port: int = 8081,
+    *,
+    faults: dict[str, Any] | None = None,
+    control_port: int | None = None,
+    **options: Any,
+) -> None:
     """Run a simulator in the foreground until interrupted (Ctrl-C / SIGINT).
 
     `options` go to EcsSimulator (today, username, password, wsdl_path);
@@ -45,6 +52,7 @@ def serve_forever(host: str = "127.0.0.1", port: int = 8081, *, faults: dict[str
 
 def _stop_on_sigterm() -> None:
     """Let `docker stop`, `kill` and process managers stop the simulator as cleanly as Ctrl-C does."""
+
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
@@ -55,21 +63,32 @@ def _stop_on_sigterm() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m standins.ecs",
-                                     description="Run the ECS SOAP simulator.")
+    parser = argparse.ArgumentParser(prog="python -m standins.ecs", description="Run the ECS SOAP simulator.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8081, help="port to listen on (default 8081; 0 = any free port)")
-    parser.add_argument("--today", type=date.fromisoformat, default=None,
-                        help="seed the cases as if today were YYYY-MM-DD (default: today in London)")
+    parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        default=None,
+        help="seed the cases as if today were YYYY-MM-DD (default: today in London)",
+    )
     parser.add_argument("--username", default=None, help="require HTTP Basic auth with this username")
     parser.add_argument("--password", default=None, help="... and this password")
-    parser.add_argument("--latency-ms", default=None,
-                        help="inject latency on SOAP calls: N or MIN-MAX milliseconds (e.g. 200-800)")
-    parser.add_argument("--control-port", type=int, default=None,
-                        help="also serve the control API alone on this port (0 = any free port); it keeps "
-                             "working while the SOAP port refuses connections")
-    parser.add_argument("--faults", default=None,
-                        help='starting fault plan as JSON, e.g. \'{"latency_ms": [200, 800], "tail_ms": 3000}\'')
+    parser.add_argument(
+        "--latency-ms", default=None, help="inject latency on SOAP calls: N or MIN-MAX milliseconds (e.g. 200-800)"
+    )
+    parser.add_argument(
+        "--control-port",
+        type=int,
+        default=None,
+        help="also serve the control API alone on this port (0 = any free port); it keeps "
+        "working while the SOAP port refuses connections",
+    )
+    parser.add_argument(
+        "--faults",
+        default=None,
+        help='starting fault plan as JSON, e.g. \'{"latency_ms": [200, 800], "tail_ms": 3000}\'',
+    )
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -87,8 +106,15 @@ def main(argv: list[str] | None = None) -> int:
             faults["latency_ms"] = list(parse_latency([int(low), int(high or low)]))
         except ValueError as exc:
             parser.error(f"--latency-ms: {exc}")
-    serve_forever(args.host, args.port, faults=faults, control_port=args.control_port,
-                  today=args.today, username=args.username, password=args.password)
+    serve_forever(
+        args.host,
+        args.port,
+        faults=faults,
+        control_port=args.control_port,
+        today=args.today,
+        username=args.username,
+        password=args.password,
+    )
     return 0
 
 

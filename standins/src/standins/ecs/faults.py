@@ -1,4 +1,5 @@
 """Fault injection for the ECS simulator: what misbehaviour to put into SOAP calls."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
@@ -54,12 +55,17 @@ class FaultPlan:
     # Seed for the dice, so that a flaky-by-design run can be replayed.
     seed: int | None = None
 
-    _PROBABILITIES = ("http_500_without_fault", "timeout_after_commit", "reset_before_commit", "reset_after_commit",
-                      "tail_probability")
+    _PROBABILITIES = (
+        "http_500_without_fault",
+        "timeout_after_commit",
+        "reset_before_commit",
+        "reset_after_commit",
+        "tail_probability",
+    )
     _SECONDS = ("hang_seconds", "unavailable_for_seconds", "refuse_connections_for_seconds")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FaultPlan":
+    def from_dict(cls, data: dict[str, Any]) -> FaultPlan:
         """Build a plan from JSON-like input; raises ValueError with a readable message."""
         if not isinstance(data, dict):
             raise ValueError("the fault plan must be a JSON object")
@@ -93,8 +99,10 @@ class FaultPlan:
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                     raise ValueError(f"{name} must be a number >= 0")
                 kwargs[name] = float(value)
-        for forever, window in (("unavailable", "unavailable_for_seconds"),
-                                ("refuse_connections", "refuse_connections_for_seconds")):
+        for forever, window in (
+            ("unavailable", "unavailable_for_seconds"),
+            ("refuse_connections", "refuse_connections_for_seconds"),
+        ):
             if kwargs.get(forever) and kwargs.get(window):
                 raise ValueError(f"set {forever} (until changed) or {window} (a window), not both")
         if "seed" in data:
@@ -129,8 +137,10 @@ def parse_latency(value: Any, name: str = "latency_ms") -> tuple[int, int]:
         value = [value.get("min", 0), value.get("max", value.get("min", 0))]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         low = high = value
-    elif isinstance(value, (list, tuple)) and len(value) == 2 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    elif (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
     ):
         low, high = value
     else:
@@ -144,4 +154,3 @@ def _parse_probability(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ValueError(f"{name} must be a probability between 0 and 1")
     return float(value)
-

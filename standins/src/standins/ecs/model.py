@@ -4,6 +4,7 @@ The simulator is the *other* system: it keeps its own reading of the ICD here
 (its own `Case`, its own amount-due rule) and imports nothing from penaltypay,
 so penaltypay's tests against it are not marking their own homework.
 """
+
 from __future__ import annotations
 
 import re
@@ -47,12 +48,11 @@ class Case:
     last_updated: datetime | None = None
 
     @classmethod
-    def like(cls, other: Any) -> "Case":
+    def like(cls, other: Any) -> Case:
         """A Case from any object with the same attributes (a test's own case type)."""
         if isinstance(other, cls):
             return other
         return cls(**{f.name: getattr(other, f.name) for f in fields(cls)})
-
 
 
 # Fault codes of the WSDL's EcsFault, and which side of the wire each blames
@@ -65,8 +65,13 @@ VALIDATION_ERROR = "VALIDATION_ERROR"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 INTERNAL_ERROR = "INTERNAL_ERROR"
 FAULT_CODES = (
-    CASE_NOT_FOUND, VRM_MISMATCH, CASE_CLOSED, CASE_TYPE_NOT_SUPPORTED,
-    VALIDATION_ERROR, SERVICE_UNAVAILABLE, INTERNAL_ERROR,
+    CASE_NOT_FOUND,
+    VRM_MISMATCH,
+    CASE_CLOSED,
+    CASE_TYPE_NOT_SUPPORTED,
+    VALIDATION_ERROR,
+    SERVICE_UNAVAILABLE,
+    INTERNAL_ERROR,
 )
 SERVER_SIDE_CODES = {SERVICE_UNAVAILABLE, INTERNAL_ERROR}
 
@@ -92,6 +97,7 @@ class SimFault(Exception):
 
 
 # --- ledger lines and the rules ECS applies to them ------------------------
+
 
 @dataclass(frozen=True)
 class SimLedgerEntry:
@@ -198,8 +204,16 @@ def case_from_json(data: Any) -> Case:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"unknown case field(s): {', '.join(unknown)}")
-    required = ("reference", "case_type", "vrm", "vehicle_make", "vehicle_colour",
-                "issue_date", "penalty_pence", "pay_by_date")
+    required = (
+        "reference",
+        "case_type",
+        "vrm",
+        "vehicle_make",
+        "vehicle_colour",
+        "issue_date",
+        "penalty_pence",
+        "pay_by_date",
+    )
     missing = [name for name in required if data.get(name) in (None, "")]
     if missing:
         raise ValueError(f"case is missing: {', '.join(missing)}")
@@ -227,4 +241,3 @@ def case_from_json(data: Any) -> Case:
     case = Case(**values)
     validate_case(case)
     return case
-

@@ -2,6 +2,7 @@
 
 See the package docstring for what it serves and how to run it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -55,7 +56,7 @@ IDLE_CONNECTION_TIMEOUT = 30.0
 
 
 class _Server(StandinServer):
-    def __init__(self, address, handler, simulator: "EcsSimulator", *, control_only: bool = False):
+    def __init__(self, address, handler, simulator: EcsSimulator, *, control_only: bool = False):
         self.simulator = simulator
         # The separate control port: /_control only, never refuses (so an outage can be ended).
         self.control_only = control_only
@@ -69,7 +70,7 @@ class _Handler(StandinHandler):
     server: _Server
 
     @property
-    def sim(self) -> "EcsSimulator":
+    def sim(self) -> EcsSimulator:
         return self.server.simulator
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
@@ -119,7 +120,8 @@ class _Handler(StandinHandler):
         url = urlsplit(self.path)
         try:
             if self.server.control_only and not (
-                    url.path == CONTROL_PREFIX or url.path.startswith(CONTROL_PREFIX + "/")):
+                url.path == CONTROL_PREFIX or url.path.startswith(CONTROL_PREFIX + "/")
+            ):
                 if self._read_body() is not None:
                     self._send(404, b"This is the control port: only /_control/ is served here.\n", "text/plain")
             elif url.path == ENDPOINT_PATH:
@@ -129,13 +131,16 @@ class _Handler(StandinHandler):
                 elif method == "POST":
                     self._soap_call()
                 elif method == "GET" and url.query.lower() in ("wsdl", "singlewsdl"):
-                    host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
-                    self._send(200, self.sim.contract.wsdl_for(f"http://{host}{ENDPOINT_PATH}"),
-                               "text/xml; charset=utf-8")
+                    host = (
+                        self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+                    )
+                    self._send(
+                        200, self.sim.contract.wsdl_for(f"http://{host}{ENDPOINT_PATH}"), "text/xml; charset=utf-8"
+                    )
                 elif self._read_body() is not None:
                     self._send(405, b"POST a SOAP request, or GET ?wsdl.\n", "text/plain", {"Allow": "GET, POST"})
             elif url.path == CONTROL_PREFIX or url.path.startswith(CONTROL_PREFIX + "/"):
-                self._control(method, url.path[len(CONTROL_PREFIX):].strip("/"))
+                self._control(method, url.path[len(CONTROL_PREFIX) :].strip("/"))
             elif self._read_body() is not None:
                 self._send(404, b"Not found.\n", "text/plain")
         except (ConnectionError, BrokenPipeError):
@@ -225,9 +230,17 @@ class _Handler(StandinHandler):
         parts = [unquote(p) for p in route.split("/") if p]
 
         if method == "GET" and parts == ["health"]:
-            self._send_json(200, {"status": "ok", "today": state.today.isoformat(),
-                                  "cases": len(state.cases()), "faults": state.plan.to_dict(),
-                                  "listening": self.sim.listening, **state.windows()})
+            self._send_json(
+                200,
+                {
+                    "status": "ok",
+                    "today": state.today.isoformat(),
+                    "cases": len(state.cases()),
+                    "faults": state.plan.to_dict(),
+                    "listening": self.sim.listening,
+                    **state.windows(),
+                },
+            )
         elif method == "GET" and parts == ["ledger"]:
             self._send_json(200, {ref: [e.to_json() for e in entries] for ref, entries in state.ledgers().items()})
         elif method == "GET" and len(parts) == 2 and parts[0] == "ledger":
@@ -269,9 +282,15 @@ class _Handler(StandinHandler):
                 self._send_json(400, {"error": str(exc)})
                 return
             if plan.refuse_connections and self.sim.control_port is None:
-                self._send_json(400, {"error": (
-                    "refuse_connections would close this port and leave nothing to switch it off: start "
-                    "the simulator with a control port (--control-port), or use refuse_connections_for_seconds")})
+                self._send_json(
+                    400,
+                    {
+                        "error": (
+                            "refuse_connections would close this port and leave nothing to switch it off: start "
+                            "the simulator with a control port (--control-port), or use refuse_connections_for_seconds"
+                        )
+                    },
+                )
                 return
             self.sim.set_plan(plan, keep=self.connection)
             self._send_json(200, plan.to_dict())
@@ -306,6 +325,7 @@ _BAD_JSON = object()
 # The embeddable simulator
 # --------------------------------------------------------------------------
 
+
 class EcsSimulator:
     """An ECS simulator you can start in a thread (tests) or run as a process (demos).
 
@@ -314,8 +334,14 @@ class EcsSimulator:
     requests need HTTP Basic auth (the control API never does).
     """
 
-    def __init__(self, today: date | None = None, *, username: str | None = None,
-                 password: str | None = None, wsdl_path: str | Path | None = None):
+    def __init__(
+        self,
+        today: date | None = None,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        wsdl_path: str | Path | None = None,
+    ):
         self.contract = Contract(Path(wsdl_path) if wsdl_path else DEFAULT_WSDL_PATH)
         self.state = EcsState(today)
         self.credentials = (username, password or "") if username else None
@@ -384,7 +410,7 @@ class EcsSimulator:
                 self._control_thread = None
         self._stopped.set()
 
-    def __enter__(self) -> "EcsSimulator":
+    def __enter__(self) -> EcsSimulator:
         if self._server is None:
             self.start()
         return self
@@ -537,4 +563,3 @@ class EcsSimulator:
     def ledger(self, reference: str) -> list[SimLedgerEntry]:
         """The case's ledger, oldest first ([] for an unknown case)."""
         return self.state.ledger(reference) or []
-

@@ -1,4 +1,5 @@
 """SOAP 1.1 for the ECS simulator: the contract's schema, reading requests, building answers."""
+
 from __future__ import annotations
 
 import copy
@@ -72,8 +73,14 @@ class Contract:
 def _safe_parser(keep_comments: bool = False) -> etree.XMLParser:
     # One parser per call (lxml parsers must not be shared between threads),
     # with DTD loading, entity expansion and network access all off.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           huge_tree=False, remove_comments=not keep_comments, remove_pis=True)
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=not keep_comments,
+        remove_pis=True,
+    )
 
 
 def _q(name: str) -> str:
@@ -229,4 +236,3 @@ def fault_envelope(code: str, message: str) -> bytes:
     etree.SubElement(ecs_fault, _q("Code")).text = code
     etree.SubElement(ecs_fault, _q("Message")).text = message
     return etree.tostring(env, xml_declaration=True, encoding="utf-8")
-

@@ -1,4 +1,5 @@
 """The in-memory ECS: cases, ledgers, receipt numbers and the fault plan, behind one lock."""
+
 from __future__ import annotations
 
 import hmac
@@ -6,9 +7,10 @@ import itertools
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, date, datetime
+from typing import Any
 
 from standins.ecs.faults import FaultPlan
 from standins.ecs.model import (
@@ -39,7 +41,7 @@ class EcsState:
     def __init__(self, today: date | None = None, clock: Callable[[], datetime] | None = None):
         self._lock = threading.RLock()
         self._fixed_today = today
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._cases: dict[str, Case] = {}
         self._ledgers: dict[str, list[SimLedgerEntry]] = {}
         # Receipt numbers never restart, not even on reset: a service that kept a
@@ -81,16 +83,18 @@ class EcsState:
             # Money ECS received before the simulator's story begins (by phone,
             # say) must be in the ledger too, or a later refund or status
             # recalculation would forget it.
-            entries.append(SimLedgerEntry(
-                receipt_number=self._next_receipt(),
-                kind="PAYMENT",
-                payment_reference=f"OPENING-{case.reference}",
-                refund_reference=None,
-                amount_pence=case.amount_paid_pence,
-                effective_at=case.last_updated,
-                channel="PHONE",
-                recorded_at=case.last_updated,
-            ))
+            entries.append(
+                SimLedgerEntry(
+                    receipt_number=self._next_receipt(),
+                    kind="PAYMENT",
+                    payment_reference=f"OPENING-{case.reference}",
+                    refund_reference=None,
+                    amount_pence=case.amount_paid_pence,
+                    effective_at=case.last_updated,
+                    channel="PHONE",
+                    recorded_at=case.last_updated,
+                )
+            )
         self._cases[case.reference] = case
         self._ledgers[case.reference] = entries
         return case
@@ -145,7 +149,8 @@ class EcsState:
             return {
                 "unavailable_remaining_seconds": round(self._window_remaining(self._plan.unavailable_for_seconds), 3),
                 "refusing_remaining_seconds": round(
-                    self._window_remaining(self._plan.refuse_connections_for_seconds), 3),
+                    self._window_remaining(self._plan.refuse_connections_for_seconds), 3
+                ),
             }
 
     # -- reads --------------------------------------------------------------
@@ -184,8 +189,15 @@ class EcsState:
             raise SimFault(CASE_NOT_FOUND, f"No case with reference {reference}.")
         return entries
 
-    def record_payment(self, reference: str, payment_reference: str, amount_pence: int,
-                       paid_at: datetime, channel: str, psp_reference: str) -> tuple[str, str]:
+    def record_payment(
+        self,
+        reference: str,
+        payment_reference: str,
+        amount_pence: int,
+        paid_at: datetime,
+        channel: str,
+        psp_reference: str,
+    ) -> tuple[str, str]:
         if amount_pence <= 0:
             raise SimFault(VALIDATION_ERROR, "AmountPence must be greater than zero.")
         with self._lock:
@@ -193,8 +205,10 @@ class EcsState:
             if case is None:
                 raise SimFault(CASE_NOT_FOUND, f"No case with reference {reference}.")
             if case.case_type not in PAYABLE_CASE_TYPES:
-                raise SimFault(CASE_TYPE_NOT_SUPPORTED,
-                               f"Case {reference} is of type {case.case_type}, which cannot take payments here.")
+                raise SimFault(
+                    CASE_TYPE_NOT_SUPPORTED,
+                    f"Case {reference} is of type {case.case_type}, which cannot take payments here.",
+                )
             if case.status in CLOSED_STATUSES:
                 raise SimFault(CASE_CLOSED, f"Case {reference} is {case.status} and closed to payments.")
             # Deliberately no duplicate check on payment_reference: real ECS is
@@ -212,8 +226,9 @@ class EcsState:
             )
             return entry.receipt_number, self._append(case, entry)
 
-    def record_refund(self, reference: str, payment_reference: str, refund_reference: str,
-                      amount_pence: int, refunded_at: datetime) -> tuple[str, str]:
+    def record_refund(
+        self, reference: str, payment_reference: str, refund_reference: str, amount_pence: int, refunded_at: datetime
+    ) -> tuple[str, str]:
         if amount_pence <= 0:
             raise SimFault(VALIDATION_ERROR, "AmountPence must be greater than zero.")
         with self._lock:
@@ -223,15 +238,16 @@ class EcsState:
             entries = self._ledgers[reference]
             payments = [e for e in entries if e.kind == "PAYMENT" and e.payment_reference == payment_reference]
             if not payments:
-                raise SimFault(VALIDATION_ERROR,
-                               f"No payment {payment_reference} in the ledger of case {reference}.")
+                raise SimFault(VALIDATION_ERROR, f"No payment {payment_reference} in the ledger of case {reference}.")
             refundable = sum(e.amount_pence for e in payments) - sum(
                 e.amount_pence for e in entries if e.kind == "REFUND" and e.payment_reference == payment_reference
             )
             if amount_pence > refundable:
-                raise SimFault(VALIDATION_ERROR,
-                               f"Refund of {amount_pence} pence exceeds the {refundable} pence left "
-                               f"of payment {payment_reference}.")
+                raise SimFault(
+                    VALIDATION_ERROR,
+                    f"Refund of {amount_pence} pence exceeds the {refundable} pence left "
+                    f"of payment {payment_reference}.",
+                )
             # Not idempotent either: a repeated RefundReference is a second refund.
             entry = SimLedgerEntry(
                 receipt_number=self._next_receipt(),
@@ -249,7 +265,5 @@ class EcsState:
         entries = self._ledgers[case.reference]
         entries.append(entry)
         paid, status = settle_from_ledger(case, entries)
-        self._cases[case.reference] = replace(case, amount_paid_pence=paid, status=status,
-                                              last_updated=self._clock())
+        self._cases[case.reference] = replace(case, amount_paid_pence=paid, status=status, last_updated=self._clock())
         return status
-

@@ -26,6 +26,7 @@ create bodies), `cards` (the card form), `representation` (the contract's JSON),
 `card_page`, `controls`, `webhooks` (the operations, mixed into `SandboxProvider` in
 `provider`), `state_file`, `server` (HTTP), `pages` (HTML).
 """
+
 from standins.pay.model import PaymentFinished, SandboxStateError
 from standins.pay.provider import SandboxProvider
 

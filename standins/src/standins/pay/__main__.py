@@ -1,4 +1,5 @@
 """`python -m standins.pay`: run the sandbox payment provider in the foreground."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,7 +12,6 @@ from standins.pay.model import SandboxStateError
 from standins.pay.provider import SandboxProvider
 
 log = logging.getLogger("standins.pay")
-
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
 """The provider's API operations; each returns (status, body or None, extra headers)."""
+
 from __future__ import annotations
 
 import logging
@@ -6,7 +7,7 @@ import math
 import re
 import time
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode
 
 from standins.pay.model import (
@@ -115,7 +116,7 @@ class PaymentApi:
                 value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))
             except ValueError:
                 raise bad(name, "Must be an ISO 8601 date and time") from None
-            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
 
         reference = params.get("reference") or None
         state = params.get("state") or None
@@ -219,4 +220,3 @@ class PaymentApi:
                 if refund.refund_id == refund_id:
                     return 200, refund_json(payment, refund, base), {}
             raise ApiError(404, "P0700", "Refund not found")
-

@@ -1,4 +1,5 @@
 """The hosted card page: opening it, submitting a card, cancelling."""
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,10 @@ class CardPages:
         return payment
 
     def _card_page(self, payment: Payment, token: str, errors=None, values=None) -> tuple[int, str, dict]:
-        cards = [(number, f"{OUTCOME_LABELS[o]} ({b} {t})" if o == "success" else OUTCOME_LABELS[o])
-                 for number, (b, t, o) in TEST_CARDS.items()]
+        cards = [
+            (number, f"{OUTCOME_LABELS[o]} ({b} {t})" if o == "success" else OUTCOME_LABELS[o])
+            for number, (b, t, o) in TEST_CARDS.items()
+        ]
         html = pages.card_page(
             language=payment.language,
             form_action=f"/secure/{token}",
@@ -71,4 +74,3 @@ class CardPages:
             self._open_page(payment, token)
             self._finish(payment, "failed", "P0030")
             return 303, None, {"Location": payment.return_url}
-

@@ -1,4 +1,5 @@
 """The hosted card form: which test card was typed, and what happens to it."""
+
 from __future__ import annotations
 
 import logging
@@ -82,5 +83,3 @@ def card_from_number(card_number: str, cardholder_name: str, today: date) -> Car
     brand, card_type, outcome = TEST_CARDS[number]
     expiry = f"12/{(today.year + 3) % 100:02d}"
     return CardOutcome(brand, card_type, number[-4:], expiry, cardholder_name, outcome)
-
-

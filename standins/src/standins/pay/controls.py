@@ -1,4 +1,5 @@
 """Controls for tests and operators: drive a payment to an outcome, read state, the control API."""
+
 from __future__ import annotations
 
 import logging
@@ -75,7 +76,6 @@ class Controls:
             self._release_held()
         self._dispatcher.make_all_due()
 
-
     def control(self, method: str, path: str, data) -> tuple[int, dict | None]:
         if path == "/_sandbox/health" and method == "GET":
             return 200, {"status": "ok"}
@@ -109,7 +109,7 @@ class Controls:
                 if data.get("cancel") is True:
                     return 200, self.cancel_by_payer(payment_id)
                 if not isinstance(data.get("card_number"), str):
-                    raise ApiError(400, None, "card_number is required (or \"cancel\": true)")
+                    raise ApiError(400, None, 'card_number is required (or "cancel": true)')
                 name = data.get("cardholder_name") or "Sandbox Tester"
                 return 200, self.complete(payment_id, data["card_number"], cardholder_name=str(name)[:200])
             except KeyError:
@@ -119,5 +119,3 @@ class Controls:
             except ValueError as exc:
                 raise ApiError(400, None, str(exc)) from None
         raise ApiError(404, None, "Not found")
-
-

@@ -1,4 +1,5 @@
 """What the sandbox provider holds: payments, refunds, test cards, error answers."""
+
 from __future__ import annotations
 
 import base64
@@ -7,13 +8,13 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 log = logging.getLogger("standins.pay")
 
 
 DEFAULT_API_KEY = "sandbox-api-key"
-DEFAULT_WEBHOOK_SECRET = "sandbox-webhook-secret"
+DEFAULT_WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105 - the sandbox's own default
 
 # number -> (brand, card type, outcome). The contract's test cards; nothing else is accepted.
 TEST_CARDS: dict[str, tuple[str, str, str]] = {
@@ -54,16 +55,13 @@ MAX_DISPLAY_SIZE = 500
 DELIVERY_LOG_SIZE = 1000
 
 
-
-
-
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso_time(moment: datetime) -> str:
     """ISO 8601 UTC with milliseconds and Z, as the contract writes times."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -103,9 +101,6 @@ class ApiError(Exception):
             out["field"] = self.field
         out["description"] = self.description
         return out
-
-
-
 
 
 @dataclass
@@ -149,8 +144,6 @@ class Payment:
 
     def amount_submitted(self) -> int:
         return sum(r.amount for r in self.refunds if r.status in ("submitted", "success"))
-
-
 
 
 def refuse_constant(name: str):

@@ -7,6 +7,7 @@ must work under the strict Content Security Policy returned by
 label, errors are linked from a summary at the top (the GOV.UK pattern), and
 the card number and security code are never written back into the page.
 """
+
 from __future__ import annotations
 
 from html import escape
@@ -204,9 +205,7 @@ def card_page(
 
     summary = ""
     if messages:
-        items = "".join(
-            f'<li><a href="#{FIELD_IDS[name]}">{escape(text)}</a></li>' for name, text in messages.items()
-        )
+        items = "".join(f'<li><a href="#{FIELD_IDS[name]}">{escape(text)}</a></li>' for name, text in messages.items())
         summary = (
             '<div class="error-summary" role="alert" aria-labelledby="error-summary-title" tabindex="-1">\n'
             f'<h2 class="error-summary__title" id="error-summary-title">{escape(t["problem"])}</h2>\n'
@@ -227,13 +226,13 @@ def card_page(
     name_value = escape(values.get("cardholder_name", ""))
 
     rows = "".join(
-        f"<tr><td>{escape(' '.join(number[i:i + 4] for i in range(0, len(number), 4)))}</td>"
+        f"<tr><td>{escape(' '.join(number[i : i + 4] for i in range(0, len(number), 4)))}</td>"
         f"<td>{escape(outcome)}</td></tr>"
         for number, outcome in test_cards
     )
     test_card_help = (
         f'<details class="details">\n<summary>{escape(t["test_cards"])}</summary>\n'
-        f'<p>{escape(t["test_cards_intro"])}</p>\n'
+        f"<p>{escape(t['test_cards_intro'])}</p>\n"
         f'<table class="table"><caption class="visually-hidden">{escape(t["test_cards"])}</caption>'
         f'<thead><tr><th scope="col">{escape(t["col_number"])}</th>'
         f'<th scope="col">{escape(t["col_outcome"])}</th></tr></thead>'
@@ -293,9 +292,9 @@ def expired_page(*, language: str = "en") -> str:
     a payment; no link back, because an unknown token has no service to go back to."""
     t = _t(language)
     main = (
-        f'<h1>{escape(t["expired_title"])}</h1>\n'
-        f'<p>{escape(t["expired_body"])}</p>\n'
-        f'<p>{escape(t["expired_next"])}</p>\n'
+        f"<h1>{escape(t['expired_title'])}</h1>\n"
+        f"<p>{escape(t['expired_body'])}</p>\n"
+        f"<p>{escape(t['expired_next'])}</p>\n"
     )
     return _layout(language, t["expired_title"], main)
 

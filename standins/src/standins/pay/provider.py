@@ -1,5 +1,6 @@
 """The sandbox provider's state and its life cycle; the operations are mixed in from api,
 card_page, controls and webhooks."""
+
 from __future__ import annotations
 
 import contextlib
@@ -88,7 +89,7 @@ class SandboxProvider(PaymentApi, CardPages, Controls, WebhookEmitter):
             raise RuntimeError("sandbox provider already started")
         self._server = make_server(host, port, self)
         bound_port = self._server.server_address[1]
-        shown = "127.0.0.1" if host in ("", "0.0.0.0") else ("[::1]" if host == "::" else host)
+        shown = "127.0.0.1" if host in ("", "0.0.0.0") else ("[::1]" if host == "::" else host)  # noqa: S104
         if ":" in shown and not shown.startswith("["):
             shown = f"[{shown}]"
         self.base_url = f"http://{shown}:{bound_port}"
@@ -328,4 +329,3 @@ class SandboxProvider(PaymentApi, CardPages, Controls, WebhookEmitter):
             self._finish(payment, "error", "P0050")
         else:
             self._finish(payment, "failed", "P0010")
-

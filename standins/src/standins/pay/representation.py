@@ -1,4 +1,5 @@
 """The contract's JSON for a payment and a refund, as the sandbox answers them."""
+
 from __future__ import annotations
 
 import logging
@@ -15,6 +16,7 @@ def state_json(payment: Payment) -> dict:
         state["message"] = payment.message
     return state
 
+
 def refund_summary(payment: Payment) -> dict:
     submitted = payment.amount_submitted()
     if payment.status == "success":
@@ -25,6 +27,7 @@ def refund_summary(payment: Payment) -> dict:
     else:
         available, status = payment.amount, "pending"
     return {"status": status, "amount_available": available, "amount_submitted": submitted}
+
 
 def payment_json(payment: Payment, base: str | None, *, next_token: str | None = None) -> dict:
     """The contract's payment object; without `base` (webhooks) it has no _links."""
@@ -63,6 +66,7 @@ def payment_json(payment: Payment, base: str | None, *, next_token: str | None =
         obj["_links"] = links
     return obj
 
+
 def refund_json(payment: Payment, refund: Refund, base: str) -> dict:
     href = f"{base}/v1/payments/{payment.payment_id}"
     return {
@@ -75,4 +79,3 @@ def refund_json(payment: Payment, refund: Refund, base: str) -> dict:
             "payment": {"href": href, "method": "GET"},
         },
     }
-

@@ -1,4 +1,5 @@
 """The sandbox provider's HTTP side: the API, the card page, the control API."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ class _Server6(StandinServer6, _Server):
     pass
 
 
-def make_server(host: str, port: int, sandbox: "SandboxProvider") -> StandinServer:
+def make_server(host: str, port: int, sandbox: SandboxProvider) -> StandinServer:
     server_class = _Server6 if ":" in host else _Server
     return server_class((host, port), _Handler, sandbox)
 
@@ -110,8 +111,12 @@ class _Handler(StandinHandler):
             elif path.startswith("/v1/"):
                 self._api(method, path, split.query)
             elif path == pages.STYLESHEET_PATH and method == "GET":
-                self._send(200, pages.STYLESHEET.encode("utf-8"), "text/css; charset=utf-8",
-                           {"Cache-Control": "public, max-age=3600"})
+                self._send(
+                    200,
+                    pages.STYLESHEET.encode("utf-8"),
+                    "text/css; charset=utf-8",
+                    {"Cache-Control": "public, max-age=3600"},
+                )
             elif path.startswith("/_sandbox/"):
                 data = self._json(self._read_body(MAX_API_BODY))
                 status, obj = self.sandbox.control(method, path, data)
@@ -198,5 +203,3 @@ class _Handler(StandinHandler):
             else:
                 status, html, headers = sandbox._expired_page()
         self._send_html(status, html, headers)
-
-

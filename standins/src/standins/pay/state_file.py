@@ -1,4 +1,5 @@
 """The sandbox's optional state file: payments survive a restart, as a real provider's do."""
+
 from __future__ import annotations
 
 import logging

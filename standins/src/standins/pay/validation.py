@@ -1,4 +1,5 @@
 """Checking the sandbox's settings and the body of a create-payment request."""
+
 from __future__ import annotations
 
 import logging
@@ -202,7 +203,7 @@ def validate_create(data, allowed_http_hosts: list[str]) -> dict:
     elif not isinstance(language, str):
         raise _wrong_type("language", "Must be a string")
     elif language not in ("en", "cy"):
-        raise _bad_value("language", "Must be \"en\" or \"cy\"")
+        raise _bad_value("language", 'Must be "en" or "cy"')
     out["language"] = language
     email = data.get("email")
     if email is not None:
@@ -219,5 +220,3 @@ def validate_create(data, allowed_http_hosts: list[str]) -> dict:
     out["moto"] = bool(moto)
     out["metadata"] = _check_metadata(data.get("metadata"))
     return out
-
-

@@ -1,4 +1,5 @@
 """Signed webhooks: what the sandbox sends, and the thread that delivers them (with faults)."""
+
 from __future__ import annotations
 
 import http.client
@@ -39,7 +40,7 @@ class WebhookDispatcher:
     """One background thread that POSTs due deliveries in order. It never takes
     the sandbox's lock while holding its own (the sandbox calls in the other way)."""
 
-    def __init__(self, sandbox: "SandboxProvider"):
+    def __init__(self, sandbox: SandboxProvider):
         self._sandbox = sandbox
         self._cond = threading.Condition()
         self._queue: list[Delivery] = []
@@ -121,8 +122,6 @@ class WebhookDispatcher:
             return None, type(exc).__name__
         finally:
             connection.close()
-
-
 
 
 class WebhookEmitter:
@@ -217,4 +216,3 @@ class WebhookEmitter:
                         self._expire_if_due(payment)
             except Exception:
                 log.exception("expiry sweep failed")
-

@@ -65,9 +65,16 @@ def test_a_finished_payment_never_moves_except_an_abandoned_one_found_paid():
 
 @pytest.mark.parametrize(
     "provider,ours",
-    [("created", S.IN_PROGRESS), ("started", S.IN_PROGRESS), ("submitted", S.IN_PROGRESS),
-     ("capturable", S.IN_PROGRESS), ("success", S.SUCCESS), ("failed", S.FAILED),
-     ("cancelled", S.CANCELLED), ("error", S.ERROR)],
+    [
+        ("created", S.IN_PROGRESS),
+        ("started", S.IN_PROGRESS),
+        ("submitted", S.IN_PROGRESS),
+        ("capturable", S.IN_PROGRESS),
+        ("success", S.SUCCESS),
+        ("failed", S.FAILED),
+        ("cancelled", S.CANCELLED),
+        ("error", S.ERROR),
+    ],
 )
 def test_provider_states_map_to_ours(provider, ours):
     assert status_from_provider(provider) is ours

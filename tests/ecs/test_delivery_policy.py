@@ -1,4 +1,5 @@
 """The tunable numbers behind the delivery rules (delivery.Policy): defaults are production's."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -8,8 +9,14 @@ from penaltypay.ecs.delivery import Breaker, BreakerState, Policy
 from penaltypay.kernel.clock import LONDON
 
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=LONDON)
-FAST = Policy(backoff_base_seconds=0.2, backoff_cap_seconds=2.0, breaker_failure_threshold=3,
-              breaker_min_open_seconds=0.5, breaker_max_open_seconds=2.0, unknown_outcome_settle_seconds=3.0)
+FAST = Policy(
+    backoff_base_seconds=0.2,
+    backoff_cap_seconds=2.0,
+    breaker_failure_threshold=3,
+    breaker_min_open_seconds=0.5,
+    breaker_max_open_seconds=2.0,
+    unknown_outcome_settle_seconds=3.0,
+)
 
 
 def always_max():

@@ -1,11 +1,12 @@
 """Receipt emails: through GOV.UK Notify's own client (against a local stand-in of its
 API) when configured, otherwise Django's email backend."""
+
 from __future__ import annotations
 
 import json
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -20,9 +21,14 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def paid():
     return Payment.objects.create(
-        reference="PP-ABCD-EFGH", case_reference="70000001", case_type="7A", amount_pence=4000,
-        description="Late licensing penalty 70000001 (AB12CDE)", email="keeper@example.com",
-        status=PaymentStatus.SUCCESS.value, authorised_at=datetime(2026, 11, 24, 14, 5, tzinfo=timezone.utc),
+        reference="PP-ABCD-EFGH",
+        case_reference="70000001",
+        case_type="7A",
+        amount_pence=4000,
+        description="Late licensing penalty 70000001 (AB12CDE)",
+        email="keeper@example.com",
+        status=PaymentStatus.SUCCESS.value,
+        authorised_at=datetime(2026, 11, 24, 14, 5, tzinfo=UTC),
     )
 
 
@@ -33,7 +39,9 @@ def fake_notify():
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append({"path": self.path, "auth": self.headers.get("Authorization", ""), "body": json.loads(body)})
+            received.append(
+                {"path": self.path, "auth": self.headers.get("Authorization", ""), "body": json.loads(body)}
+            )
             answer = json.dumps({"id": str(uuid.uuid4()), "reference": "x", "content": {}, "uri": "", "template": {}})
             self.send_response(201)
             self.send_header("Content-Type", "application/json")

@@ -1,5 +1,6 @@
 """The simulator's outage faults: a slow tail, a SERVICE_UNAVAILABLE window that ends by
 itself, and a real connection-refusing outage (with the control API on its own port)."""
+
 from __future__ import annotations
 
 import re
@@ -7,19 +8,19 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
-from standins.ecs import EcsSimulator, EcsState, FaultPlan
 
 from penaltypay.adapters.ecs_soap import EcsClient
 from penaltypay.ecs.errors import EcsUnreachable, ServiceUnavailable
+from standins.ecs import EcsSimulator, EcsState, FaultPlan
 
 REPO = Path(__file__).resolve().parents[2]
 REDUCED_7A = ("70000123", "BD51SMR")  # a seeded open case
-PAID_AT = datetime.now(timezone.utc) - timedelta(minutes=5)
+PAID_AT = datetime.now(UTC) - timedelta(minutes=5)
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +55,12 @@ def connect_refused(url: str) -> bool:
     return False
 
 
-def pay(client: EcsClient, reference: str):
-    return client.record_payment(REDUCED_7A[0], reference, 4000, PAID_AT, "ONLINE", f"psp-{reference}")
+def pay(ecs_client: EcsClient, reference: str):
+    return ecs_client.record_payment(REDUCED_7A[0], reference, 4000, PAID_AT, "ONLINE", f"psp-{reference}")
 
 
 # --- latency with a tail ----------------------------------------------------------------------------------
+
 
 def test_the_tail_replaces_the_normal_latency_with_its_probability():
     state = EcsState()
@@ -87,7 +89,7 @@ def test_the_tail_works_without_normal_latency():
     assert state.latency_seconds() == 0.0
 
 
-def test_tail_settings_over_http_with_a_default_probability_of_one_percent(sim, client):
+def test_tail_settings_over_http_with_a_default_probability_of_one_percent(sim, ecs_client):
     response = requests.post(sim.control_url + "/faults", json={"latency_ms": [0, 10], "tail_ms": 3000}, timeout=5)
     assert response.status_code == 200
     assert sim.faults.tail_ms == (3000, 3000) and sim.faults.tail_probability == 0.01
@@ -95,19 +97,22 @@ def test_tail_settings_over_http_with_a_default_probability_of_one_percent(sim, 
 
     sim.set_faults(tail_ms=[300, 400], tail_probability=1.0)
     started = time.monotonic()
-    client.get_case(*REDUCED_7A)
+    ecs_client.get_case(*REDUCED_7A)
     assert time.monotonic() - started >= 0.3
 
 
-@pytest.mark.parametrize("body, fragment", [
-    ({"tail_ms": [800, 200]}, "tail_ms"),
-    ({"tail_probability": 1.5}, "tail_probability"),
-    ({"unavailable_for_seconds": -1}, "unavailable_for_seconds"),
-    ({"refuse_connections_for_seconds": "soon"}, "refuse_connections_for_seconds"),
-    ({"refuse_connections": "yes"}, "refuse_connections"),
-    ({"unavailable": True, "unavailable_for_seconds": 5}, "not both"),
-    ({"refuse_connections": True, "refuse_connections_for_seconds": 5}, "not both"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({"tail_ms": [800, 200]}, "tail_ms"),
+        ({"tail_probability": 1.5}, "tail_probability"),
+        ({"unavailable_for_seconds": -1}, "unavailable_for_seconds"),
+        ({"refuse_connections_for_seconds": "soon"}, "refuse_connections_for_seconds"),
+        ({"refuse_connections": "yes"}, "refuse_connections"),
+        ({"unavailable": True, "unavailable_for_seconds": 5}, "not both"),
+        ({"refuse_connections": True, "refuse_connections_for_seconds": 5}, "not both"),
+    ],
+)
 def test_bad_new_settings_are_refused_with_a_message(sim, body, fragment):
     response = requests.post(sim.control_url + "/faults", json=body, timeout=5)
     assert response.status_code == 400
@@ -117,26 +122,28 @@ def test_bad_new_settings_are_refused_with_a_message(sim, body, fragment):
 
 # --- SERVICE_UNAVAILABLE for a window ---------------------------------------------------------------------
 
-def test_unavailable_for_a_window_then_healthy_by_itself(sim, client):
+
+def test_unavailable_for_a_window_then_healthy_by_itself(sim, ecs_client):
     response = requests.post(sim.control_url + "/faults", json={"unavailable_for_seconds": 0.6}, timeout=5)
     assert response.status_code == 200
     with pytest.raises(ServiceUnavailable):
-        pay(client, "PAY-WINDOW-1")
+        pay(ecs_client, "PAY-WINDOW-1")
     health = requests.get(sim.control_url + "/health", timeout=5).json()
     assert 0 < health["unavailable_remaining_seconds"] <= 0.6
     time.sleep(0.8)
-    assert pay(client, "PAY-WINDOW-2").receipt_number
+    assert pay(ecs_client, "PAY-WINDOW-2").receipt_number
     assert [e.payment_reference for e in sim.ledger(REDUCED_7A[0])] == ["PAY-WINDOW-2"]
     assert requests.get(sim.control_url + "/health", timeout=5).json()["unavailable_remaining_seconds"] == 0
 
 
-def test_the_window_runs_from_when_the_plan_is_set(sim, client):
+def test_the_window_runs_from_when_the_plan_is_set(sim, ecs_client):
     sim.set_faults(unavailable_for_seconds=0.4)
     time.sleep(0.5)
-    assert client.get_case(*REDUCED_7A).reference == REDUCED_7A[0]
+    assert ecs_client.get_case(*REDUCED_7A).reference == REDUCED_7A[0]
 
 
 # --- refusing connections -------------------------------------------------------------------------------
+
 
 def test_refusing_is_a_real_connection_refused_so_the_client_knows_nothing_was_sent(rsim, rclient):
     pay(rclient, "PAY-BEFORE")  # leaves a pooled keep-alive connection behind
@@ -155,7 +162,7 @@ def test_refusing_is_a_real_connection_refused_so_the_client_knows_nothing_was_s
 
     requests.post(rsim.control_url + "/faults", json={}, timeout=5)
     assert rsim.listening and not connect_refused(rsim.url)
-    pay(rclient, "PAY-AFTER")  # same URL, same client
+    pay(rclient, "PAY-AFTER")  # same URL, same ecs_client
     assert [e.payment_reference for e in rsim.ledger(REDUCED_7A[0])] == ["PAY-BEFORE", "PAY-AFTER"]
 
 
@@ -196,7 +203,7 @@ def test_a_plan_change_cancels_a_timed_refusals_reopening(rsim):
     assert rsim.listening
 
 
-def test_without_a_control_port_only_a_timed_refusal_can_be_asked_for_over_http(sim, client):
+def test_without_a_control_port_only_a_timed_refusal_can_be_asked_for_over_http(sim, ecs_client):
     response = requests.post(sim.control_url + "/faults", json={"refuse_connections": True}, timeout=5)
     assert response.status_code == 400 and "control port" in response.json()["error"]
     assert sim.listening
@@ -206,7 +213,7 @@ def test_without_a_control_port_only_a_timed_refusal_can_be_asked_for_over_http(
     assert response.status_code == 200
     assert connect_refused(sim.url)
     time.sleep(0.6)
-    assert client.get_case(*REDUCED_7A).reference == REDUCED_7A[0]
+    assert ecs_client.get_case(*REDUCED_7A).reference == REDUCED_7A[0]
 
 
 def test_stop_while_refusing_and_wait_returns():
@@ -220,9 +227,23 @@ def test_stop_while_refusing_and_wait_returns():
 
 def test_standalone_with_a_control_port_and_a_starting_fault_plan():
     process = subprocess.Popen(
-        [sys.executable, "-m", "standins.ecs", "--port", "0", "--control-port", "0",
-         "--log-level", "WARNING", "--faults", '{"refuse_connections": true}'],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "standins.ecs",
+            "--port",
+            "0",
+            "--control-port",
+            "0",
+            "--log-level",
+            "WARNING",
+            "--faults",
+            '{"refuse_connections": true}',
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         lines = [process.stdout.readline() for _ in range(3)]

@@ -8,7 +8,6 @@ from penaltypay.cases.domain import (
     normalise_reference,
     normalise_vrm,
 )
-from penaltypay.kernel.money import format_pence
 
 
 @pytest.mark.parametrize(
@@ -38,8 +37,3 @@ def test_malformed_registrations_are_invalid(typed):
 @given(st.text(alphabet="0123456789 -", max_size=30))
 def test_normalised_reference_never_has_separators(text):
     assert not set(normalise_reference(text)) & {" ", "-"}
-
-
-@pytest.mark.parametrize("pence,text", [(4000, "£40"), (12375, "£123.75"), (5, "£0.05"), (123456789, "£1,234,567.89")])
-def test_money_is_shown_gov_uk_style(pence, text):
-    assert format_pence(pence) == text

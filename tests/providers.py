@@ -1,10 +1,6 @@
-"""Fixtures for the provider client and sandbox tests.
+"""Helpers for tests that talk to the sandbox payment provider: its test credentials, a
+create-payment body, and a real HTTP receiver for its webhooks."""
 
-The sandbox provider runs for real on a free local port in a thread (one per
-session, reset around every test), and webhooks go to a real little HTTP
-receiver. Nothing here touches Django or its database: these tests run with
-`-p no:django` as well as in the full suite.
-"""
 from __future__ import annotations
 
 import json
@@ -13,53 +9,11 @@ import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-import requests
-
-from penaltypay.adapters.pay_api import PayClient
-
 API_KEY = "sandbox-api-key"
 WEBHOOK_SECRET = "test-webhook-secret"
 RETURN_URL = "http://127.0.0.1:8000/pay/return/6f1c"
 # Webhook retries in milliseconds instead of minutes, so retry tests stay fast.
 FAST_RETRIES = [0.05, 0.05, 0.05]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Replaces the suite-wide cache reset: these tests use no Django at all."""
-    yield
-
-
-@pytest.fixture(scope="session")
-def sandbox_server(pay_sandbox):
-    """The suite's one running sandbox (tests/conftest.py)."""
-    return pay_sandbox
-
-
-@pytest.fixture
-def sandbox(sandbox_server):
-    """The running sandbox, with no payments, deliveries or faults left from other tests."""
-    sandbox_server.reset()
-    yield sandbox_server
-    sandbox_server.reset()
-
-
-@pytest.fixture
-def http(sandbox):
-    """A requests session authenticated for the sandbox's API."""
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {API_KEY}"
-    yield session
-    session.close()
-
-
-@pytest.fixture
-def client(sandbox):
-    # No automatic pause-and-retry on 429 here: the tests want to see the error.
-    pay = PayClient(sandbox.base_url, API_KEY, timeout=3.0, rate_limit_retries=0)
-    yield pay
-    pay.close()
 
 
 def payment_request(**overrides) -> dict:
@@ -121,12 +75,3 @@ class WebhookReceiver:
     def stop(self):
         self._server.shutdown()
         self._server.server_close()
-
-
-@pytest.fixture
-def webhook_receiver(sandbox):
-    """A receiver, with the sandbox sending its webhooks there (fast retries)."""
-    receiver = WebhookReceiver()
-    sandbox.configure(webhook_url=receiver.url, webhook_secret=WEBHOOK_SECRET, webhook_retry_schedule=FAST_RETRIES)
-    yield receiver
-    receiver.stop()

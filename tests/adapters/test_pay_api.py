@@ -1,5 +1,6 @@
 """PayClient against the real sandbox, plus tiny misbehaving servers for the
 failures the sandbox does not produce (silence, dropped connections, refusals)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -31,12 +32,12 @@ from penaltypay.adapters.pay_api import (
     payment_from_json,
     verify_webhook_signature,
 )
-from tests.payments.conftest import API_KEY, RETURN_URL, WEBHOOK_SECRET
+from tests.providers import API_KEY, RETURN_URL, WEBHOOK_SECRET
 
 EMAIL = "keeper@example.com"
 
 
-def create(client: PayClient, **overrides) -> ProviderPayment:
+def create(pay_client: PayClient, **overrides) -> ProviderPayment:
     fields = {
         "amount": 4000,
         "reference": "PP-7KQ2-M4XD",
@@ -46,14 +47,14 @@ def create(client: PayClient, **overrides) -> ProviderPayment:
         "metadata": {"case_reference": "12345678", "case_type": "7A"},
     }
     fields.update(overrides)
-    return client.create_payment(**fields)
+    return pay_client.create_payment(**fields)
 
 
 # --- round trips -----------------------------------------------------------------
 
 
-def test_create_and_read_back(client):
-    created = create(client)
+def test_create_and_read_back(pay_client):
+    created = create(pay_client)
 
     assert created.payment_id
     assert created.amount == 4000
@@ -63,30 +64,30 @@ def test_create_and_read_back(client):
     assert created.email == EMAIL
     assert created.status == "created" and created.finished is False
     assert created.failure_code is None and created.failure_message is None
-    assert created.next_url.startswith(client.base_url + "/secure/")
+    assert created.next_url.startswith(pay_client.base_url + "/secure/")
     assert created.created_date.tzinfo is not None
     assert created.refund_amount_available == 4000 and created.refund_status == "pending"
     assert created.provider_id is None and created.card_brand is None and created.captured_date is None
 
-    again = client.get_payment(created.payment_id)
+    again = pay_client.get_payment(created.payment_id)
 
     assert again.payment_id == created.payment_id
     assert again.created_date == created.created_date
     assert again.next_url and again.next_url != created.next_url  # a fresh single-use link
 
 
-def test_repr_hides_the_email_and_the_card_page_link(client):
-    created = create(client)
+def test_repr_hides_the_email_and_the_card_page_link(pay_client):
+    created = create(pay_client)
     assert EMAIL not in repr(created)
     assert created.next_url not in repr(created)
-    assert API_KEY not in repr(client)
+    assert API_KEY not in repr(pay_client)
 
 
-def test_a_paid_payment(sandbox, client):
-    created = create(client, language="cy", moto=True)
+def test_a_paid_payment(sandbox, pay_client):
+    created = create(pay_client, language="cy", moto=True)
     sandbox.complete(created.payment_id, "5105105105105100")
 
-    paid = client.get_payment(created.payment_id)
+    paid = pay_client.get_payment(created.payment_id)
 
     assert paid.status == "success" and paid.finished and paid.succeeded
     assert paid.next_url is None
@@ -101,18 +102,18 @@ def test_a_paid_payment(sandbox, client):
     "card,status,code",
     [("4000000000000002", "failed", "P0010"), ("4000000000000119", "error", "P0050")],
 )
-def test_unsuccessful_outcomes(sandbox, client, card, status, code):
-    created = create(client)
+def test_unsuccessful_outcomes(sandbox, pay_client, card, status, code):
+    created = create(pay_client)
     sandbox.complete(created.payment_id, card)
-    payment = client.get_payment(created.payment_id)
+    payment = pay_client.get_payment(created.payment_id)
     assert (payment.status, payment.finished, payment.failure_code) == (status, True, code)
     assert payment.failure_message
 
 
-def test_expired_payment(sandbox, client):
-    created = create(client)
+def test_expired_payment(sandbox, pay_client):
+    created = create(pay_client)
     sandbox.configure(expiry_seconds=0)
-    payment = client.get_payment(created.payment_id)
+    payment = pay_client.get_payment(created.payment_id)
     assert (payment.status, payment.failure_code) == ("failed", "P0020")
 
 
@@ -129,45 +130,45 @@ def test_expired_payment(sandbox, client):
         ({"metadata": {"k": None}}, 422, "P0102", "metadata"),
     ],
 )
-def test_create_refused(client, overrides, status, code, field):
+def test_create_refused(pay_client, overrides, status, code, field):
     with pytest.raises(ProviderRejected) as caught:
-        create(client, **overrides)
+        create(pay_client, **overrides)
     assert type(caught.value) is ProviderRejected
     assert (caught.value.http_status, caught.value.code, caught.value.field) == (status, code, field)
     assert caught.value.description
 
 
 def test_wrong_api_key(sandbox):
-    client = PayClient(sandbox.base_url, "not-the-key", timeout=3.0)
+    pay_client = PayClient(sandbox.base_url, "not-the-key", timeout=3.0)
     with pytest.raises(ProviderAuthError):
-        client.get_payment("anything")
+        pay_client.get_payment("anything")
     with pytest.raises(ProviderAuthError):
-        create(client)
+        create(pay_client)
 
 
-def test_unknown_payment(client):
+def test_unknown_payment(pay_client):
     with pytest.raises(PaymentNotFound) as caught:
-        client.get_payment("nosuchpayment")
+        pay_client.get_payment("nosuchpayment")
     assert caught.value.code == "P0200" and caught.value.http_status == 404
     with pytest.raises(PaymentNotFound):
-        client.cancel_payment("nosuchpayment")
+        pay_client.cancel_payment("nosuchpayment")
     with pytest.raises(PaymentNotFound) as on_refund:
-        client.create_refund("nosuchpayment", 100, 100)
+        pay_client.create_refund("nosuchpayment", 100, 100)
     assert on_refund.value.code == "P0600"
 
 
-def test_ids_cannot_escape_their_path(client):
+def test_ids_cannot_escape_their_path(pay_client):
     with pytest.raises(PaymentNotFound):
-        client.get_payment("../payments")
+        pay_client.get_payment("../payments")
     with pytest.raises(ValueError):
-        client.get_payment("")
+        pay_client.get_payment("")
 
 
-def test_rate_limited(sandbox, client):
+def test_rate_limited(sandbox, pay_client):
     sandbox.configure(rate_limit_per_second=1)
-    create(client)
+    create(pay_client)
     with pytest.raises(ProviderRateLimited) as caught:
-        create(client)
+        create(pay_client)
     assert caught.value.retry_after == 1.0
 
 
@@ -183,91 +184,91 @@ def test_rate_limit_is_retried_once_after_a_pause(sandbox):
 # --- cancel and search -----------------------------------------------------------
 
 
-def test_cancel(client):
-    created = create(client)
-    assert client.cancel_payment(created.payment_id) is None
-    cancelled = client.get_payment(created.payment_id)
+def test_cancel(pay_client):
+    created = create(pay_client)
+    assert pay_client.cancel_payment(created.payment_id) is None
+    cancelled = pay_client.get_payment(created.payment_id)
     assert (cancelled.status, cancelled.failure_code) == ("cancelled", "P0040")
     with pytest.raises(ProviderRejected) as caught:
-        client.cancel_payment(created.payment_id)
+        pay_client.cancel_payment(created.payment_id)
     assert caught.value.http_status == 400
 
 
-def test_find_by_reference(client):
-    older = create(client, reference="PP-FIND-0001")
-    create(client, reference="PP-FIND-0002")
-    newer = create(client, reference="PP-FIND-0001")
+def test_find_by_reference(pay_client):
+    older = create(pay_client, reference="PP-FIND-0001")
+    create(pay_client, reference="PP-FIND-0002")
+    newer = create(pay_client, reference="PP-FIND-0001")
 
-    found = client.find_payments_by_reference("PP-FIND-0001")
+    found = pay_client.find_payments_by_reference("PP-FIND-0001")
 
     assert [p.payment_id for p in found] == [newer.payment_id, older.payment_id]
     assert all(p.next_url is None for p in found)
-    assert client.find_payments_by_reference("PP-NONE-0000") == []
+    assert pay_client.find_payments_by_reference("PP-NONE-0000") == []
 
 
-def test_find_by_reference_follows_pages(client, monkeypatch):
+def test_find_by_reference_follows_pages(pay_client, monkeypatch):
     monkeypatch.setattr(pay, "_SEARCH_PAGE_SIZE", 2)
-    made = [create(client, reference="PP-MANY-0001").payment_id for _ in range(5)]
-    found = client.find_payments_by_reference("PP-MANY-0001")
+    made = [create(pay_client, reference="PP-MANY-0001").payment_id for _ in range(5)]
+    found = pay_client.find_payments_by_reference("PP-MANY-0001")
     assert [p.payment_id for p in found] == made[::-1]
 
 
 # --- refunds ---------------------------------------------------------------------
 
 
-def test_refunds(sandbox, client):
-    created = create(client)
+def test_refunds(sandbox, pay_client):
+    created = create(pay_client)
     sandbox.complete(created.payment_id, "4444333322221111")
 
-    refund = client.create_refund(created.payment_id, 1500, 4000)
+    refund = pay_client.create_refund(created.payment_id, 1500, 4000)
 
     assert refund.amount == 1500 and refund.status == "submitted" and refund.created_date.tzinfo
-    listed = client.list_refunds(created.payment_id)
+    listed = pay_client.list_refunds(created.payment_id)
     assert [(r.refund_id, r.status) for r in listed] == [(refund.refund_id, "success")]
-    assert client.get_refund(created.payment_id, refund.refund_id).amount == 1500
-    assert client.get_payment(created.payment_id).refund_amount_available == 2500
+    assert pay_client.get_refund(created.payment_id, refund.refund_id).amount == 1500
+    assert pay_client.get_payment(created.payment_id).refund_amount_available == 2500
     with pytest.raises(RefundNotFound):
-        client.get_refund(created.payment_id, "nosuchrefund")
+        pay_client.get_refund(created.payment_id, "nosuchrefund")
 
 
-def test_refund_with_stale_amount_available(sandbox, client):
-    created = create(client)
+def test_refund_with_stale_amount_available(sandbox, pay_client):
+    created = create(pay_client)
     sandbox.complete(created.payment_id, "4444333322221111")
-    client.create_refund(created.payment_id, 1000, 4000)
+    pay_client.create_refund(created.payment_id, 1000, 4000)
     with pytest.raises(RefundAmountMismatch) as caught:
-        client.create_refund(created.payment_id, 1000, 4000)
+        pay_client.create_refund(created.payment_id, 1000, 4000)
     assert (caught.value.http_status, caught.value.code) == (412, "P0604")
 
 
-def test_refund_not_available(sandbox, client):
-    created = create(client)
+def test_refund_not_available(sandbox, pay_client):
+    created = create(pay_client)
     with pytest.raises(RefundNotAvailable) as caught:
-        client.create_refund(created.payment_id, 1000, 4000)
+        pay_client.create_refund(created.payment_id, 1000, 4000)
     assert caught.value.code == "P0603"
     sandbox.complete(created.payment_id, "4444333322221111")
     with pytest.raises(RefundNotAvailable):
-        client.create_refund(created.payment_id, 4001, 4000)
+        pay_client.create_refund(created.payment_id, 4001, 4000)
 
 
 # --- unknown outcomes and unreachable providers ----------------------------------
 
 
-def test_create_failing_after_commit_is_an_unknown_outcome_and_findable(sandbox, client):
+def test_create_failing_after_commit_is_an_unknown_outcome_and_findable(sandbox, pay_client):
     sandbox.configure(fail_next_creates_after_commit=1)
 
     with pytest.raises(ProviderOutcomeUnknown):
-        create(client, reference="PP-LOST-0001")
+        create(pay_client, reference="PP-LOST-0001")
 
-    [found] = client.find_payments_by_reference("PP-LOST-0001")
+    [found] = pay_client.find_payments_by_reference("PP-LOST-0001")
     assert found.status == "created" and found.amount == 4000
-    assert client.get_payment(found.payment_id).next_url
+    assert pay_client.get_payment(found.payment_id).next_url
 
 
-def test_create_failing_before_commit_is_also_unknown_to_the_client(sandbox, client):
+def test_create_failing_before_commit_is_also_unknown_to_the_client(sandbox, pay_client):
     sandbox.configure(fail_next_creates_before_commit=1)
     with pytest.raises(ProviderOutcomeUnknown):
-        create(client, reference="PP-LOST-0002")
-    assert client.find_payments_by_reference("PP-LOST-0002") == []
+        create(pay_client, reference="PP-LOST-0002")
+    assert pay_client.find_payments_by_reference("PP-LOST-0002") == []
 
 
 def test_slow_create_times_out_as_unknown_and_exists(sandbox):
@@ -351,19 +352,19 @@ def tiny_server():
 
 def test_no_answer_in_time_is_an_unknown_outcome(tiny_server):
     server = tiny_server(_never_answer)
-    client = PayClient(server.url, API_KEY, timeout=0.3)
+    pay_client = PayClient(server.url, API_KEY, timeout=0.3)
     started = time.monotonic()
     with pytest.raises(ProviderOutcomeUnknown):
-        create(client)
+        create(pay_client)
     assert time.monotonic() - started < 2
     with pytest.raises(ProviderOutcomeUnknown):
-        client.get_payment("abc")
+        pay_client.get_payment("abc")
 
 
 def test_connection_reset_after_sending_is_an_unknown_outcome(tiny_server):
-    client = PayClient(tiny_server(_reset_after_request).url, API_KEY, timeout=2)
+    pay_client = PayClient(tiny_server(_reset_after_request).url, API_KEY, timeout=2)
     with pytest.raises(ProviderOutcomeUnknown):
-        create(client)
+        create(pay_client)
 
 
 def test_refused_connection_is_unreachable():
@@ -371,9 +372,9 @@ def test_refused_connection_is_unreachable():
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()  # nothing listens there now
-    client = PayClient(f"http://127.0.0.1:{port}", API_KEY, timeout=2)
+    pay_client = PayClient(f"http://127.0.0.1:{port}", API_KEY, timeout=2)
     with pytest.raises(ProviderUnreachable):
-        create(client)
+        create(pay_client)
 
 
 @pytest.mark.parametrize(
@@ -382,41 +383,41 @@ def test_refused_connection_is_unreachable():
         (b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", ProviderOutcomeUnknown),
         (b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 5\r\n\r\n<p/>\n", ProviderOutcomeUnknown),
         (b"HTTP/1.1 201 Created\r\nContent-Length: 9\r\n\r\nnot json!", ProviderOutcomeUnknown),
-        (b'HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}', ProviderOutcomeUnknown),
+        (b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}", ProviderOutcomeUnknown),
         (b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n", ProviderOutcomeUnknown),
         (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 4\r\n\r\nnope", ProviderRejected),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"trunc", ProviderOutcomeUnknown),
+        (b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"trunc', ProviderOutcomeUnknown),
         (b"garbage\r\n\r\n", ProviderOutcomeUnknown),
     ],
 )
 def test_odd_answers_are_typed(tiny_server, raw, error):
-    client = PayClient(tiny_server(_answer(raw)).url, API_KEY, timeout=2)
+    pay_client = PayClient(tiny_server(_answer(raw)).url, API_KEY, timeout=2)
     with pytest.raises(error):
-        create(client)
+        create(pay_client)
 
 
 def test_only_typed_errors_escape(tiny_server):
     # Whatever goes wrong, callers only ever need to catch ProviderError.
     for behaviour in (_never_answer, _reset_after_request, _answer(b"\x00\x01")):
-        client = PayClient(tiny_server(behaviour).url, API_KEY, timeout=0.2)
+        pay_client = PayClient(tiny_server(behaviour).url, API_KEY, timeout=0.2)
         with pytest.raises(ProviderError):
-            client.get_payment("abc")
+            pay_client.get_payment("abc")
 
 
 def test_a_404_from_the_search_is_not_read_as_no_payments(tiny_server):
-    raw = b'HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'
-    client = PayClient(tiny_server(_answer(raw)).url, API_KEY, timeout=2)
+    raw = b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    pay_client = PayClient(tiny_server(_answer(raw)).url, API_KEY, timeout=2)
     with pytest.raises(PaymentNotFound):
-        client.find_payments_by_reference("PP-7KQ2-M4XD")
+        pay_client.find_payments_by_reference("PP-7KQ2-M4XD")
 
 
-def test_no_email_or_key_in_the_logs(sandbox, client, caplog):
+def test_no_email_or_key_in_the_logs(sandbox, pay_client, caplog):
     caplog.set_level(logging.DEBUG)
-    created = create(client)
+    created = create(pay_client)
     sandbox.complete(created.payment_id, "4444333322221111")
-    client.get_payment(created.payment_id)
+    pay_client.get_payment(created.payment_id)
     with pytest.raises(ProviderRejected):
-        create(client, amount=0)
+        create(pay_client, amount=0)
 
     logged = " ".join(str(vars(record)) for record in caplog.records)
     assert "payment provider call" in logged
@@ -456,8 +457,8 @@ def test_verify_webhook_signature_needs_a_secret():
     assert verify_webhook_signature(b"{}", _signed(b"{}", ""), "") is False
 
 
-def test_webhook_from_the_sandbox_verifies_and_parses(sandbox, client, webhook_receiver):
-    created = create(client)
+def test_webhook_from_the_sandbox_verifies_and_parses(sandbox, pay_client, webhook_receiver):
+    created = create(pay_client)
     sandbox.complete(created.payment_id, "4242424242424242")
     [request] = webhook_receiver.wait_for(1)
 

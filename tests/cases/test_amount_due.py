@@ -1,4 +1,4 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import given
@@ -34,16 +34,16 @@ class TestReductionDeadline:
     def test_deadline_is_a_london_date_not_a_utc_one_in_summer_time(self):
         # 23:30 UTC on 14 June is 00:30 on 15 June in London (BST): the deadline has passed.
         case = late_licensing_case(reduction_deadline=date(2026, 6, 14))
-        assert amount_due_at(case, datetime(2026, 6, 14, 23, 30, tzinfo=timezone.utc)).total_pence == 8000
+        assert amount_due_at(case, datetime(2026, 6, 14, 23, 30, tzinfo=UTC)).total_pence == 8000
         # 22:59 UTC on 14 June is 23:59 in London: still reduced.
-        assert amount_due_at(case, datetime(2026, 6, 14, 22, 59, tzinfo=timezone.utc)).total_pence == 4000
+        assert amount_due_at(case, datetime(2026, 6, 14, 22, 59, tzinfo=UTC)).total_pence == 4000
 
     def test_across_the_autumn_clock_change(self):
         # Clocks go back at 02:00 BST on 25 October 2026. 23:30 UTC on 25 Oct is 23:30 GMT: same day.
         case = late_licensing_case(reduction_deadline=date(2026, 10, 25))
-        assert amount_due_at(case, datetime(2026, 10, 25, 23, 30, tzinfo=timezone.utc)).total_pence == 4000
+        assert amount_due_at(case, datetime(2026, 10, 25, 23, 30, tzinfo=UTC)).total_pence == 4000
         # ...whereas 23:30 UTC on 24 Oct was already 00:30 BST on 25 Oct: still within the deadline.
-        assert london_date(datetime(2026, 10, 24, 23, 30, tzinfo=timezone.utc)) == date(2026, 10, 25)
+        assert london_date(datetime(2026, 10, 24, 23, 30, tzinfo=UTC)) == date(2026, 10, 25)
 
     def test_no_deadline_means_the_full_penalty(self):
         case = late_licensing_case(reduction_deadline=None, reduced_penalty_pence=8000)
@@ -114,14 +114,18 @@ class TestPayability:
         assert why_not_payable(case, self.now) is NotPayableReason.ALREADY_PAID
 
     def test_other_case_types_are_not_payable_online(self):
-        assert why_not_payable(late_licensing_case(case_type="23B"), self.now) is NotPayableReason.TYPE_NOT_PAYABLE_ONLINE
+        assert (
+            why_not_payable(late_licensing_case(case_type="23B"), self.now) is NotPayableReason.TYPE_NOT_PAYABLE_ONLINE
+        )
 
     def test_nothing_due_without_any_payment(self):
         case = late_licensing_case(penalty_pence=0, reduced_penalty_pence=0)
         assert why_not_payable(case, self.now) is NotPayableReason.NOTHING_DUE
 
     def test_our_own_unrecorded_payment_makes_it_already_paid(self):
-        assert why_not_payable(late_licensing_case(), self.now, pending_paid_pence=4000) is NotPayableReason.ALREADY_PAID
+        assert (
+            why_not_payable(late_licensing_case(), self.now, pending_paid_pence=4000) is NotPayableReason.ALREADY_PAID
+        )
 
 
 def test_amount_after_the_reduction_is_the_full_penalty_less_payments():

@@ -1,5 +1,6 @@
 """The sandbox provider over real HTTP: the contract's API, the hosted card page,
 expiry, webhooks and the fault controls the reliability tests rely on."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,16 +11,16 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urljoin
 
 import lxml.html
 import pytest
 import requests
-from standins.pay import SandboxProvider
 
 from penaltypay.adapters.pay_api import verify_webhook_signature
-from tests.payments.conftest import API_KEY, RETURN_URL, WEBHOOK_SECRET, payment_request
+from standins.pay import SandboxProvider
+from tests.providers import API_KEY, RETURN_URL, WEBHOOK_SECRET, payment_request
 
 ISO_MS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 NEXT_YEAR = str(date.today().year + 1)
@@ -65,9 +66,22 @@ def test_create_answers_the_contract_payment_object(sandbox, http):
     body = create(sandbox, http)
 
     assert set(body) == {
-        "payment_id", "amount", "reference", "description", "return_url", "language", "email", "moto",
-        "metadata", "state", "created_date", "refund_summary", "settlement_summary", "provider_id",
-        "card_details", "_links",
+        "payment_id",
+        "amount",
+        "reference",
+        "description",
+        "return_url",
+        "language",
+        "email",
+        "moto",
+        "metadata",
+        "state",
+        "created_date",
+        "refund_summary",
+        "settlement_summary",
+        "provider_id",
+        "card_details",
+        "_links",
     }
     assert re.fullmatch(r"[a-z0-9]{26}", body["payment_id"])
     assert body["amount"] == 4000
@@ -346,7 +360,10 @@ def test_the_payer_can_cancel(sandbox, http):
     assert response.status_code == 303
     assert response.headers["Location"] == RETURN_URL
     assert read(sandbox, http, created["payment_id"])["state"] == {
-        "status": "failed", "finished": True, "code": "P0030", "message": "Payment was cancelled by the user",
+        "status": "failed",
+        "finished": True,
+        "code": "P0030",
+        "message": "Payment was cancelled by the user",
     }
 
 
@@ -466,7 +483,7 @@ def test_an_unfinished_payment_expires_after_the_limit(sandbox, http):
 
 
 def test_the_limit_defaults_to_90_minutes(http):
-    now = [datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)]
+    now = [datetime(2026, 11, 22, 10, 0, tzinfo=UTC)]
     sandbox = SandboxProvider(clock=lambda: now[0])  # its own instance: the clock is fixed at construction
     sandbox.start()
     try:
@@ -529,7 +546,7 @@ def test_search_filters_and_pages(sandbox, http):
     assert page_two["_links"]["next_page"]["href"].endswith("page=3")
     assert page_two["_links"]["prev_page"]["href"].endswith("page=1")
     assert http.get(base, params={"display_size": 2, "page": 4}).status_code == 404
-    later = (datetime.now(timezone.utc) + timedelta(minutes=1)).isoformat()
+    later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
     assert http.get(base, params={"from_date": later}).json()["total"] == 0
     assert http.get(base, params={"to_date": later}).json()["total"] == 5
 
@@ -571,7 +588,10 @@ def test_cancel_while_unfinished_then_refused(sandbox, http):
     assert second.status_code == 400
     state = read(sandbox, http, created["payment_id"])["state"]
     assert state == {
-        "status": "cancelled", "finished": True, "code": "P0040", "message": "Payment was cancelled by the service",
+        "status": "cancelled",
+        "finished": True,
+        "code": "P0040",
+        "message": "Payment was cancelled by the service",
     }
 
 
@@ -708,7 +728,13 @@ def test_webhook_is_signed_and_carries_the_payment_without_links(sandbox, http, 
     assert verify_webhook_signature(request["body"], request["headers"]["Pay-Signature"], WEBHOOK_SECRET)
     message = json.loads(request["body"])
     assert set(message) == {
-        "webhook_message_id", "created_date", "resource_id", "api_version", "resource_type", "event_type", "resource",
+        "webhook_message_id",
+        "created_date",
+        "resource_id",
+        "api_version",
+        "resource_type",
+        "event_type",
+        "resource",
     }
     assert message["api_version"] == 1 and message["resource_type"] == "payment"
     assert message["event_type"] == "card_payment_succeeded"
@@ -876,8 +902,19 @@ def test_control_api(sandbox, http):
 
 def test_runs_as_its_own_process():
     process = subprocess.Popen(
-        [sys.executable, "-m", "standins.pay", "--port", "0", "--api-key", "own-key",
-         "--webhook-secret", "own-secret", "--log-level", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "standins.pay",
+            "--port",
+            "0",
+            "--api-key",
+            "own-key",
+            "--webhook-secret",
+            "own-secret",
+            "--log-level",
+            "WARNING",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

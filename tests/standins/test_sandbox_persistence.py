@@ -1,22 +1,23 @@
 """The sandbox provider's optional state file: payments, refunds and events survive
 a restart (as a real provider's do), a corrupt file stops it from starting, and
 no card number is ever written."""
+
 from __future__ import annotations
 
 import json
 import os
 from contextlib import closing
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urljoin
 
 import lxml.html
 import pytest
 import requests
-from standins.pay import SandboxProvider, SandboxStateError
-from standins.pay.__main__ import main
 
 from penaltypay.adapters.pay_api import PayClient, RefundAmountMismatch
-from tests.payments.conftest import API_KEY, RETURN_URL, payment_request
+from standins.pay import SandboxProvider, SandboxStateError
+from standins.pay.__main__ import main
+from tests.providers import API_KEY, RETURN_URL, payment_request
 
 CARD_NUMBER = "4444333322221111"
 NEXT_YEAR = str(date.today().year + 1)
@@ -168,7 +169,7 @@ def test_every_change_is_on_disk_at_once(started, state_file):
 
 
 def test_a_payment_that_ran_out_of_time_while_stopped_expires_after_the_restart(started, state_file):
-    now = [datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)]
+    now = [datetime(2025, 3, 1, 9, 0, tzinfo=UTC)]
     first = started(state_file, clock=lambda: now[0])
     with pay_client(first) as client:
         payment = create(client, "PP-LATE-0001")
@@ -218,8 +219,14 @@ def test_without_a_state_file_nothing_is_written(tmp_path, monkeypatch):
         ("", "corrupt"),
         ('{"payments": []}', "not a sandbox provider state file"),
         (
-            json.dumps({"format": "penaltypay-sandbox-provider-state", "version": 1, "next_seq": 2,
-                        "payments": [{"payment_id": "abc", "status": "success", "amount": "40"}]}),
+            json.dumps(
+                {
+                    "format": "penaltypay-sandbox-provider-state",
+                    "version": 1,
+                    "next_seq": 2,
+                    "payments": [{"payment_id": "abc", "status": "success", "amount": "40"}],
+                }
+            ),
             "payment abc",
         ),
         (b"\xff\xfe not utf-8", "cannot read it"),

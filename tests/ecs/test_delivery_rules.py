@@ -1,7 +1,8 @@
 """Retry, back-off, batch-window and breaker decisions, with a frozen clock."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -31,7 +32,7 @@ class TestBatchWindow:
 
     def test_window_follows_london_time_in_summer(self):
         # 00:45 BST is 23:45 UTC the day before.
-        at = datetime(2026, 6, 30, 23, 45, tzinfo=timezone.utc)
+        at = datetime(2026, 6, 30, 23, 45, tzinfo=UTC)
         assert delivery.in_batch_window(at)
         assert delivery.batch_window_end(at) == datetime(2026, 7, 1, 2, 30, tzinfo=LONDON)
 
@@ -61,8 +62,9 @@ class TestBackoff:
         assert delivery.backoff_seconds(3, never_random) == 4
         assert delivery.backoff_seconds(3, always_max) == 8
 
-    @pytest.mark.parametrize("error", [errors.EcsInternalError("x"), errors.EcsOutcomeUnknown("timeout"),
-                                       errors.EcsUnreachable("refused")])
+    @pytest.mark.parametrize(
+        "error", [errors.EcsInternalError("x"), errors.EcsOutcomeUnknown("timeout"), errors.EcsUnreachable("refused")]
+    )
     def test_transient_errors_retry(self, error):
         decision = delivery.decide_after_error(error, 2, NOON, never_random)
         assert decision.outcome is Outcome.RETRY and decision.retry_at == NOON + timedelta(seconds=2)
@@ -73,8 +75,15 @@ class TestBackoff:
 
 
 class TestStopForAPerson:
-    @pytest.mark.parametrize("error", [errors.CaseClosed("closed"), errors.CaseNotFound("nf"),
-                                       errors.VrmMismatch("vm"), errors.CaseTypeNotSupported("t")])
+    @pytest.mark.parametrize(
+        "error",
+        [
+            errors.CaseClosed("closed"),
+            errors.CaseNotFound("nf"),
+            errors.VrmMismatch("vm"),
+            errors.CaseTypeNotSupported("t"),
+        ],
+    )
     def test_business_refusals_become_exceptions_without_retry(self, error):
         decision = delivery.decide_after_error(error, 1, NOON)
         assert decision.outcome is Outcome.EXCEPTION and decision.retry_at is None and not decision.alert
@@ -124,10 +133,16 @@ class TestBreaker:
         stuck = Breaker(BreakerState.HALF_OPEN, 5, NOON, 5.0)
         assert delivery.breaker_permits(stuck, NOON + timedelta(seconds=1))[0] is True
 
-    @pytest.mark.parametrize("error,counts", [
-        (errors.EcsUnreachable("r"), True), (errors.EcsOutcomeUnknown("t"), True),
-        (errors.ServiceUnavailable("u"), True), (errors.EcsInternalError("i"), True),
-        (errors.CaseClosed("c"), False), (errors.EcsValidationError("v"), False),
-    ])
+    @pytest.mark.parametrize(
+        "error,counts",
+        [
+            (errors.EcsUnreachable("r"), True),
+            (errors.EcsOutcomeUnknown("t"), True),
+            (errors.ServiceUnavailable("u"), True),
+            (errors.EcsInternalError("i"), True),
+            (errors.CaseClosed("c"), False),
+            (errors.EcsValidationError("v"), False),
+        ],
+    )
     def test_only_signs_of_a_sick_ecs_count(self, error, counts):
         assert delivery.breaker_counts(error) is counts

@@ -1,10 +1,11 @@
 """The ECS simulator itself, driven with raw HTTP: schema validation, robustness, control API, seed, process."""
+
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+
 from standins.ecs import EcsState, FaultPlan, SimFault, amount_due_before_payments
 from standins.ecs.model import (
     COURT,
@@ -73,6 +75,7 @@ GET_CASE_OK = envelope(
 
 # --- the contract ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("copy", WSDL_COPIES, ids=lambda p: str(p.relative_to(REPO)))
 def test_every_wsdl_the_code_reads_is_a_verbatim_copy_of_the_contract(copy):
     assert copy.read_bytes() == CONTRACT_WSDL.read_bytes()
@@ -98,29 +101,33 @@ def test_a_valid_raw_request_gets_a_schema_valid_answer(sim):
 
 # --- validation and robustness ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body", [
-    # VRM in lower case with a space
-    "<ecs:GetCase><ecs:CaseReference>70000123</ecs:CaseReference>"
-    "<ecs:VehicleRegistrationMark>bd51 smr</ecs:VehicleRegistrationMark></ecs:GetCase>",
-    # reference not 8 digits
-    "<ecs:GetCaseLedger><ecs:CaseReference>7000012</ecs:CaseReference></ecs:GetCaseLedger>",
-    # missing element
-    "<ecs:GetCase><ecs:CaseReference>70000123</ecs:CaseReference></ecs:GetCase>",
-    # negative amount, unknown channel
-    "<ecs:RecordPayment><ecs:CaseReference>70000123</ecs:CaseReference><ecs:PaymentReference>P1</ecs:PaymentReference>"
-    "<ecs:AmountPence>-5</ecs:AmountPence><ecs:PaidAt>2026-01-01T09:00:00Z</ecs:PaidAt>"
-    "<ecs:Channel>FAX</ecs:Channel><ecs:PspReference>x</ecs:PspReference></ecs:RecordPayment>",
-    # not a date-time
-    "<ecs:RecordRefund><ecs:CaseReference>70000123</ecs:CaseReference><ecs:PaymentReference>P1</ecs:PaymentReference>"
-    "<ecs:RefundReference>R1</ecs:RefundReference><ecs:AmountPence>5</ecs:AmountPence>"
-    "<ecs:RefundedAt>yesterday</ecs:RefundedAt></ecs:RecordRefund>",
-    # unknown operation
-    "<ecs:DeleteCase><ecs:CaseReference>70000123</ecs:CaseReference></ecs:DeleteCase>",
-    # element in no namespace
-    "<GetCaseLedger><CaseReference>70000123</CaseReference></GetCaseLedger>",
-    # two operations in one body
-    "<ecs:GetCaseLedger><ecs:CaseReference>70000123</ecs:CaseReference></ecs:GetCaseLedger>" * 2,
-])
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # VRM in lower case with a space
+        "<ecs:GetCase><ecs:CaseReference>70000123</ecs:CaseReference>"
+        "<ecs:VehicleRegistrationMark>bd51 smr</ecs:VehicleRegistrationMark></ecs:GetCase>",
+        # reference not 8 digits
+        "<ecs:GetCaseLedger><ecs:CaseReference>7000012</ecs:CaseReference></ecs:GetCaseLedger>",
+        # missing element
+        "<ecs:GetCase><ecs:CaseReference>70000123</ecs:CaseReference></ecs:GetCase>",
+        # negative amount, unknown channel
+        "<ecs:RecordPayment><ecs:CaseReference>70000123</ecs:CaseReference><ecs:PaymentReference>P1</ecs:PaymentReference>"
+        "<ecs:AmountPence>-5</ecs:AmountPence><ecs:PaidAt>2026-01-01T09:00:00Z</ecs:PaidAt>"
+        "<ecs:Channel>FAX</ecs:Channel><ecs:PspReference>x</ecs:PspReference></ecs:RecordPayment>",
+        # not a date-time
+        "<ecs:RecordRefund><ecs:CaseReference>70000123</ecs:CaseReference><ecs:PaymentReference>P1</ecs:PaymentReference>"
+        "<ecs:RefundReference>R1</ecs:RefundReference><ecs:AmountPence>5</ecs:AmountPence>"
+        "<ecs:RefundedAt>yesterday</ecs:RefundedAt></ecs:RecordRefund>",
+        # unknown operation
+        "<ecs:DeleteCase><ecs:CaseReference>70000123</ecs:CaseReference></ecs:DeleteCase>",
+        # element in no namespace
+        "<GetCaseLedger><CaseReference>70000123</CaseReference></GetCaseLedger>",
+        # two operations in one body
+        "<ecs:GetCaseLedger><ecs:CaseReference>70000123</ecs:CaseReference></ecs:GetCaseLedger>" * 2,
+    ],
+)
 def test_a_schema_invalid_request_is_a_validation_error_fault(sim, body):
     response = post_soap(sim, envelope(body))
 
@@ -130,18 +137,22 @@ def test_a_schema_invalid_request_is_a_validation_error_fault(sim, body):
     assert "bd51" not in message.lower()  # the offending value is never echoed back
 
 
-@pytest.mark.parametrize("payload", [
-    b"",
-    b"\x00\xff\xfe garbage \x80",
-    b"<not-closed",
-    b"<soap:Envelope xmlns:soap='http://www.w3.org/2003/05/soap-envelope'><soap:Body/></soap:Envelope>",
-    b"<x/>",
-    f"<soap:Envelope xmlns:soap='{SOAP}'/>".encode(),
-    # entity expansion / external entity attempts
-    b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-    + f"<soap:Envelope xmlns:soap='{SOAP}'><soap:Body>&x;</soap:Body></soap:Envelope>".encode(),
-    b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><d>&b;</d>',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"\x00\xff\xfe garbage \x80",
+        b"<not-closed",
+        b"<soap:Envelope xmlns:soap='http://www.w3.org/2003/05/soap-envelope'><soap:Body/></soap:Envelope>",
+        b"<x/>",
+        f"<soap:Envelope xmlns:soap='{SOAP}'/>".encode(),
+        # entity expansion / external entity attempts
+        b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        + f"<soap:Envelope xmlns:soap='{SOAP}'><soap:Body>&x;</soap:Body></soap:Envelope>".encode(),
+        b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><d>&b;</d>',
+    ],
+)
 def test_garbage_is_a_validation_error_and_the_server_survives(sim, payload):
     response = post_soap(sim, payload)
 
@@ -157,8 +168,9 @@ def test_a_soap_action_that_contradicts_the_body_is_refused(sim):
 
 
 def test_business_faults_carry_the_right_faultcode(sim):
-    not_found = post_soap(sim, envelope(
-        "<ecs:GetCaseLedger><ecs:CaseReference>99999999</ecs:CaseReference></ecs:GetCaseLedger>"))
+    not_found = post_soap(
+        sim, envelope("<ecs:GetCaseLedger><ecs:CaseReference>99999999</ecs:CaseReference></ecs:GetCaseLedger>")
+    )
     assert fault_of(not_found)[:2] == ("soap:Client", "CASE_NOT_FOUND")
 
     sim.set_faults(unavailable=True)
@@ -175,6 +187,7 @@ def test_unknown_paths_and_methods(sim):
 
 # --- control API ------------------------------------------------------------------------------------------
 
+
 def test_health(sim):
     body = requests.get(sim.control_url + "/health", timeout=5).json()
     assert body["status"] == "ok" and body["today"] == sim.today.isoformat()
@@ -182,17 +195,25 @@ def test_health(sim):
 
 
 def test_ledger_endpoints(sim):
-    post_soap(sim, envelope(
-        "<ecs:RecordPayment><ecs:CaseReference>70000123</ecs:CaseReference>"
-        "<ecs:PaymentReference>PAY-1</ecs:PaymentReference><ecs:AmountPence>4000</ecs:AmountPence>"
-        "<ecs:PaidAt>2026-01-01T09:00:00</ecs:PaidAt><ecs:Channel>ONLINE</ecs:Channel>"
-        "<ecs:PspReference>psp-1</ecs:PspReference></ecs:RecordPayment>"))
+    post_soap(
+        sim,
+        envelope(
+            "<ecs:RecordPayment><ecs:CaseReference>70000123</ecs:CaseReference>"
+            "<ecs:PaymentReference>PAY-1</ecs:PaymentReference><ecs:AmountPence>4000</ecs:AmountPence>"
+            "<ecs:PaidAt>2026-01-01T09:00:00</ecs:PaidAt><ecs:Channel>ONLINE</ecs:Channel>"
+            "<ecs:PspReference>psp-1</ecs:PspReference></ecs:RecordPayment>"
+        ),
+    )
 
     one = requests.get(sim.control_url + "/ledger/70000123", timeout=5)
     assert one.status_code == 200
     [entry] = one.json()
     assert (entry["kind"], entry["payment_reference"], entry["amount_pence"], entry["psp_reference"]) == (
-        "PAYMENT", "PAY-1", 4000, "psp-1")
+        "PAYMENT",
+        "PAY-1",
+        4000,
+        "psp-1",
+    )
     # A dateTime without an offset is London wall-clock time (GMT in January).
     assert entry["effective_at"] == "2026-01-01T09:00:00+00:00"
 
@@ -204,14 +225,34 @@ def test_ledger_endpoints(sim):
 
 def test_put_cases_adds_and_replaces(sim):
     cases = [
-        {"reference": "40000001", "case_type": "29KK", "vrm": "AB12CDE", "vehicle_make": "FORD",
-         "vehicle_colour": "BLUE", "issue_date": "2026-03-01", "penalty_pence": 15375,
-         "arrears_pence": 8250, "arrears_from": "2025-06-01", "arrears_to": "2026-01-31",
-         "pay_by_date": "2026-03-29"},
-        {"reference": "70000123", "case_type": "7A", "vrm": "BD51SMR", "vehicle_make": "FORD",
-         "vehicle_colour": "BLUE", "issue_date": "2026-03-01", "penalty_pence": 8000,
-         "reduced_penalty_pence": 4000, "reduction_deadline": "2026-04-03", "pay_by_date": "2026-05-01",
-         "status": "PART_PAID", "amount_paid_pence": 1000, "last_updated": "2026-03-05T10:00:00+00:00"},
+        {
+            "reference": "40000001",
+            "case_type": "29KK",
+            "vrm": "AB12CDE",
+            "vehicle_make": "FORD",
+            "vehicle_colour": "BLUE",
+            "issue_date": "2026-03-01",
+            "penalty_pence": 15375,
+            "arrears_pence": 8250,
+            "arrears_from": "2025-06-01",
+            "arrears_to": "2026-01-31",
+            "pay_by_date": "2026-03-29",
+        },
+        {
+            "reference": "70000123",
+            "case_type": "7A",
+            "vrm": "BD51SMR",
+            "vehicle_make": "FORD",
+            "vehicle_colour": "BLUE",
+            "issue_date": "2026-03-01",
+            "penalty_pence": 8000,
+            "reduced_penalty_pence": 4000,
+            "reduction_deadline": "2026-04-03",
+            "pay_by_date": "2026-05-01",
+            "status": "PART_PAID",
+            "amount_paid_pence": 1000,
+            "last_updated": "2026-03-05T10:00:00+00:00",
+        },
     ]
     response = requests.put(sim.control_url + "/cases", json=cases, timeout=5)
 
@@ -226,18 +267,30 @@ def test_put_cases_adds_and_replaces(sim):
     assert requests.get(sim.control_url + "/cases/40000001", timeout=5).json()["arrears_to"] == "2026-01-31"
 
 
-@pytest.mark.parametrize("body, fragment", [
-    (b"{not json", "not valid JSON"),
-    (b'[{"reference": "1"}]', "missing"),
-    (b'[{"reference": "4000000X", "case_type": "7A", "vrm": "AB1", "vehicle_make": "F", "vehicle_colour": "B",'
-     b' "issue_date": "2026-01-01", "penalty_pence": 8000, "pay_by_date": "2026-02-01"}]', "8 digits"),
-    (b'[{"reference": "40000001", "case_type": "7A", "vrm": "AB1", "vehicle_make": "F", "vehicle_colour": "B",'
-     b' "issue_date": "2026-01-01", "penalty_pence": 8000, "reduced_penalty_pence": 4000,'
-     b' "pay_by_date": "2026-02-01"}]', "reduction_deadline"),
-    (b'[{"reference": "40000001", "case_type": "7A", "vrm": "AB1", "vehicle_make": "F", "vehicle_colour": "B",'
-     b' "issue_date": "01/01/2026", "penalty_pence": 8000, "pay_by_date": "2026-02-01"}]', "issue_date"),
-    (b'[{"reference": "40000001", "colour": "red"}]', "unknown case field"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        (b"{not json", "not valid JSON"),
+        (b'[{"reference": "1"}]', "missing"),
+        (
+            b'[{"reference": "4000000X", "case_type": "7A", "vrm": "AB1", "vehicle_make": "F", "vehicle_colour": "B",'
+            b' "issue_date": "2026-01-01", "penalty_pence": 8000, "pay_by_date": "2026-02-01"}]',
+            "8 digits",
+        ),
+        (
+            b'[{"reference": "40000001", "case_type": "7A", "vrm": "AB1", "vehicle_make": "F", "vehicle_colour": "B",'
+            b' "issue_date": "2026-01-01", "penalty_pence": 8000, "reduced_penalty_pence": 4000,'
+            b' "pay_by_date": "2026-02-01"}]',
+            "reduction_deadline",
+        ),
+        (
+            b'[{"reference": "40000001", "case_type": "7A", "vrm": "AB1", "vehicle_make": "F", "vehicle_colour": "B",'
+            b' "issue_date": "01/01/2026", "penalty_pence": 8000, "pay_by_date": "2026-02-01"}]',
+            "issue_date",
+        ),
+        (b'[{"reference": "40000001", "colour": "red"}]', "unknown case field"),
+    ],
+)
 def test_put_cases_rejects_bad_input_with_a_message(sim, body, fragment):
     response = requests.put(sim.control_url + "/cases", data=body, timeout=5)
     assert response.status_code == 400
@@ -246,12 +299,16 @@ def test_put_cases_rejects_bad_input_with_a_message(sim, body, fragment):
 
 
 def test_fault_plan_over_http(sim):
-    response = requests.post(sim.control_url + "/faults", timeout=5, json={
-        "latency_ms": [0, 10], "fault_for_case": {"70000123": "INTERNAL_ERROR"}, "reset_after_commit": 0.25})
+    response = requests.post(
+        sim.control_url + "/faults",
+        timeout=5,
+        json={"latency_ms": [0, 10], "fault_for_case": {"70000123": "INTERNAL_ERROR"}, "reset_after_commit": 0.25},
+    )
 
     assert response.status_code == 200
-    assert sim.faults == FaultPlan(latency_ms=(0, 10), fault_for_case={"70000123": "INTERNAL_ERROR"},
-                                   reset_after_commit=0.25)
+    assert sim.faults == FaultPlan(
+        latency_ms=(0, 10), fault_for_case={"70000123": "INTERNAL_ERROR"}, reset_after_commit=0.25
+    )
     assert requests.get(sim.control_url + "/faults", timeout=5).json()["reset_after_commit"] == 0.25
     assert fault_of(post_soap(sim, GET_CASE_OK))[:2] == ("soap:Server", "INTERNAL_ERROR")
 
@@ -260,14 +317,17 @@ def test_fault_plan_over_http(sim):
     assert post_soap(sim, GET_CASE_OK).status_code == 200
 
 
-@pytest.mark.parametrize("body, fragment", [
-    (b"[1, 2", "not valid JSON"),
-    (b'{"outage": "yes"}', "outage"),
-    (b'{"reset_after_commit": 2}', "probability"),
-    (b'{"fault_for_case": {"70000123": "OOPS"}}', "unknown fault code"),
-    (b'{"latency_ms": [800, 200]}', "latency_ms"),
-    (b'{"explode": true}', "unknown fault setting"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        (b"[1, 2", "not valid JSON"),
+        (b'{"outage": "yes"}', "outage"),
+        (b'{"reset_after_commit": 2}', "probability"),
+        (b'{"fault_for_case": {"70000123": "OOPS"}}', "unknown fault code"),
+        (b'{"latency_ms": [800, 200]}', "latency_ms"),
+        (b'{"explode": true}', "unknown fault setting"),
+    ],
+)
 def test_fault_plan_rejects_bad_input_with_a_message(sim, body, fragment):
     response = requests.post(sim.control_url + "/faults", data=body, timeout=5)
     assert response.status_code == 400
@@ -276,15 +336,30 @@ def test_fault_plan_rejects_bad_input_with_a_message(sim, body, fragment):
 
 
 def test_reset_reseeds_and_clears_faults(sim):
-    post_soap(sim, envelope(
-        "<ecs:RecordPayment><ecs:CaseReference>70000123</ecs:CaseReference>"
-        "<ecs:PaymentReference>PAY-1</ecs:PaymentReference><ecs:AmountPence>4000</ecs:AmountPence>"
-        "<ecs:PaidAt>2026-01-01T09:00:00Z</ecs:PaidAt><ecs:Channel>ONLINE</ecs:Channel>"
-        "<ecs:PspReference>psp-1</ecs:PspReference></ecs:RecordPayment>"))
+    post_soap(
+        sim,
+        envelope(
+            "<ecs:RecordPayment><ecs:CaseReference>70000123</ecs:CaseReference>"
+            "<ecs:PaymentReference>PAY-1</ecs:PaymentReference><ecs:AmountPence>4000</ecs:AmountPence>"
+            "<ecs:PaidAt>2026-01-01T09:00:00Z</ecs:PaidAt><ecs:Channel>ONLINE</ecs:Channel>"
+            "<ecs:PspReference>psp-1</ecs:PspReference></ecs:RecordPayment>"
+        ),
+    )
     sim.set_faults(outage=True)
-    requests.put(sim.control_url + "/cases", timeout=5, json={
-        "reference": "40000001", "case_type": "7A", "vrm": "AB1", "vehicle_make": "FORD", "vehicle_colour": "RED",
-        "issue_date": "2026-01-01", "penalty_pence": 8000, "pay_by_date": "2026-02-01"})
+    requests.put(
+        sim.control_url + "/cases",
+        timeout=5,
+        json={
+            "reference": "40000001",
+            "case_type": "7A",
+            "vrm": "AB1",
+            "vehicle_make": "FORD",
+            "vehicle_colour": "RED",
+            "issue_date": "2026-01-01",
+            "penalty_pence": 8000,
+            "pay_by_date": "2026-02-01",
+        },
+    )
 
     response = requests.post(sim.control_url + "/reset", timeout=5)
 
@@ -301,11 +376,15 @@ def test_reset_reseeds_and_clears_faults(sim):
 
 def test_receipt_numbers_never_repeat_across_resets(sim):
     def receipt() -> str:
-        response = post_soap(sim, envelope(
-            "<ecs:RecordPayment><ecs:CaseReference>70000123</ecs:CaseReference>"
-            "<ecs:PaymentReference>PAY-1</ecs:PaymentReference><ecs:AmountPence>100</ecs:AmountPence>"
-            "<ecs:PaidAt>2026-01-01T09:00:00Z</ecs:PaidAt><ecs:Channel>ONLINE</ecs:Channel>"
-            "<ecs:PspReference>psp-1</ecs:PspReference></ecs:RecordPayment>"))
+        response = post_soap(
+            sim,
+            envelope(
+                "<ecs:RecordPayment><ecs:CaseReference>70000123</ecs:CaseReference>"
+                "<ecs:PaymentReference>PAY-1</ecs:PaymentReference><ecs:AmountPence>100</ecs:AmountPence>"
+                "<ecs:PaidAt>2026-01-01T09:00:00Z</ecs:PaidAt><ecs:Channel>ONLINE</ecs:Channel>"
+                "<ecs:PspReference>psp-1</ecs:PspReference></ecs:RecordPayment>"
+            ),
+        )
         return etree.fromstring(response.content).findtext(".//ecs:ReceiptNumber", namespaces=NSMAP)
 
     first = receipt()
@@ -314,6 +393,7 @@ def test_receipt_numbers_never_repeat_across_resets(sim):
 
 
 # --- seed ---------------------------------------------------------------------------------------------------
+
 
 def test_seed_matches_its_description_and_uses_fixed_references():
     today = date(2026, 11, 24)
@@ -325,7 +405,7 @@ def test_seed_matches_its_description_and_uses_fixed_references():
     # References and marks do not move with the date; the dates do.
     later = seed_cases(today + timedelta(days=100))
     assert [(c.reference, c.vrm) for c in later] == [(c.reference, c.vrm) for c in cases]
-    assert all(b.issue_date - a.issue_date == timedelta(days=100) for a, b in zip(cases, later))
+    assert all(b.issue_date - a.issue_date == timedelta(days=100) for a, b in zip(cases, later, strict=False))
 
 
 def test_seed_covers_the_scenarios_the_service_must_handle():
@@ -360,8 +440,9 @@ def test_seed_covers_the_scenarios_the_service_must_handle():
 
 # --- ledger rules (in-process, many cases) -------------------------------------------------------------------
 
-_moments = st.datetimes(min_value=datetime(2026, 6, 1), max_value=datetime(2026, 8, 31),
-                        timezones=st.sampled_from([timezone.utc, LONDON]))
+_moments = st.datetimes(
+    min_value=datetime(2026, 6, 1), max_value=datetime(2026, 8, 31), timezones=st.sampled_from([UTC, LONDON])
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -397,11 +478,12 @@ def test_amount_paid_is_payments_minus_refunds_and_status_follows_the_icd(operat
 
 def test_amount_due_uses_the_london_date():
     case = seed_cases(date(2026, 7, 1))[0]  # reduction deadline 21 July 2026
-    assert amount_due_before_payments(case, datetime(2026, 7, 21, 22, 59, tzinfo=timezone.utc)) == 4000
-    assert amount_due_before_payments(case, datetime(2026, 7, 21, 23, 0, tzinfo=timezone.utc)) == 8000
+    assert amount_due_before_payments(case, datetime(2026, 7, 21, 22, 59, tzinfo=UTC)) == 4000
+    assert amount_due_before_payments(case, datetime(2026, 7, 21, 23, 0, tzinfo=UTC)) == 8000
 
 
 # --- as its own process ------------------------------------------------------------------------------------
+
 
 def test_importing_the_simulator_does_not_import_django():
     code = "import sys, standins.ecs; print('django' in sys.modules)"
@@ -412,9 +494,11 @@ def test_importing_the_simulator_does_not_import_django():
 
 def test_runs_standalone_with_python_dash_m():
     process = subprocess.Popen(
-        [sys.executable, "-m", "standins.ecs", "--port", "0", "--log-level", "WARNING",
-         "--today", "2026-07-01"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [sys.executable, "-m", "standins.ecs", "--port", "0", "--log-level", "WARNING", "--today", "2026-07-01"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         first_line = process.stdout.readline()
