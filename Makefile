@@ -43,13 +43,23 @@ run: install
 # local PostgreSQL with Redis; then the coverage floor over both.
 test: install check services test-sqlite test-postgres coverage
 
-# The house rules: import contracts, lint and format, types, migrations in step with models.
+# A production environment as an operator would set one (no real secret: generated here).
+PRODUCTION_CHECK_ENV := PENALTYPAY_ENV=production DATABASE_URL=postgres://penaltypay@db.internal:5432/penaltypay \
+  REDIS_URL=redis://cache.internal:6379/0 SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
+  PAY_API_KEY=check-only PAY_WEBHOOK_SECRET=check-only-secret ALLOWED_HOSTS=pay-penalty.service.gov.uk \
+  PUBLIC_BASE_URL=https://pay-penalty.service.gov.uk ECS_URL=https://ecs.internal/ecs/v1 \
+  PAY_API_URL=https://publicapi.payments.service.gov.uk PAY_CARD_ORIGIN=https://card.payments.service.gov.uk \
+  NOTIFY_API_KEY=check-only NOTIFY_RECEIPT_TEMPLATE_ID=check-only
+
+# The house rules: import contracts, lint and format, types, migrations in step with models,
+# and Django's deployment checks on production settings (warnings fail too).
 check:
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	env -u DATABASE_URL PENALTYPAY_ENV=test $(BIN)/python -m django makemigrations --check --dry-run --settings=penaltypay.settings
+	env $(PRODUCTION_CHECK_ENV) $(BIN)/python -m django check --deploy --fail-level WARNING --settings=penaltypay.settings
 
 # The PostgreSQL pass needs the local PostgreSQL and Redis: say so plainly when one is down.
 services:

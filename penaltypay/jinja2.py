@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import translation
@@ -62,7 +61,6 @@ def environment(**options) -> Environment:
             "url": _url,
             "static": static,
             "get_language": translation.get_language,
-            "settings": settings,
         }
     )
     env.filters["pence"] = format_pence

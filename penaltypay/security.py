@@ -2,8 +2,9 @@
 
 GOV.UK Frontend's template has one inline script (it adds `js-enabled`); it
 carries this nonce. Nothing else inline is allowed. `form-action` must name
-the payment provider too: Chromium applies it to the redirect that follows
-our "Pay" form post.
+the provider's card page too (PAY_CARD_ORIGIN, which a real provider serves from
+another host than its API): Chromium applies it to the redirect that follows our
+"Pay" form post.
 """
 
 from __future__ import annotations
@@ -16,7 +17,20 @@ from django.conf import settings
 
 def _origin(url: str) -> str:
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def card_origin() -> str:
+    return _origin(settings.PAY_CARD_ORIGIN or settings.PAY_API_URL)
+
+
+def card_page_allowed(url: str) -> bool:
+    """A provider's `next_url` is followed only to the card page's origin (PAY_CARD_ORIGIN),
+    and only over https in production: a tampered answer must not become an open redirect."""
+    parts = urlsplit(url)
+    if settings.PRODUCTION and parts.scheme != "https":
+        return False
+    return bool(parts.hostname) and _origin(url) == card_origin()
 
 
 class ContentSecurityPolicyMiddleware:
@@ -26,7 +40,7 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request):
         request.csp_nonce = secrets.token_urlsafe(18)
         response = self.get_response(request)
-        provider = _origin(settings.PAY_API_URL)
+        provider = card_origin()
         form_action = "'self'" + (f" {provider}" if provider else "")
         policy = "; ".join(
             [

@@ -13,26 +13,34 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from penaltypay import production_checks
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PENALTYPAY_VAR_DIR", BASE_DIR / "var"))
 
-if not os.environ.get("PENALTYPAY_ENV") == "production":
+# `local` and `test` by name; any other name (staging, prod, a typo) is production.
+ENVIRONMENT = os.environ.get("PENALTYPAY_ENV", "local")
+PRODUCTION = production_checks.is_production(ENVIRONMENT)
+
+if not PRODUCTION:
     # SQLite, receipt emails and collected assets live here on a local run.
     for _sub in ("", "mail", "static"):
         (VAR_DIR / _sub).mkdir(parents=True, exist_ok=True)
 
-ENVIRONMENT = os.environ.get("PENALTYPAY_ENV", "local")  # local | test | production
-PRODUCTION = ENVIRONMENT == "production"
+# Prometheus metrics, multi-process: every web and worker process writes its numbers here
+# and /metrics adds them up (penaltypay.kernel.metrics). Set before anything imports
+# prometheus_client. In production a per-container scratch folder (e.g. a tmpfs).
+PROMETHEUS_MULTIPROC_DIR = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
+try:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+except OSError as _error:
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR {PROMETHEUS_MULTIPROC_DIR} cannot be created: {_error}"
+    ) from _error
 
-_DEFAULT_SECRET = "local-development-only-not-a-secret"  # noqa: S105 - refused in production
-SECRET_KEY = os.environ.get("SECRET_KEY", _DEFAULT_SECRET)
+DEFAULT_SECRET_KEY = "local-development-only-not-a-secret"  # noqa: S105 - refused in production
+SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
 DEBUG = os.environ.get("DEBUG", "0" if PRODUCTION else "1") == "1"
-
-if PRODUCTION:
-    if SECRET_KEY == _DEFAULT_SECRET or len(SECRET_KEY) < 32:
-        raise ImproperlyConfigured("SECRET_KEY must be set to a long random value in production.")
-    if DEBUG:
-        raise ImproperlyConfigured("DEBUG must be off in production.")
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 
@@ -92,6 +100,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker) share the file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Tests use a file too, not shared-cache memory: many threads (the concurrency tests)
+    # then wait on the write lock as a local run does, instead of failing "table is locked".
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -105,7 +116,11 @@ else:
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = 60 * 60 * 4
+# A keeper's session: gone after 30 idle minutes (renewed on every request), when the
+# browser closes, and when the confirmation has been shown (views).
+SESSION_COOKIE_AGE = 30 * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = PRODUCTION
@@ -114,6 +129,8 @@ SECURE_SSL_REDIRECT = PRODUCTION and os.environ.get("SECURE_SSL_REDIRECT", "1") 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
 SECURE_HSTS_SECONDS = 31536000 if PRODUCTION else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+# service.gov.uk is on the browsers' preload list already; say so (Django's deploy check).
+SECURE_HSTS_PRELOAD = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -171,8 +188,13 @@ PAY_WEBHOOK_SECRET = os.environ.get("PAY_WEBHOOK_SECRET", "sandbox-webhook-secre
 # While the webhook secret is being rotated, the one before it is still accepted.
 PAY_WEBHOOK_SECRET_PREVIOUS = os.environ.get("PAY_WEBHOOK_SECRET_PREVIOUS", "")
 PAY_TIMEOUT = float(os.environ.get("PAY_TIMEOUT", "10"))
-# Where the provider sends the payer back; built from the request unless set.
+# Where the provider sends the payer back: our public origin (production requires it;
+# locally the request's own origin is used).
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+# Where the provider's card page is served (its own host at a real provider): the only
+# origin our "Pay" form may lead to (CSP form-action) and a next_url may point at.
+# Empty: the API's origin (the sandbox serves both).
+PAY_CARD_ORIGIN = os.environ.get("PAY_CARD_ORIGIN", "")
 
 NOTIFY_API_KEY = os.environ.get("NOTIFY_API_KEY", "")
 NOTIFY_BASE_URL = os.environ.get("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
@@ -186,17 +208,14 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.fileb
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "penaltypay@localhost")
 
-if PRODUCTION:
-    if NOTIFY_API_KEY and not NOTIFY_RECEIPT_TEMPLATE_ID:
-        raise ImproperlyConfigured("NOTIFY_RECEIPT_TEMPLATE_ID must be set with NOTIFY_API_KEY.")
-    for name in ("PAY_API_KEY", "PAY_WEBHOOK_SECRET"):
-        if os.environ.get(name, "") in ("", "sandbox-api-key", "sandbox-webhook-secret"):
-            raise ImproperlyConfigured(f"{name} must be set in production.")
 
 # Look-up rate limits (per client address, per penalty reference), per window.
 LOOKUP_RATE_LIMIT_PER_ADDRESS = int(os.environ.get("LOOKUP_RATE_LIMIT_PER_ADDRESS", "20"))
 LOOKUP_RATE_LIMIT_PER_REFERENCE = int(os.environ.get("LOOKUP_RATE_LIMIT_PER_REFERENCE", "5"))
 LOOKUP_RATE_LIMIT_WINDOW_SECONDS = int(os.environ.get("LOOKUP_RATE_LIMIT_WINDOW_SECONDS", "900"))
+# Failed look-ups across the whole service per minute above which a security event (and
+# metric) says someone may be walking references.
+LOOKUP_FAILURE_ALERT_PER_MINUTE = int(os.environ.get("LOOKUP_FAILURE_ALERT_PER_MINUTE", "300"))
 
 # Payments still in progress after this long are settled by the worker.
 PAYMENT_RECHECK_AFTER_SECONDS = int(os.environ.get("PAYMENT_RECHECK_AFTER_SECONDS", "60"))
@@ -205,9 +224,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "penaltypay.operations.logging.JsonFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+        "security_counter": {"class": "penaltypay.operations.security_metrics.SecurityEventCounter"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"zeep": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    "loggers": {
+        "zeep": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        # Security events go to the console like every line, and are counted for /metrics.
+        "penaltypay.security": {"handlers": ["security_counter"], "level": "INFO"},
+    },
 }
 
 # Reverse proxies in front of the app whose X-Forwarded-For we trust (0 locally).
@@ -224,3 +251,10 @@ EXTRACT_DROP_POLL_SECONDS = float(os.environ.get("EXTRACT_DROP_POLL_SECONDS", "3
 
 # Operator endpoints (/ops/outbox, /metrics): a bearer token; closed in production without one.
 OPS_API_TOKEN = os.environ.get("OPS_API_TOKEN", "")
+
+if PRODUCTION:
+    _problems = production_checks.problems(globals())
+    if _problems:
+        raise ImproperlyConfigured(
+            f"PENALTYPAY_ENV={ENVIRONMENT!r} is production, and production refuses to start: " + "; ".join(_problems)
+        )

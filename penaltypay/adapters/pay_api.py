@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import random
 import time
 from datetime import UTC, date, datetime
 from urllib.parse import quote
@@ -21,6 +22,7 @@ from urllib.parse import quote
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from penaltypay.kernel.metrics import OUTBOUND_CALLS, PROVIDER_RATE_LIMITED, PROVIDER_RETRIES
 from penaltypay.payments.ports import (
     FINISHED_STATUSES,
     PaymentNotFound,
@@ -44,7 +46,6 @@ log = logging.getLogger(__name__)
 # this for one reference means something is badly wrong, so we stop.
 _SEARCH_PAGE_SIZE = 500
 _MAX_SEARCH_PAGES = 20
-_MAX_RATE_LIMIT_PAUSE = 5.0
 
 
 def _parse_time(text) -> datetime:
@@ -164,8 +165,9 @@ class PayClient:
         timeout: float = 10.0,
         session: requests.Session | None = None,
         *,
-        rate_limit_retries: int = 1,
-        rate_limit_pause: float = 1.0,
+        rate_limit_retries: int = 5,
+        rate_limit_pause: float = 0.2,
+        rate_limit_budget: float = 2.0,
         webhook_secrets: tuple[str, ...] | list[str] = (),
     ):
         self.base_url = base_url.rstrip("/")
@@ -174,10 +176,12 @@ class PayClient:
         self._api_key = api_key
         self.timeout = timeout
         self._session = session or requests.Session()
-        # The contract asks callers to wait about a second after a 429; a 429 was
-        # not acted on, so repeating even a create is safe.
+        # A 429 was refused before being acted on, so repeating even a create is safe: a few
+        # times, with short jittered pauses (0.2 s doubling), within `rate_limit_budget`
+        # seconds in all, before the keeper is told to try later.
         self.rate_limit_retries = rate_limit_retries
         self.rate_limit_pause = rate_limit_pause
+        self.rate_limit_budget = rate_limit_budget
 
     def __repr__(self) -> str:  # never show the key or the secrets
         return f"PayClient({self.base_url!r})"
@@ -218,11 +222,12 @@ class PayClient:
             body["moto"] = True
         if metadata:
             body["metadata"] = metadata
-        return self._payment(self._request("POST", "/v1/payments", json_body=body))
+        return self._payment(self._request("POST", "/v1/payments", json_body=body, operation="create_payment"))
 
     def get_payment(self, payment_id: str) -> ProviderPayment:
         """The payment's current state (and, while unfinished, a fresh card-page link)."""
-        return self._payment(self._request("GET", f"/v1/payments/{_segment(payment_id, 'payment_id')}"))
+        path = f"/v1/payments/{_segment(payment_id, 'payment_id')}"
+        return self._payment(self._request("GET", path, operation="get_payment"))
 
     def find_payments_by_reference(self, reference: str) -> list[ProviderPayment]:
         """Every payment the provider's search holds for our reference, newest first.
@@ -231,7 +236,7 @@ class PayClient:
         for page in range(1, _MAX_SEARCH_PAGES + 1):
             params = {"reference": reference, "display_size": _SEARCH_PAGE_SIZE, "page": page}
             try:
-                data = self._request("GET", "/v1/payments", params=params)
+                data = self._request("GET", "/v1/payments", params=params, operation="search_payments")
             except PaymentNotFound as exc:
                 # 404 P0402: past the last page. Any other 404 (say, a wrong base URL)
                 # must not read as "no such payment exists".
@@ -254,7 +259,7 @@ class PayClient:
     def cancel_payment(self, payment_id: str) -> None:
         """Cancel an unfinished payment (it becomes `cancelled`, P0040).
         ProviderRejected (400) when it has already finished."""
-        self._request("POST", f"/v1/payments/{_segment(payment_id, 'payment_id')}/cancel")
+        self._request("POST", f"/v1/payments/{_segment(payment_id, 'payment_id')}/cancel", operation="cancel_payment")
 
     # -- refunds --
 
@@ -265,11 +270,14 @@ class PayClient:
             "POST",
             f"/v1/payments/{_segment(payment_id, 'payment_id')}/refunds",
             json_body={"amount": amount, "refund_amount_available": refund_amount_available},
+            operation="create_refund",
         )
         return self._parse(refund_from_json, data)
 
     def list_refunds(self, payment_id: str) -> list[ProviderRefund]:
-        data = self._request("GET", f"/v1/payments/{_segment(payment_id, 'payment_id')}/refunds")
+        data = self._request(
+            "GET", f"/v1/payments/{_segment(payment_id, 'payment_id')}/refunds", operation="list_refunds"
+        )
         try:
             items = data["_embedded"]["refunds"]
         except (KeyError, TypeError):
@@ -278,7 +286,7 @@ class PayClient:
 
     def get_refund(self, payment_id: str, refund_id: str) -> ProviderRefund:
         path = f"/v1/payments/{_segment(payment_id, 'payment_id')}/refunds/{_segment(refund_id, 'refund_id')}"
-        return self._parse(refund_from_json, self._request("GET", path))
+        return self._parse(refund_from_json, self._request("GET", path, operation="get_refund"))
 
     # -- plumbing --
 
@@ -293,46 +301,61 @@ class PayClient:
         except ValueError as exc:
             raise ProviderOutcomeUnknown(f"provider answer could not be read: {exc}") from None
 
-    def _request(self, method: str, path: str, *, json_body: dict | None = None, params: dict | None = None):
+    def _request(
+        self, method: str, path: str, *, operation: str, json_body: dict | None = None, params: dict | None = None
+    ):
         headers = {
             "Authorization": f"Bearer {self._api_key}",
             "Accept": "application/json",
             "User-Agent": "penaltypay",
         }
-        retries_left = self.rate_limit_retries
-        pause = self.rate_limit_pause
+        attempt = 0
+        give_up_at = time.monotonic() + self.rate_limit_budget
         while True:
-            started = time.monotonic()
             try:
-                response = self._session.request(
-                    method,
-                    self.base_url + path,
-                    json=json_body,
-                    params=params,
-                    headers=headers,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-            except requests.exceptions.RequestException as exc:
-                error = self._transport_error(exc)
-                log.warning(
-                    "payment provider call failed",
-                    extra={"method": method, "path": path, "error": type(error).__name__, "cause": type(exc).__name__},
-                )
-                raise error from exc
-            elapsed_ms = round((time.monotonic() - started) * 1000)
-            log.info(
-                "payment provider call",
-                extra={"method": method, "path": path, "status": response.status_code, "elapsed_ms": elapsed_ms},
-            )
-            try:
-                return self._answer(response)
-            except ProviderRateLimited as exc:
-                if retries_left <= 0:
+                return self._request_once(method, path, operation, json_body, params, headers)
+            except ProviderRateLimited:
+                pause = self.rate_limit_pause * 2**attempt
+                pause = random.uniform(pause / 2, pause)  # noqa: S311 - jitter, not a secret
+                remaining = give_up_at - time.monotonic()
+                if attempt >= self.rate_limit_retries or remaining < 0.05:
+                    PROVIDER_RATE_LIMITED.labels(operation=operation).inc()
                     raise
-                retries_left -= 1
-                time.sleep(min(_MAX_RATE_LIMIT_PAUSE, max(pause, exc.retry_after or 0)))
-                pause *= 2
+                pause = min(pause, remaining)  # the last try uses what is left of the budget
+                attempt += 1
+                PROVIDER_RETRIES.labels(operation=operation).inc()
+                log.info(
+                    "payment provider rate limit: trying again", extra={"operation": operation, "attempt": attempt}
+                )
+                time.sleep(pause)
+
+    def _request_once(self, method, path, operation, json_body, params, headers):
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                method,
+                self.base_url + path,
+                json=json_body,
+                params=params,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.exceptions.RequestException as exc:
+            error = self._transport_error(exc)
+            OUTBOUND_CALLS.labels("provider", operation, type(error).__name__).observe(time.monotonic() - started)
+            log.warning(
+                "payment provider call failed",
+                extra={"method": method, "path": path, "error": type(error).__name__, "cause": type(exc).__name__},
+            )
+            raise error from exc
+        elapsed = time.monotonic() - started
+        OUTBOUND_CALLS.labels("provider", operation, str(response.status_code)).observe(elapsed)
+        log.info(
+            "payment provider call",
+            extra={"method": method, "path": path, "status": response.status_code, "elapsed_ms": round(elapsed * 1000)},
+        )
+        return self._answer(response)
 
     @staticmethod
     def _transport_error(exc: requests.exceptions.RequestException) -> ProviderError:
@@ -391,10 +414,10 @@ class PayClient:
         error_class: type[ProviderRejected]
         if status == 404:
             error_class = RefundNotFound if code == "P0700" else PaymentNotFound
+        elif code == "P0603":  # 412 in the published API, 400 in older documentation
+            error_class = RefundNotAvailable
         elif status == 412 or code == "P0604":
             error_class = RefundAmountMismatch
-        elif code == "P0603":
-            error_class = RefundNotAvailable
         else:
             error_class = ProviderRejected
         raise error_class(code, field_name, description, status)

@@ -1,12 +1,26 @@
-"""Fixed-window rate limits for penalty look-ups, kept in the cache (Redis in production).
+"""Rate limits for penalty look-ups, counted atomically before the look-up.
 
-Two limits: per client address (all look-ups) and per penalty reference (failed
-look-ups), so neither one address nor many addresses can walk registrations
-against a reference.
+Two fixed-window limits, in the cache (Redis in production: every process shares them,
+and production refuses to start without it):
+
+- per client address, every look-up (IPv6 addresses count per /64: one household or
+  one attacker usually holds a whole /64);
+- per penalty reference, failed look-ups — so that neither one address nor many can
+  walk registrations against a reference.
+
+An attempt is counted (cache INCR) *before* ECS is asked, so sixty simultaneous
+requests cannot all pass a check made before any of them was recorded; a reference's
+count is given back when the look-up finds the case. A service-wide count of failed
+look-ups per minute raises a `lookup_failure_surge` security event (and metric) when it
+passes `LOOKUP_FAILURE_ALERT_PER_MINUTE`: a botnet walking references shows up even when
+each address stays under its limit.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -14,14 +28,31 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from penaltypay.kernel.security_events import (
+    LOOKUP_FAILURE_SURGE,
+    LOOKUP_NOT_FOUND,
+    LOOKUP_RATE_LIMITED,
+    security_event,
+)
+
 
 @dataclass(frozen=True)
 class Limited:
     retry_after_seconds: int
+    limit: str  # "address" or "reference"
 
     @property
     def retry_after_minutes(self) -> int:
         return max(1, math.ceil(self.retry_after_seconds / 60))
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A look-up allowed to go ahead, already counted."""
+
+    address: str
+    reference: str
+    reference_key: str
 
 
 def _window() -> tuple[int, int]:
@@ -31,49 +62,79 @@ def _window() -> tuple[int, int]:
     return start, start + size - now
 
 
-def _key(kind: str, value: str, start: int) -> str:
-    return f"ratelimit:lookup:{kind}:{value}:{start}"
-
-
-def _count(kind: str, value: str) -> int:
-    start, _ = _window()
-    return int(cache.get(_key(kind, value, start), 0))
-
-
-def _hit(kind: str, value: str) -> None:
-    start, remaining = _window()
-    key = _key(kind, value, start)
-    if not cache.add(key, 1, timeout=remaining + 5):
+def _incr(key: str, timeout: int, by: int = 1) -> int:
+    """Atomic add-then-count: Redis INCR; the local-memory cache does it under its lock."""
+    for _ in range(3):
+        cache.add(key, 0, timeout=timeout)
         try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=remaining + 5)
+            return int(cache.incr(key, by))
+        except ValueError:  # expired between add and incr: start the window's count again
+            continue
+    raise RuntimeError(f"could not count {key}")
 
 
-def check_lookup_allowed(address: str, reference: str) -> Limited | None:
-    """None when the look-up may go ahead; else how long until it may."""
-    _, remaining = _window()
-    if _count("address", address) >= settings.LOOKUP_RATE_LIMIT_PER_ADDRESS:
-        return Limited(remaining)
-    if reference and _count("reference", reference) >= settings.LOOKUP_RATE_LIMIT_PER_REFERENCE:
-        return Limited(remaining)
-    return None
+def address_hash(address: str) -> str:
+    """A keyed hash of a client address for logs and events (an address is personal data)."""
+    return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def record_lookup(address: str, reference: str, *, found: bool) -> None:
-    _hit("address", address)
-    if reference and not found:
-        _hit("reference", reference)
+def reserve_lookup(address: str, reference: str) -> Reservation | Limited:
+    start, remaining = _window()
+    timeout = remaining + 5
+    if _incr(f"ratelimit:lookup:address:{address}:{start}", timeout) > settings.LOOKUP_RATE_LIMIT_PER_ADDRESS:
+        return _limited(address, reference, remaining, "address")
+    reference_key = f"ratelimit:lookup:reference:{reference}:{start}"
+    if _incr(reference_key, timeout) > settings.LOOKUP_RATE_LIMIT_PER_REFERENCE:
+        _incr(reference_key, timeout, by=-1)  # refused before asking ECS: not a failed look-up
+        return _limited(address, reference, remaining, "reference")
+    return Reservation(address, reference, reference_key)
+
+
+def _limited(address: str, reference: str, remaining: int, limit: str) -> Limited:
+    security_event(LOOKUP_RATE_LIMITED, limit=limit, address_hash=address_hash(address), case_reference=reference)
+    return Limited(remaining, limit)
+
+
+def record_outcome(reservation: Reservation, *, found: bool, not_found: bool) -> None:
+    """`found`: the case and vehicle matched. `not_found`: no such reference or the wrong
+    vehicle (anything else, such as ECS being away, neither gives the count back nor
+    counts as someone guessing)."""
+    if found:
+        # The keeper had the right vehicle: this look-up does not count against the reference.
+        _, remaining = _window()
+        _incr(reservation.reference_key, remaining + 5, by=-1)
+        return
+    if not not_found:
+        return
+    security_event(
+        LOOKUP_NOT_FOUND, address_hash=address_hash(reservation.address), case_reference=reservation.reference
+    )
+    minute = int(time.time()) // 60
+    failures = _incr(f"ratelimit:lookup:failures:{minute}", 120)
+    ceiling = settings.LOOKUP_FAILURE_ALERT_PER_MINUTE
+    if failures == ceiling + 1:  # once a minute, when the ceiling is passed
+        security_event(LOOKUP_FAILURE_SURGE, failures_this_minute=failures, ceiling_per_minute=ceiling)
 
 
 def client_address(request) -> str:
-    """The caller's address; behind N trusted proxies, the Nth address from the right
-    of X-Forwarded-For (what the outermost trusted proxy saw)."""
+    """The caller's address (behind N trusted proxies, the Nth from the right of
+    X-Forwarded-For: what the outermost trusted proxy saw); an IPv6 address as its /64."""
     trusted = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0))
-    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
-    if trusted <= 0:
-        return remote
-    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
-    if len(forwarded) >= trusted:
-        return forwarded[-trusted]
-    return remote
+    address = request.META.get("REMOTE_ADDR", "") or "unknown"
+    if trusted > 0:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+        if len(forwarded) >= trusted:
+            address = forwarded[-trusted]
+    return group_address(address)
+
+
+def group_address(address: str) -> str:
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

@@ -26,12 +26,14 @@ from penaltypay.cases.lookup import LookupOutcome, find_case
 from penaltypay.cases.store import local_case
 from penaltypay.citizen import ratelimit
 from penaltypay.citizen.forms import FindPenaltyForm, ReceiptEmailForm
+from penaltypay.kernel.security_events import CARD_PAGE_REFUSED, PAYMENT_PAGE_OTHER_SESSION, security_event
 from penaltypay.payments.creation import PaymentUnavailable, start_payment
 from penaltypay.payments.domain import Outcome, PaymentStatus, outcome_of
 from penaltypay.payments.models import Payment
 from penaltypay.payments.ports import ProviderError
 from penaltypay.payments.queries import pending_paid_pence
 from penaltypay.payments.settlement import refresh_payment
+from penaltypay.security import card_page_allowed
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +60,17 @@ def find_penalty(request):
     if request.method == "POST" and form.is_valid():
         reference = form.cleaned_data["reference"]
         vrm = form.cleaned_data["registration"]
-        address = ratelimit.client_address(request)
-        limited = ratelimit.check_lookup_allowed(address, reference)
-        if limited:
-            response = render(request, "citizen/too_many_attempts.html", {"limited": limited}, status=429)
-            response["Retry-After"] = str(limited.retry_after_seconds)
+        reservation = ratelimit.reserve_lookup(ratelimit.client_address(request), reference)
+        if isinstance(reservation, ratelimit.Limited):
+            response = render(request, "citizen/too_many_attempts.html", {"limited": reservation}, status=429)
+            response["Retry-After"] = str(reservation.retry_after_seconds)
             return response
         lookup = find_case(reference, vrm, ecs_for_lookups())
-        ratelimit.record_lookup(address, reference, found=lookup.outcome is LookupOutcome.FOUND)
+        ratelimit.record_outcome(
+            reservation,
+            found=lookup.outcome is LookupOutcome.FOUND,
+            not_found=lookup.outcome is LookupOutcome.NOT_FOUND,
+        )
         if lookup.outcome is LookupOutcome.FOUND:
             request.session.cycle_key()  # a new session for a new case: no fixation
             request.session[SESSION_CASE] = {"reference": reference, "vrm": vrm}
@@ -145,6 +150,10 @@ def pay_now(request):
         _remember_payment(request, started.payment)
         if started.next_url is None:
             return redirect("citizen:payment-complete", payment_id=started.payment.id)
+        if not card_page_allowed(started.next_url):
+            # Never send a keeper somewhere else with their card in hand, whatever the answer said.
+            security_event(CARD_PAGE_REFUSED, payment_reference=started.payment.reference)
+            return render(request, "citizen/payment_unavailable.html", status=503)
         return HttpResponseRedirect(started.next_url, status=303)
     return render(request, "citizen/pay.html", {**context, "form": form})
 
@@ -172,10 +181,26 @@ OUTCOME_TEMPLATES = {
 }
 
 
+def _payers_payment(request, payment_id) -> Payment | None:
+    """The payment, only for the session that started it. Its link travels in the provider's
+    return URL, browser history and logs: anyone else learns nothing from it."""
+    payment = _payment_or_404(payment_id)
+    if str(payment.id) in request.session.get(SESSION_PAYMENTS, []):
+        return payment
+    security_event(PAYMENT_PAGE_OTHER_SESSION, payment_reference=payment.reference, path=request.path)
+    return None
+
+
+def _elsewhere(request):
+    return render(request, "citizen/payment_elsewhere.html")
+
+
 @require_GET
 def payment_return(request, payment_id):
     """The provider sends the keeper here with no outcome: read it from the provider."""
-    payment = _payment_or_404(payment_id)
+    payment = _payers_payment(request, payment_id)
+    if payment is None:
+        return _elsewhere(request)
     if payment.is_live:
         try:
             payment = refresh_payment(payment, payment_provider(), source="return")
@@ -192,14 +217,20 @@ def payment_return(request, payment_id):
 
 @require_GET
 def payment_complete(request, payment_id):
-    payment = _payment_or_404(payment_id)
+    payment = _payers_payment(request, payment_id)
+    if payment is None:
+        return _elsewhere(request)
     if payment.state is not PaymentStatus.SUCCESS:
         return redirect("citizen:payment-return", payment_id=payment.id)
-    return render(
+    response = render(
         request,
         "citizen/confirmation.html",
         {"payment": payment, "case_type_name": CASE_TYPE_NAMES.get(payment.case_type, "penalty")},
     )
+    # Paid: the session has done its job. Ending it here means the page's details are not
+    # there for whoever uses this browser next (the receipt email keeps them).
+    request.session.flush()
+    return response
 
 
 @require_GET

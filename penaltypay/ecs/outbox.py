@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from penaltypay.ecs.models import EcsBreaker, OutboxEvent
+from penaltypay.kernel.security_events import OUTBOX_EXCEPTION_HANDLED, security_event
 
 
 def enqueue_payment(
@@ -58,9 +59,6 @@ def enqueue_refund(
     )
 
 
-audit = logging.getLogger("penaltypay.audit")
-
-
 class NotAnException(Exception):
     """Only an event in `exception` can be resolved or re-queued."""
 
@@ -82,15 +80,14 @@ def _handle_exception(event_id: int, *, by: str, note: str, to_status: str) -> O
         if OutboxEvent.objects.filter(pk=event_id, status=OutboxEvent.EXCEPTION).update(**fields) != 1:
             raise NotAnException(f"outbox event {event_id} is not an exception")
         event = OutboxEvent.objects.get(pk=event_id)
-    audit.info(
-        "outbox exception handled",
-        extra={
-            "action": "requeue" if to_status == OutboxEvent.PENDING else "resolve",
-            "outbox_event": event_id,
-            "case_reference": event.case_reference,
-            "by": event.handled_by,
-            "note": event.handling_note,
-        },
+    # The note stays in the database: free text may name the keeper, and logs never do.
+    security_event(
+        OUTBOX_EXCEPTION_HANDLED,
+        level=logging.INFO,
+        action="requeue" if to_status == OutboxEvent.PENDING else "resolve",
+        outbox_event=event_id,
+        case_reference=event.case_reference,
+        by=event.handled_by,
     )
     return event
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.crypto import constant_time_compare
 
+from penaltypay.kernel.security_events import OPERATOR_TOKEN_REFUSED, security_event
+
 
 def operator_allowed(request) -> bool:
     """Operator endpoints need OPS_API_TOKEN as a bearer token when it is set; in
@@ -13,4 +15,7 @@ def operator_allowed(request) -> bool:
     if not token:
         return not settings.PRODUCTION
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    return constant_time_compare(given, token)
+    if constant_time_compare(given, token):
+        return True
+    security_event(OPERATOR_TOKEN_REFUSED, path=request.path, token_given=bool(given))
+    return False

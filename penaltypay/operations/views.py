@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from penaltypay.ecs.outbox import backlog
 from penaltypay.operations.auth import operator_allowed
-from penaltypay.operations.metrics import render_metrics
+from penaltypay.operations.metrics import CONTENT_TYPE, render_metrics
 
 
 @require_GET
@@ -39,4 +39,4 @@ def outbox_status(request):
 def metrics(request):
     if not operator_allowed(request):
         return HttpResponse("operator token required\n", status=403, content_type="text/plain")
-    return HttpResponse(render_metrics(), content_type="text/plain; version=0.0.4; charset=utf-8")
+    return HttpResponse(render_metrics(), content_type=CONTENT_TYPE)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
+from penaltypay.kernel.security_events import WEBHOOK_SIGNATURE_INVALID, security_event
 from penaltypay.payments import ports
 from penaltypay.payments.models import Payment, WebhookMessage
 from penaltypay.payments.settlement import refresh_payment
@@ -31,6 +32,7 @@ class WebhookResult:
 
 def handle_webhook(raw_body: bytes, signature: str | None, client: ports.PaymentProvider) -> WebhookResult:
     if not client.webhook_signature_valid(raw_body, signature):
+        security_event(WEBHOOK_SIGNATURE_INVALID, body_bytes=len(raw_body), signature_given=bool(signature))
         return WebhookResult(401, "signature does not match")
     try:
         message = json.loads(raw_body.decode("utf-8"))

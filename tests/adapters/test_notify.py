@@ -4,6 +4,7 @@ API) when configured, otherwise Django's email backend."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -91,3 +92,26 @@ def test_receipt_is_an_email_locally(paid, mailoutbox, settings):
     assert mail.subject == "Payment received for penalty 70000001"
     assert "PP-ABCD-EFGH" in mail.body and "£40" in mail.body and "24 November 2026 at 2:05pm" in mail.body
     assert "&" not in mail.body  # plain text, not HTML-escaped
+
+
+def test_a_failed_receipt_logs_its_kind_never_its_text(paid, settings, caplog):
+    """The error's message can quote the address it was sending to."""
+    from penaltypay.payments.receipts import send_receipt_once
+
+    settings.RECEIPT_SENDER = "tests.adapters.test_notify.FailingSender"
+    with caplog.at_level(logging.INFO):
+        assert send_receipt_once(paid.pk) is False
+    paid.refresh_from_db()
+    assert paid.receipt_sent_at is None  # released for the re-checker to retry
+    (record,) = [r for r in caplog.records if r.getMessage() == "receipt email failed; will retry"]
+    assert record.error == "SMTPRecipientsRefused" and record.exc_info is None
+    assert "keeper@example.com" not in str(vars(record))
+
+
+class SMTPRecipientsRefused(Exception):
+    pass
+
+
+class FailingSender:
+    def send_payment_receipt(self, payment):
+        raise SMTPRecipientsRefused(f"{payment.email}: mailbox unavailable")

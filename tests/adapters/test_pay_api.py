@@ -32,6 +32,7 @@ from penaltypay.adapters.pay_api import (
     payment_from_json,
     verify_webhook_signature,
 )
+from penaltypay.kernel.metrics import PROVIDER_RATE_LIMITED, PROVIDER_RETRIES
 from tests.providers import API_KEY, RETURN_URL, WEBHOOK_SECRET
 
 EMAIL = "keeper@example.com"
@@ -172,13 +173,31 @@ def test_rate_limited(sandbox, pay_client):
     assert caught.value.retry_after == 1.0
 
 
-def test_rate_limit_is_retried_once_after_a_pause(sandbox):
+def retries(operation: str) -> float:
+    return PROVIDER_RETRIES.labels(operation=operation)._value.get()
+
+
+def test_a_rate_limited_create_is_tried_again_with_short_pauses_and_counted(sandbox):
     sandbox.configure(rate_limit_per_second=1)
-    patient = PayClient(sandbox.base_url, API_KEY, timeout=3.0, rate_limit_retries=1, rate_limit_pause=0.1)
+    patient = PayClient(sandbox.base_url, API_KEY, timeout=3.0)
     create(patient)
+    before = retries("create_payment")
     started = time.monotonic()
-    create(patient)  # refused, then accepted after the Retry-After second
-    assert time.monotonic() - started >= 0.9
+    create(patient)  # refused, then tried again until the next second lets it through
+    assert time.monotonic() - started < 2.5
+    assert retries("create_payment") - before >= 1
+
+
+def test_a_rate_limit_that_lasts_is_given_up_within_the_budget(sandbox):
+    sandbox.configure(rate_limit_per_second=1)
+    patient = PayClient(sandbox.base_url, API_KEY, timeout=3.0, rate_limit_budget=0.5)
+    create(patient)
+    refused_before = PROVIDER_RATE_LIMITED.labels(operation="create_payment")._value.get()
+    started = time.monotonic()
+    with pytest.raises(ProviderRateLimited):
+        create(patient)
+    assert time.monotonic() - started < 1.0
+    assert PROVIDER_RATE_LIMITED.labels(operation="create_payment")._value.get() - refused_before == 1
 
 
 # --- cancel and search -----------------------------------------------------------

@@ -120,6 +120,12 @@ def _expired_form(page, env):
         page.get_by_role("button", name="Continue").click()
 
 
+def _payment_seen_from_another_browser(page, env):
+    payment = _on_card_page(page, env)
+    page.context.clear_cookies()  # someone else, with only the link
+    page.goto(f"/pay/complete/{payment.id}")
+
+
 # page id -> (how to get there, the h1 that proves we got there)
 PAGES = {
     "start": (lambda page, env: page.goto("/"), "Pay a vehicle enforcement penalty"),
@@ -152,6 +158,7 @@ PAGES = {
     "service-unavailable": (_ecs_down, "Sorry, we cannot find your penalty at the moment"),
     "session-expired": (_expired_form, "Your session has expired"),
     "not-found-404": (lambda page, env: page.goto("/no-such-page"), "Page not found"),
+    "payment-elsewhere": (_payment_seen_from_another_browser, "We cannot show this payment here"),
 }
 
 

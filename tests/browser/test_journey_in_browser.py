@@ -62,12 +62,14 @@ def test_a_keeper_finds_the_penalty_and_pays_with_a_success_card(page, live_serv
     assert payment.card_last_four == "1111"
     assert page.console_errors == [], "the browser reported errors (a CSP violation?)"
 
-    # Reloading the confirmation changes nothing and sends nothing more...
+    # The confirmation ended the session: a reload shows nothing of the payment (the next
+    # person at this computer learns nothing), changes nothing and sends nothing more...
     page.reload()
-    expect(page.locator("h1")).to_have_text("Payment complete")
+    expect(page.locator("h1")).to_have_text("We cannot show this payment here")
+    assert payment.reference not in main_text(page) and "keeper@example.com" not in main_text(page)
     assert len(mailoutbox) == 1
-    # ...and the penalty now shows as paid, even before ECS has heard about it.
-    page.goto("/your-penalty")
+    # ...and found again, the penalty shows as paid, even before ECS has heard about it.
+    find(page, "7000 0001", "ab12 cde")
     expect(page.locator("h1")).to_have_text("This penalty has already been paid")
 
 

@@ -54,10 +54,14 @@ def test_paying_with_a_success_card_confirms_and_emails_a_receipt(client, reduce
     assert len(mailoutbox) == 1
     assert payment.reference in mailoutbox[0].body and mailoutbox[0].to == ["keeper@example.com"]
 
-    # Coming back again (refresh, back button) changes nothing and sends nothing more.
-    come_back(client, payment)
+    # The confirmation ended the session: coming back again (refresh, back button, the next
+    # user of this browser) shows nothing of the payment, changes nothing, sends nothing more.
+    again = come_back(client, payment).content.decode()
+    assert "We cannot show this payment here" in again
+    assert payment.reference not in again and "keeper@example.com" not in again
     assert len(mailoutbox) == 1
-    # and the penalty now shows as paid, even before ECS has heard about it
+    # Found again, the penalty shows as paid, even before ECS has heard about it.
+    find(client, reduced_case.reference, reduced_case.vrm)
     assert "already been paid" in client.get("/your-penalty").content.decode()
 
 

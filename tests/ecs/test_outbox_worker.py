@@ -261,7 +261,7 @@ def test_an_operator_resolves_or_requeues_an_exception_and_it_is_audited(ecs, pu
     with pytest.raises(CommandError):
         call_command("outbox_exception", "resolve", str(second.pk), "--by", "a.person", "--note", "x")
 
-    with caplog.at_level(logging.INFO, logger="penaltypay.audit"):
+    with caplog.at_level(logging.INFO, logger="penaltypay.security"):
         call_command(
             "outbox_exception",
             "resolve",
@@ -273,7 +273,7 @@ def test_an_operator_resolves_or_requeues_an_exception_and_it_is_audited(ecs, pu
         )
     resolved = OutboxEvent.objects.get(pk=first.pk)
     assert (resolved.status, resolved.handled_by) == (OutboxEvent.RESOLVED, "a.person")
-    assert any(r.name == "penaltypay.audit" and getattr(r, "by", "") == "a.person" for r in caplog.records)
+    assert any(r.name == "penaltypay.security" and getattr(r, "by", "") == "a.person" for r in caplog.records)
 
     # ECS reopens the case; the second payment, no longer held, goes through.
     ecs.put_case(replace(closed, status="OPEN"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 
 import pytest
 
@@ -67,6 +68,32 @@ def test_an_unsigned_or_wrongly_signed_webhook_is_refused_and_changes_nothing(
     assert post(client, body, signature).status_code == 401
     payment_in_progress.refresh_from_db()
     assert payment_in_progress.status == PaymentStatus.IN_PROGRESS.value
+
+
+def test_a_refused_signature_is_a_security_event(client, payment_in_progress, provider, caplog):
+    body = message(payment_in_progress.provider_payment_id, "card_payment_succeeded")
+    with caplog.at_level(logging.INFO, logger="penaltypay.security"):
+        post(client, body, sign(body, "not-our-secret"))
+    (event,) = [r for r in caplog.records if hasattr(r, "security_event")]
+    assert (event.security_event, event.signature_given) == ("webhook_signature_invalid", True)
+
+
+def test_while_the_secret_is_rotated_both_the_new_and_the_previous_one_are_accepted(
+    client, payment_in_progress, provider, settings
+):
+    settings.PAY_WEBHOOK_SECRET = "the-new-secret"
+    settings.PAY_WEBHOOK_SECRET_PREVIOUS = SECRET
+    provider.complete(payment_in_progress.provider_payment_id, "4444333322221111")
+    old = message(payment_in_progress.provider_payment_id, "card_payment_succeeded", message_id="old")
+    new = message(payment_in_progress.provider_payment_id, "card_payment_succeeded", message_id="new")
+    assert post(client, old, sign(old, SECRET)).status_code == 200
+    assert post(client, new, sign(new, "the-new-secret")).status_code == 200
+    other = message(payment_in_progress.provider_payment_id, "card_payment_succeeded", message_id="other")
+    assert post(client, other, sign(other, "a-third-secret")).status_code == 401
+    # Once the rotation is over, the previous secret stops working.
+    settings.PAY_WEBHOOK_SECRET_PREVIOUS = ""
+    again = message(payment_in_progress.provider_payment_id, "card_payment_succeeded", message_id="again")
+    assert post(client, again, sign(again, SECRET)).status_code == 401
 
 
 def test_upper_case_hex_signature_is_accepted(client, payment_in_progress, provider):

@@ -20,6 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8082)
+    parser.add_argument(
+        "--card-port",
+        type=int,
+        default=None,
+        help="serve the card page on this port of its own (a real provider's"
+        " card page is on another host than its API)",
+    )
     parser.add_argument("--api-key", action="append", dest="api_keys", help="accepted API key (repeatable)")
     parser.add_argument("--webhook-url", default=None)
     parser.add_argument("--webhook-secret", default=None)
@@ -55,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     except SandboxStateError as exc:
         # Already logged; exit non-zero so `penaltypay run` stops instead of running without the payments.
         raise SystemExit(f"sandbox payment provider not started: {exc}") from None
-    url = sandbox.start(host=args.host, port=args.port)
+    url = sandbox.start(host=args.host, port=args.port, card_port=args.card_port)
     print(f"Sandbox payment provider running at {url} (Ctrl-C stops it)", flush=True)
 
     stopping = threading.Event()

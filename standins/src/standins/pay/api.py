@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-import math
-import re
 import time
 from collections import deque
-from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlencode
+from datetime import timedelta
 
+from standins.pay import search
 from standins.pay.model import (
-    MAX_DISPLAY_SIZE,
     PAYMENT_STATUSES,
     ApiError,
     Payment,
@@ -50,7 +47,7 @@ class PaymentApi:
             self._next_seq += 1
             self._payments[payment.payment_id] = payment
             self._record_event(payment)
-            body = payment_json(payment, base, next_token=self._issue_token(payment))
+            body = payment_json(payment, base, next_token=self._issue_token(payment), card_base=self.card_base_url)
             fail_after = self._take("fail_next_creates_after_commit")
             delay = self._config["create_delay"]
         # The payment exists from here on, whatever the caller hears.
@@ -64,7 +61,7 @@ class PaymentApi:
         with self._lock:
             payment = self._get(payment_id)
             token = None if payment.finished else self._issue_token(payment)
-            return 200, payment_json(payment, base, next_token=token), {}
+            return 200, payment_json(payment, base, next_token=token, card_base=self.card_base_url), {}
 
     def api_events(self, payment_id: str, base: str):
         with self._lock:
@@ -86,6 +83,12 @@ class PaymentApi:
             }
             return 200, body, {}
 
+    def api_capture(self, payment_id: str):
+        """The sandbox takes payments at once (no delayed capture), so none awaits capture."""
+        with self._lock:
+            self._get(payment_id)
+            raise ApiError(400, "P1003", "Capture of payment failed: the payment is not awaiting capture")
+
     def api_cancel(self, payment_id: str):
         with self._lock:
             payment = self._get(payment_id)
@@ -95,44 +98,41 @@ class PaymentApi:
             return 204, None, {}
 
     def api_search(self, query: str, base: str):
-        params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
-
-        def bad(name: str, what: str) -> ApiError:
-            return ApiError(422, "P0401", f"Invalid parameters: {name}. {what}", name)
-
-        def whole(name: str, default: int, low: int, high: int) -> int:
-            text = params.get(name)
-            if text in (None, ""):
-                return default
-            if not re.fullmatch(r"[0-9]{1,9}", text) or not low <= int(text) <= high:
-                raise bad(name, f"Must be a whole number from {low} to {high}")
-            return int(text)
-
-        def moment(name: str) -> datetime | None:
-            text = params.get(name)
-            if not text:
-                return None
-            try:
-                value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))
-            except ValueError:
-                raise bad(name, "Must be an ISO 8601 date and time") from None
-            return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-        reference = params.get("reference") or None
-        state = params.get("state") or None
+        q = search.parse(query)
+        state = q.text("state")
         if state is not None and state not in PAYMENT_STATUSES:
-            raise bad("state", "Unknown payment state")
-        from_date, to_date = moment("from_date"), moment("to_date")
-        page = whole("page", 1, 1, 10**9)
-        size = whole("display_size", MAX_DISPLAY_SIZE, 1, MAX_DISPLAY_SIZE)
+            raise search.invalid("state", "Unknown payment state")
+        from_date, to_date = q.moment("from_date"), q.moment("to_date")
+        # The sandbox settles nothing and holds no agreements: such filters match no payment.
+        matches_nothing = any(q.text(name) for name in ("from_settled_date", "to_settled_date", "agreement_id"))
+        wanted = {
+            "reference": q.text("reference"),
+            "email": q.text("email"),
+            "card_brand": q.text("card_brand"),
+            "cardholder_name": q.text("cardholder_name"),
+            "last_digits_card_number": q.text("last_digits_card_number"),
+            "first_digits_card_number": q.text("first_digits_card_number"),
+        }
         with self._lock:
             visible_before = self._now() - timedelta(seconds=self._config["search_delay"])
             matches = []
             for payment in sorted(self._payments.values(), key=lambda p: p.seq, reverse=True):
                 self._expire_if_due(payment)
-                if payment.created_at > visible_before:
+                if matches_nothing or payment.created_at > visible_before:
                     continue  # the search index lags behind, as the real one does
-                if reference is not None and payment.reference.casefold() != reference.casefold():
+                card = payment.card_details or {}
+                found = {
+                    "reference": payment.reference,
+                    "email": payment.email,
+                    "card_brand": card.get("card_brand"),
+                    "cardholder_name": card.get("cardholder_name"),
+                    "last_digits_card_number": card.get("last_digits_card_number"),
+                    "first_digits_card_number": card.get("first_digits_card_number"),
+                }
+                if any(
+                    value is not None and (found[name] or "").casefold() != value.casefold()
+                    for name, value in wanted.items()
+                ):
                     continue
                 if state is not None and payment.status != state:
                     continue
@@ -141,26 +141,30 @@ class PaymentApi:
                 if to_date is not None and payment.created_at >= to_date:
                     continue
                 matches.append(payment)
-            pages_total = max(1, math.ceil(len(matches) / size))
-            if page > pages_total:
-                raise ApiError(404, "P0402", "Page not found")
-            chosen = matches[(page - 1) * size : page * size]
-            results = [payment_json(p, base) for p in chosen]
+            return 200, search.page_of(q, matches, lambda p: payment_json(p, base), base, "/v1/payments"), {}
 
-        def page_link(number: int) -> dict:
-            wanted = {k: v for k, v in params.items() if k != "page"}
-            wanted["page"] = str(number)
-            return {"href": f"{base}/v1/payments?{urlencode(wanted)}"}
-
-        links = {
-            "self": page_link(page),
-            "first_page": page_link(1),
-            "last_page": page_link(pages_total),
-            "prev_page": page_link(page - 1) if page > 1 else None,
-            "next_page": page_link(page + 1) if page < pages_total else None,
-        }
-        body = {"total": len(matches), "count": len(results), "page": page, "results": results, "_links": links}
-        return 200, body, {}
+    def api_search_refunds(self, query: str, base: str):
+        q = search.parse(query)
+        from_date, to_date = q.moment("from_date"), q.moment("to_date")
+        matches_nothing = any(q.text(name) for name in ("from_settled_date", "to_settled_date"))
+        with self._lock:
+            matches = (
+                []
+                if matches_nothing
+                else sorted(
+                    (
+                        (payment, refund)
+                        for payment in self._payments.values()
+                        for refund in payment.refunds
+                        if (from_date is None or refund.created_at >= from_date)
+                        and (to_date is None or refund.created_at < to_date)
+                    ),
+                    key=lambda pair: pair[1].created_at,
+                    reverse=True,
+                )
+            )
+            body = search.page_of(q, matches, lambda pair: refund_json(pair[0], pair[1], base), base, "/v1/refunds")
+            return 200, body, {}
 
     def api_create_refund(self, payment_id: str, data, base: str):
         with self._lock:
@@ -170,23 +174,27 @@ class PaymentApi:
             for name in ("amount", "refund_amount_available"):
                 value = data.get(name)
                 if value is None:
+                    if name == "refund_amount_available":
+                        continue  # optional in the published API: then there is no stale-read guard
                     raise ApiError(400, "P0601", f"Missing mandatory attribute: {name}", name)
                 if isinstance(value, bool) or not isinstance(value, int) or (name == "amount" and value < 1):
                     raise ApiError(
                         400, "P0602", f"Invalid attribute value: {name}. Must be a whole number of pence", name
                     )
-            amount, expected = data["amount"], data["refund_amount_available"]
+            amount, expected = data["amount"], data.get("refund_amount_available")
             summary = refund_summary(payment)
+            # "Not available" is a failed precondition (412), like a stale amount: the published
+            # API documents no 400 for a well-formed refund request (docs/adr/0009).
             if payment.status != "success":
-                raise ApiError(400, "P0603", "The payment is not available for refund")
-            if expected != summary["amount_available"]:
+                raise ApiError(412, "P0603", "The payment is not available for refund")
+            if expected is not None and expected != summary["amount_available"]:
                 # Two refunds prepared from the same read: only the first one goes through,
                 # even when the first took everything.
                 raise ApiError(412, "P0604", "Refund amount available mismatch")
             if summary["amount_available"] <= 0:
-                raise ApiError(400, "P0603", "The payment has been refunded in full")
+                raise ApiError(412, "P0603", "The payment has been refunded in full")
             if amount > summary["amount_available"]:
-                raise ApiError(400, "P0603", "The refund amount is more than the amount available for refund")
+                raise ApiError(412, "P0603", "The refund amount is more than the amount available for refund")
             refund = Refund(new_id(), amount, "submitted", self._now())
             payment.refunds.append(refund)
             self._dirty = True

@@ -86,8 +86,11 @@ class PaymentFinished(ValueError):
 class ApiError(Exception):
     """An error answer in the contract's shape: {"code", "field"?, "description"}."""
 
-    def __init__(self, status: int, code: str | None, description: str, field: str | None = None):
+    def __init__(
+        self, status: int, code: str | None, description: str, field: str | None = None, allow: str | None = None
+    ):
         super().__init__(description)
+        self.allow = allow  # the methods a 405's path does serve
         self.status = status
         self.code = code
         self.description = description

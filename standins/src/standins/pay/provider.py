@@ -15,7 +15,7 @@ from collections import deque
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from standins.httpbase import StandinServer
+from standins.httpbase import StandinServer, serve_in_thread
 from standins.pay.api import PaymentApi
 from standins.pay.card_page import CardPages
 from standins.pay.cards import CardOutcome
@@ -77,14 +77,18 @@ class SandboxProvider(PaymentApi, CardPages, Controls, WebhookEmitter):
         self._next_seq = 1
         self._generation = 0
         self.base_url: str | None = None
+        self._card_server: StandinServer | None = None
+        self.card_base_url: str | None = None  # set when the card page has its own port
         self._reset_state()
         if self.state_file is not None:
             self._load_state()
 
     # -- lifecycle --
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on a daemon thread; returns the base URL (port 0 picks a free port)."""
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, card_port: int | None = None) -> str:
+        """Serve on a daemon thread; returns the base URL (port 0 picks a free port).
+        With `card_port`, the card page is served on a second port of its own (and only
+        there), as a real provider serves it from another host than its API."""
         if self._server is not None:
             raise RuntimeError("sandbox provider already started")
         self._server = make_server(host, port, self)
@@ -93,6 +97,10 @@ class SandboxProvider(PaymentApi, CardPages, Controls, WebhookEmitter):
         if ":" in shown and not shown.startswith("["):
             shown = f"[{shown}]"
         self.base_url = f"http://{shown}:{bound_port}"
+        if card_port is not None:
+            self._card_server = make_server(host, card_port, self, card_only=True)
+            self.card_base_url = f"http://{shown}:{self._card_server.server_address[1]}"
+            serve_in_thread(self._card_server, "sandbox-pay-card-page")
         self._stop.clear()
         self._threads = [
             threading.Thread(
@@ -110,10 +118,12 @@ class SandboxProvider(PaymentApi, CardPages, Controls, WebhookEmitter):
         self._stop.set()
         self._wake_sweeper.set()
         self._dispatcher.stop()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        for server in (self._server, self._card_server):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        self._server = self._card_server = None
+        self.card_base_url = None
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads = []

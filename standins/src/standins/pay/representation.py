@@ -29,18 +29,18 @@ def refund_summary(payment: Payment) -> dict:
     return {"status": status, "amount_available": available, "amount_submitted": submitted}
 
 
-def payment_json(payment: Payment, base: str | None, *, next_token: str | None = None) -> dict:
+def payment_json(
+    payment: Payment, base: str | None, *, next_token: str | None = None, card_base: str | None = None
+) -> dict:
     """The contract's payment object; without `base` (webhooks) it has no _links."""
-    obj = {
+    obj: dict = {
         "payment_id": payment.payment_id,
         "amount": payment.amount,
         "reference": payment.reference,
         "description": payment.description,
         "return_url": payment.return_url,
         "language": payment.language,
-        "email": payment.email,
         "moto": payment.moto,
-        "metadata": dict(payment.metadata) if payment.metadata is not None else None,
         "state": state_json(payment),
         "created_date": iso_time(payment.created_at),
         "refund_summary": refund_summary(payment),
@@ -52,14 +52,25 @@ def payment_json(payment: Payment, base: str | None, *, next_token: str | None =
             if payment.captured_at
             else {}
         ),
+        "payment_provider": "sandbox",
+        "delayed_capture": False,
+        "authorisation_mode": "moto_api" if payment.moto else "web",
+    }
+    # A field that does not apply is left out, as the real API does — never null.
+    optional = {
+        "email": payment.email,
+        "metadata": dict(payment.metadata) if payment.metadata is not None else None,
         "provider_id": payment.provider_id,
         "card_details": dict(payment.card_details) if payment.card_details else None,
+        "card_brand": (payment.card_details or {}).get("card_brand"),
     }
+    obj.update({name: value for name, value in optional.items() if value is not None})
     if base is not None:
         href = f"{base}/v1/payments/{payment.payment_id}"
         links = {"self": {"href": href, "method": "GET"}}
         if next_token and not payment.finished:
-            links["next_url"] = {"href": f"{base}/secure/{next_token}", "method": "GET"}
+            # A real provider serves its card page from another host than its API (card_base).
+            links["next_url"] = {"href": f"{card_base or base}/secure/{next_token}", "method": "GET"}
         links["events"] = {"href": f"{href}/events", "method": "GET"}
         links["refunds"] = {"href": f"{href}/refunds", "method": "GET"}
         links["cancel"] = {"href": f"{href}/cancel", "method": "POST"}
@@ -71,6 +82,7 @@ def refund_json(payment: Payment, refund: Refund, base: str) -> dict:
     href = f"{base}/v1/payments/{payment.payment_id}"
     return {
         "refund_id": refund.refund_id,
+        "payment_id": payment.payment_id,
         "amount": refund.amount,
         "status": refund.status,
         "created_date": iso_time(refund.created_at),

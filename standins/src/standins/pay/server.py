@@ -19,8 +19,9 @@ log = logging.getLogger("standins.pay")
 
 
 class _Server(StandinServer):
-    def __init__(self, address, handler, sandbox: SandboxProvider):
+    def __init__(self, address, handler, sandbox: SandboxProvider, *, card_only: bool = False):
         self.sandbox = sandbox
+        self.card_only = card_only  # the card page's own host: nothing of the API there
         super().__init__(address, handler)
 
 
@@ -28,12 +29,14 @@ class _Server6(StandinServer6, _Server):
     pass
 
 
-def make_server(host: str, port: int, sandbox: SandboxProvider) -> StandinServer:
+def make_server(host: str, port: int, sandbox: SandboxProvider, *, card_only: bool = False) -> StandinServer:
     server_class = _Server6 if ":" in host else _Server
-    return server_class((host, port), _Handler, sandbox)
+    return server_class((host, port), _Handler, sandbox, card_only=card_only)
 
 
-_PAYMENT_PATH = re.compile(r"/v1/payments/([A-Za-z0-9_-]{1,64})(/events|/cancel|/refunds(?:/([A-Za-z0-9_-]{1,64}))?)?")
+_PAYMENT_PATH = re.compile(
+    r"/v1/payments/([A-Za-z0-9_-]{1,64})(/events|/cancel|/capture|/refunds(?:/([A-Za-z0-9_-]{1,64}))?)?"
+)
 _SECURE_PATH = re.compile(r"/secure/([A-Za-z0-9_-]{1,128})(/cancel)?")
 _ROUTES_ALLOWING = {"GET", "POST"}
 
@@ -106,6 +109,9 @@ class _Handler(StandinHandler):
         try:
             split = urlsplit(self.path)
             path = split.path
+            if self.server.card_only and not (path.startswith("/secure/") or path == pages.STYLESHEET_PATH):
+                self._read_body(MAX_API_BODY)
+                raise ApiError(404, None, "Not found")
             if path.startswith("/secure/"):
                 self._card_page(method, path)
             elif path.startswith("/v1/"):
@@ -130,6 +136,8 @@ class _Handler(StandinHandler):
                 headers["WWW-Authenticate"] = "Bearer"
             if exc.status == 429:
                 headers["Retry-After"] = "1"
+            if exc.allow:
+                headers["Allow"] = exc.allow
             self._send_json(exc.status, exc.body(), headers)
         except Exception:
             log.exception("sandbox provider failed on %s %s", method, re.sub(r"/secure/[^/]+", "/secure/<token>", path))
@@ -139,41 +147,41 @@ class _Handler(StandinHandler):
     def _api(self, method: str, path: str, query: str) -> None:
         body = self._read_body(MAX_API_BODY)
         api_key = self._api_key()
+        sandbox, base = self.sandbox, self._base_url()
+        match = _PAYMENT_PATH.fullmatch(path)
+        if path == "/v1/payments":
+            routes = {
+                "POST": lambda: sandbox.api_create(self._json(body), base),
+                "GET": lambda: sandbox.api_search(query, base),
+            }
+        elif path == "/v1/refunds":
+            routes = {"GET": lambda: sandbox.api_search_refunds(query, base)}
+        elif match:
+            payment_id, tail, refund_id = match.group(1), match.group(2) or "", match.group(3)
+            routes = {
+                "": {"GET": lambda: sandbox.api_get(payment_id, base)},
+                "/events": {"GET": lambda: sandbox.api_events(payment_id, base)},
+                "/cancel": {"POST": lambda: sandbox.api_cancel(payment_id)},
+                "/capture": {"POST": lambda: sandbox.api_capture(payment_id)},
+                "/refunds": {
+                    "POST": lambda: sandbox.api_create_refund(payment_id, self._refund_json(body), base),
+                    "GET": lambda: sandbox.api_list_refunds(payment_id, base),
+                },
+            }.get(
+                tail if refund_id is None else "/refunds/{id}",
+                {"GET": lambda: sandbox.api_get_refund(payment_id, refund_id, base)},
+            )
+        else:
+            raise ApiError(404, None, "Not found")
+        if method not in routes:
+            # As the real API (and RFC 9110) does: 405, saying what is served.
+            raise ApiError(405, None, "Method not allowed", allow=", ".join(sorted(routes)))
         if method == "POST":
-            with self.sandbox._lock:
-                limited = self.sandbox._rate_limited(api_key)
+            with sandbox._lock:
+                limited = sandbox._rate_limited(api_key)
             if limited:
                 raise ApiError(429, "P0900", "Too many requests")
-        base = self._base_url()
-        sandbox = self.sandbox
-        if path == "/v1/payments":
-            if method == "POST":
-                result = sandbox.api_create(self._json(body), base)
-            elif method == "GET":
-                result = sandbox.api_search(query, base)
-            else:
-                raise ApiError(405, None, "Method not allowed")
-        else:
-            match = _PAYMENT_PATH.fullmatch(path)
-            if not match:
-                raise ApiError(404, None, "Not found")
-            payment_id, tail, refund_id = match.group(1), match.group(2) or "", match.group(3)
-            route = (method, tail if refund_id is None else "/refunds/{id}")
-            if route == ("GET", ""):
-                result = sandbox.api_get(payment_id, base)
-            elif route == ("GET", "/events"):
-                result = sandbox.api_events(payment_id, base)
-            elif route == ("POST", "/cancel"):
-                result = sandbox.api_cancel(payment_id)
-            elif route == ("POST", "/refunds"):
-                result = sandbox.api_create_refund(payment_id, self._refund_json(body), base)
-            elif route == ("GET", "/refunds"):
-                result = sandbox.api_list_refunds(payment_id, base)
-            elif route == ("GET", "/refunds/{id}"):
-                result = sandbox.api_get_refund(payment_id, refund_id, base)
-            else:
-                raise ApiError(405, None, "Method not allowed")
-        status, obj, headers = result
+        status, obj, headers = routes[method]()
         self._send_json(status, obj, headers)
 
     def _refund_json(self, body: bytes):

@@ -1,0 +1,30 @@
+"""The service's Prometheus metrics, in one place, for every layer to add to.
+
+prometheus-client in multi-process mode: each web and worker process writes its own
+numbers under PROMETHEUS_MULTIPROC_DIR (settings set it before anything imports this
+module) and `/metrics` adds them up, so a scrape through the load balancer sees the whole
+service, not one process. Figures that live in the database (the outbox backlog, payments
+by state) are read at scrape time instead (operations.metrics).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+SECURITY_EVENTS = Counter("penaltypay_security_events", "Security events by name (docs/security-events.md).", ["event"])
+PROVIDER_RETRIES = Counter(
+    "penaltypay_provider_retries",
+    "Provider requests repeated after a 429 (refused before being acted on), by operation.",
+    ["operation"],
+)
+PROVIDER_RATE_LIMITED = Counter(
+    "penaltypay_provider_rate_limited",
+    "Provider requests still refused with 429 after every retry (the keeper was told to try later).",
+    ["operation"],
+)
+OUTBOUND_CALLS = Histogram(
+    "penaltypay_outbound_call_seconds",
+    "Calls to ECS, the payment provider and Notify: time taken, by system, operation and outcome.",
+    ["system", "operation", "outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30),
+)

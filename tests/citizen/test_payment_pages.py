@@ -1,0 +1,122 @@
+"""A payment's pages belong to the browser session that started the payment, and the keeper
+is only ever sent to the provider's own card page."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.test import Client, override_settings
+
+from penaltypay.payments.models import Payment
+from penaltypay.security import card_page_allowed
+from tests.citizen.conftest import find
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SUCCESS_CARD = "4444333322221111"
+
+
+def paid_in(client, case, provider, email="keeper@example.com") -> Payment:
+    find(client, case.reference, case.vrm)
+    client.post("/pay", {"email": email})
+    payment = Payment.objects.get()
+    provider.complete(payment.provider_payment_id, SUCCESS_CARD)
+    return payment
+
+
+@pytest.mark.parametrize("page", ["return", "complete"])
+def test_a_fresh_browser_with_the_link_learns_nothing(client, reduced_case, provider, page, caplog):
+    payment = paid_in(client, reduced_case, provider)
+    stranger = Client()
+    with caplog.at_level(logging.INFO, logger="penaltypay.security"):
+        response = stranger.get(f"/pay/{page}/{payment.id}")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "We cannot show this payment here" in html
+    assert "we have emailed a receipt" in html  # how a keeper who lost their session checks
+    for secret in ("keeper@example.com", payment.reference, "1111", "£40", reduced_case.reference):
+        assert secret not in html
+    assert [r.security_event for r in caplog.records if hasattr(r, "security_event")] == ["payment_page_other_session"]
+    # and the stranger's visit settled nothing on the payer's behalf
+    payment.refresh_from_db()
+    assert payment.status == "in_progress"
+
+
+def test_the_payer_sees_the_confirmation_once_then_the_session_ends(client, reduced_case, provider):
+    payment = paid_in(client, reduced_case, provider)
+    assert client.get(f"/pay/return/{payment.id}")["Location"] == f"/pay/complete/{payment.id}"
+    first = client.get(f"/pay/complete/{payment.id}").content.decode()
+    assert "Payment complete" in first and "keeper@example.com" in first
+    assert "sessionid" not in client.cookies or not client.cookies["sessionid"].value
+    again = client.get(f"/pay/complete/{payment.id}").content.decode()
+    assert "We cannot show this payment here" in again and "keeper@example.com" not in again
+
+
+def test_sessions_idle_out_after_30_minutes_and_end_with_the_browser(settings):
+    assert settings.SESSION_COOKIE_AGE == 30 * 60
+    assert settings.SESSION_SAVE_EVERY_REQUEST and settings.SESSION_EXPIRE_AT_BROWSER_CLOSE
+
+
+def test_a_session_cookie_is_a_browser_session_cookie(client, reduced_case, provider):
+    find(client, reduced_case.reference, reduced_case.vrm)
+    cookie = client.cookies["sessionid"]
+    assert not cookie["expires"] and not cookie["max-age"]  # gone when the browser closes
+    assert cookie["httponly"]
+
+
+# --- the card page's origin ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def split_provider(settings):
+    """A sandbox whose card page lives on a second port, as a real provider's lives on its own host."""
+    from standins.pay import SandboxProvider
+
+    sandbox = SandboxProvider(api_keys=["sandbox-api-key"])
+    sandbox.start(host="127.0.0.1", port=0, card_port=0)
+    settings.PAY_API_URL = sandbox.base_url
+    settings.PAY_API_KEY = "sandbox-api-key"
+    settings.PAY_CARD_ORIGIN = sandbox.card_base_url
+    yield sandbox
+    sandbox.stop()
+
+
+def test_the_keeper_is_sent_to_a_card_page_on_its_own_origin(client, reduced_case, split_provider):
+    find(client, reduced_case.reference, reduced_case.vrm)
+    response = client.post("/pay", {"email": ""})
+    assert response.status_code == 303
+    assert response["Location"].startswith(split_provider.card_base_url + "/secure/")
+    assert split_provider.card_base_url != split_provider.base_url
+    # The form that leads there may go there (Chromium applies form-action to the redirect).
+    page = client.get("/pay")
+    assert f"form-action 'self' {split_provider.card_base_url}" in page["Content-Security-Policy"]
+    assert split_provider.base_url not in page["Content-Security-Policy"]
+
+
+def test_a_card_page_on_any_other_origin_is_refused(client, reduced_case, split_provider, settings, caplog):
+    settings.PAY_CARD_ORIGIN = split_provider.base_url  # the provider's answer names another origin
+    find(client, reduced_case.reference, reduced_case.vrm)
+    with caplog.at_level(logging.INFO, logger="penaltypay.security"):
+        response = client.post("/pay", {"email": ""})
+    assert response.status_code == 503
+    assert "Location" not in response
+    assert any(getattr(r, "security_event", "") == "card_page_refused" for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "url,production,allowed",
+    [
+        ("https://card.payments.example/secure/abc", True, True),
+        ("http://card.payments.example/secure/abc", True, False),  # not https in production
+        ("https://card.payments.example:444/secure/abc", True, False),  # another origin
+        ("https://evil.example/secure/abc", True, False),
+        ("https://card.payments.example.evil.example/x", True, False),
+        ("//card.payments.example/secure/abc", True, False),
+        ("javascript:alert(1)", False, False),
+        ("HTTPS://CARD.PAYMENTS.EXAMPLE/secure/abc", True, True),
+    ],
+)
+def test_only_the_card_origin_is_followed(url, production, allowed):
+    with override_settings(PRODUCTION=production, PAY_CARD_ORIGIN="https://card.payments.example"):
+        assert card_page_allowed(url) is allowed
