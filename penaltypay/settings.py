@@ -159,6 +159,11 @@ ECS_USERNAME = os.environ.get("ECS_USERNAME", "")
 ECS_PASSWORD = os.environ.get("ECS_PASSWORD", "")
 # A citizen's page waits at most this long for a GetCase before using the local store.
 ECS_LOOKUP_TIMEOUT = float(os.environ.get("ECS_LOOKUP_TIMEOUT", "3"))
+# Look-ups (and provider calls) one web process has in flight at once, at most: the
+# bulkheads (docs/adr/0010). Past them a keeper gets the local store's answer, or a
+# "busy, try again in a minute" page — never a place in a queue.
+ECS_LOOKUP_CONCURRENCY = int(os.environ.get("ECS_LOOKUP_CONCURRENCY", "8"))
+PAY_CONCURRENCY = int(os.environ.get("PAY_CONCURRENCY", "8"))
 # The outbox worker: how long one write may take, how many cases it serves at once,
 # and how long a claimed event stays leased if its worker dies.
 ECS_WRITE_TIMEOUT = float(os.environ.get("ECS_WRITE_TIMEOUT", "10"))

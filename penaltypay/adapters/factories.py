@@ -7,6 +7,7 @@ from django.conf import settings
 
 from penaltypay.adapters.ecs_soap import EcsClient
 from penaltypay.adapters.pay_api import PayClient
+from penaltypay.kernel.bulkhead import Bulkhead
 
 
 def ecs_for_lookups() -> EcsClient:
@@ -28,10 +29,15 @@ def _ecs(timeout: float) -> EcsClient:
     )
 
 
+# Provider calls in flight from this process, at most (docs/adr/0010).
+PROVIDER_CALLS = Bulkhead("provider", lambda: settings.PAY_CONCURRENCY)
+
+
 def payment_provider() -> PayClient:
     return PayClient(
         settings.PAY_API_URL,
         settings.PAY_API_KEY,
         timeout=settings.PAY_TIMEOUT,
+        bulkhead=PROVIDER_CALLS,
         webhook_secrets=(settings.PAY_WEBHOOK_SECRET, settings.PAY_WEBHOOK_SECRET_PREVIOUS),
     )

@@ -22,11 +22,13 @@ from urllib.parse import quote
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from penaltypay.kernel.bulkhead import Bulkhead
 from penaltypay.kernel.metrics import OUTBOUND_CALLS, PROVIDER_RATE_LIMITED, PROVIDER_RETRIES
 from penaltypay.payments.ports import (
     FINISHED_STATUSES,
     PaymentNotFound,
     ProviderAuthError,
+    ProviderBusy,
     ProviderError,
     ProviderOutcomeUnknown,
     ProviderPayment,
@@ -169,8 +171,10 @@ class PayClient:
         rate_limit_pause: float = 0.2,
         rate_limit_budget: float = 2.0,
         webhook_secrets: tuple[str, ...] | list[str] = (),
+        bulkhead: Bulkhead | None = None,
     ):
         self.base_url = base_url.rstrip("/")
+        self._bulkhead = bulkhead  # shared by the process's clients: calls in flight, at most
         # More than one while a secret is being rotated: a webhook signed with either is genuine.
         self._webhook_secrets = tuple(secret for secret in webhook_secrets if secret)
         self._api_key = api_key
@@ -330,6 +334,14 @@ class PayClient:
                 time.sleep(pause)
 
     def _request_once(self, method, path, operation, json_body, params, headers):
+        if self._bulkhead is None:
+            return self._send(method, path, operation, json_body, params, headers)
+        with self._bulkhead.try_enter() as entered:
+            if not entered:
+                raise ProviderBusy(f"{self._bulkhead.capacity} provider calls already in flight")
+            return self._send(method, path, operation, json_body, params, headers)
+
+    def _send(self, method, path, operation, json_body, params, headers):
         started = time.monotonic()
         try:
             response = self._session.request(

@@ -27,10 +27,10 @@ from penaltypay.cases.store import local_case
 from penaltypay.citizen import ratelimit
 from penaltypay.citizen.forms import FindPenaltyForm, ReceiptEmailForm
 from penaltypay.kernel.security_events import CARD_PAGE_REFUSED, PAYMENT_PAGE_OTHER_SESSION, security_event
-from penaltypay.payments.creation import PaymentUnavailable, start_payment
+from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable, start_payment
 from penaltypay.payments.domain import Outcome, PaymentStatus, outcome_of
 from penaltypay.payments.models import Payment
-from penaltypay.payments.ports import ProviderError
+from penaltypay.payments.ports import ProviderBusy, ProviderError
 from penaltypay.payments.queries import pending_paid_pence
 from penaltypay.payments.settlement import refresh_payment
 from penaltypay.security import card_page_allowed
@@ -68,7 +68,8 @@ def find_penalty(request):
         lookup = find_case(reference, vrm, ecs_for_lookups())
         ratelimit.record_outcome(
             reservation,
-            found=lookup.outcome is LookupOutcome.FOUND,
+            # A busy look-up never asked ECS: like a found one, it uses up nothing of the reference's.
+            found=lookup.outcome in (LookupOutcome.FOUND, LookupOutcome.BUSY),
             not_found=lookup.outcome is LookupOutcome.NOT_FOUND,
         )
         if lookup.outcome is LookupOutcome.FOUND:
@@ -79,6 +80,8 @@ def find_penalty(request):
             return render(
                 request, "citizen/not_payable.html", {"reason": NotPayableReason.TYPE_NOT_PAYABLE_ONLINE.value}
             )
+        if lookup.outcome is LookupOutcome.BUSY:
+            return busy(request)
         if lookup.outcome is LookupOutcome.UNAVAILABLE:
             return render(request, "citizen/service_unavailable.html", status=503)
         # Not found and vehicle mismatch: one message, so a reference cannot be confirmed alone.
@@ -142,6 +145,8 @@ def pay_now(request):
                 return_url_for=lambda p: _return_url(request, p),
                 client=payment_provider(),
             )
+        except (PaymentBusy, ProviderBusy):
+            return busy(request)
         except PaymentUnavailable:
             return render(request, "citizen/payment_unavailable.html", status=503)
         except ProviderError:
@@ -156,6 +161,13 @@ def pay_now(request):
             return render(request, "citizen/payment_unavailable.html", status=503)
         return HttpResponseRedirect(started.next_url, status=303)
     return render(request, "citizen/pay.html", {**context, "form": form})
+
+
+def busy(request):
+    """Too many keepers are waiting on ECS or the provider right now: no queue, a clear page."""
+    response = render(request, "citizen/busy.html", status=503)
+    response["Retry-After"] = "60"
+    return response
 
 
 def _remember_payment(request, payment: Payment) -> None:

@@ -158,6 +158,18 @@ class EcsOutcomeUnknown(EcsError):
     retryable = True
     outcome_known = False
 
+    # What went wrong, for a caller deciding whether a *read* may be repeated at once:
+    TIMEOUT = "timeout"  # no answer in time: repeating would only wait again
+    CONNECTION = "connection"  # reset or closed after sending
+    HTTP_ERROR = "http_error"  # an HTTP error (a bare 500) instead of SOAP
+    UNREADABLE = "unreadable"  # an answer that is not what the WSDL promises
+
+    def __init__(
+        self, message: str, *, operation: str | None = None, reference: str | None = None, cause: str = "unreadable"
+    ):
+        super().__init__(message, operation=operation, reference=reference)
+        self.cause = cause
+
 
 class EcsConfigurationError(EcsError):
     """Our side is set up wrongly: the WSDL cannot be loaded, or ECS refused our credentials (HTTP 401/403).

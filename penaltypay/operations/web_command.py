@@ -1,5 +1,6 @@
 """The web tier's command line, in one place: `penaltypay web` (production) and
-`penaltypay run` (local) start the same server the same way."""
+`penaltypay run` (local) start the same server the same way (docs/adr/0010): gunicorn's
+threaded workers, WEB_WORKERS processes (one per core) of WEB_THREADS threads each."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 
 def gunicorn_argv(bind: str, *, access_log: bool = False) -> list[str]:
     workers = os.environ.get("WEB_WORKERS", "2")
-    threads = os.environ.get("WEB_THREADS", "4")
+    threads = os.environ.get("WEB_THREADS", "16")
     argv = [
         sys.executable,
         "-m",
@@ -21,6 +22,8 @@ def gunicorn_argv(bind: str, *, access_log: bool = False) -> list[str]:
         workers,
         "--threads",
         threads,
+        "--worker-class",
+        "gthread",
     ]
     if access_log:
         argv += ["--access-logfile", "-"]

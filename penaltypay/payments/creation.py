@@ -31,6 +31,10 @@ class PaymentUnavailable(Exception):
     Nothing was taken, and nothing live is left behind that could be."""
 
 
+class PaymentBusy(PaymentUnavailable):
+    """This process is at its limit of provider calls: try again in a minute."""
+
+
 @dataclass(frozen=True)
 class PaymentStart:
     payment: Payment
@@ -102,6 +106,9 @@ def _create_at_provider(payment: Payment, return_url: str, client: ports.Payment
         move(payment, PaymentStatus.CREATE_UNKNOWN, "create")
         log.warning("payment create outcome unknown", extra={"payment_reference": payment.reference})
         raise PaymentUnavailable("payment provider did not answer") from None
+    except ports.ProviderBusy as exc:
+        move(payment, PaymentStatus.CREATE_FAILED, "create")  # nothing was sent
+        raise PaymentBusy("too many provider calls in flight") from exc
     except ports.ProviderError as exc:
         move(payment, PaymentStatus.CREATE_FAILED, "create")
         log.error("payment create refused", extra={"payment_reference": payment.reference, "error": type(exc).__name__})

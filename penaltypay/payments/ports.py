@@ -77,6 +77,11 @@ class ProviderUnreachable(ProviderError):
     """No connection could be made (refused, DNS, connect timeout): nothing happened."""
 
 
+class ProviderBusy(ProviderUnreachable):
+    """This process already has as many provider calls in flight as it allows (the
+    bulkhead): nothing was sent; the keeper is asked to try again in a minute."""
+
+
 class ProviderAuthError(ProviderError):
     """401: the API key is missing or not accepted."""
 

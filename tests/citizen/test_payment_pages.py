@@ -120,3 +120,19 @@ def test_a_card_page_on_any_other_origin_is_refused(client, reduced_case, split_
 def test_only_the_card_origin_is_followed(url, production, allowed):
     with override_settings(PRODUCTION=production, PAY_CARD_ORIGIN="https://card.payments.example"):
         assert card_page_allowed(url) is allowed
+
+
+def test_when_every_provider_place_is_taken_the_keeper_is_asked_to_try_again_in_a_minute(
+    client, reduced_case, provider, settings
+):
+    from penaltypay.adapters.factories import PROVIDER_CALLS
+
+    settings.PAY_CONCURRENCY = 1
+    find(client, reduced_case.reference, reduced_case.vrm)
+    with PROVIDER_CALLS.try_enter() as entered:  # another keeper's call is in flight
+        assert entered
+        response = client.post("/pay", {"email": ""})
+    assert response.status_code == 503 and response["Retry-After"] == "60"
+    assert "Sorry, the service is busy" in response.content.decode()
+    # Nothing reached the provider; the keeper simply tries again.
+    assert client.post("/pay", {"email": ""}).status_code == 303

@@ -37,6 +37,7 @@ def from_fault(fault: ZeepFault, operation: str, reference: str) -> EcsError:
         f"(faultcode {fault.code or 'none'})",
         operation=operation,
         reference=reference,
+        cause=EcsOutcomeUnknown.HTTP_ERROR,
     )
 
 
@@ -52,6 +53,7 @@ def from_http_status(status: int | None, operation: str, reference: str) -> EcsE
         f"{operation} for case {reference}: HTTP {status} without a SOAP answer",
         operation=operation,
         reference=reference,
+        cause=EcsOutcomeUnknown.HTTP_ERROR,
     )
 
 
@@ -85,6 +87,7 @@ def from_requests(exc: requests.RequestException, operation: str, reference: str
         f"{operation} for case {reference}: no usable answer from ECS ({_root_cause_name(exc)})",
         operation=operation,
         reference=reference,
+        cause=EcsOutcomeUnknown.TIMEOUT if isinstance(exc, requests.Timeout) else EcsOutcomeUnknown.CONNECTION,
     )
 
 
