@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/penaltypay
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
-CSS := build/static/citizen/app.css
+CSS := build/static/web/app.css
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Branch coverage the suites must reach together (SQLite + PostgreSQL): the floor CI enforces.
 COVERAGE_FLOOR := 90
@@ -27,7 +27,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # GOV.UK Frontend's Sass, compiled with our assets path (the precompiled CSS expects /assets/).
-$(CSS): penaltypay/citizen/assets/app.scss node_modules/.installed
+$(CSS): penaltypay/web/assets/app.scss node_modules/.installed
 	npx --no-install sass --load-path=node_modules --style=compressed --no-source-map --quiet-deps $< $@
 
 # Browser tests drive Debian's Chromium (a downloaded browser cannot be fetched here).

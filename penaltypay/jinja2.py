@@ -14,6 +14,7 @@ from jinja2 import (
     select_autoescape,
 )
 
+from penaltypay.kernel.clock import LONDON
 from penaltypay.kernel.money import format_pence
 
 
@@ -42,6 +43,13 @@ def _london_date(value) -> str:
     return f"{value.day} {months[value.month - 1]} {value.year}"
 
 
+def _london_time(value) -> str:
+    """An instant as staff read it: '28 Nov 2026 14:05:09' in Europe/London."""
+    if value is None:
+        return ""
+    return value.astimezone(LONDON).strftime("%-d %b %Y %H:%M:%S")
+
+
 def environment(**options) -> Environment:
     django_loader = options.pop("loader", None)
     # HTML is escaped; the plain-text email templates are not.
@@ -65,4 +73,5 @@ def environment(**options) -> Environment:
     )
     env.filters["pence"] = format_pence
     env.filters["long_date"] = _london_date
+    env.filters["london_time"] = _london_time
     return env

@@ -9,6 +9,7 @@ another host than its API): Chromium applies it to the redirect that follows our
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from urllib.parse import urlsplit
 
@@ -63,3 +64,27 @@ class ContentSecurityPolicyMiddleware:
             # Pages show a penalty and a payment: never keep them in shared caches.
             response.setdefault("Cache-Control", "no-store")
         return response
+
+
+def client_address(request) -> str:
+    """The caller's address (behind N trusted proxies, the Nth from the right of
+    X-Forwarded-For: what the outermost trusted proxy saw); an IPv6 address as its /64."""
+    trusted = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0))
+    address = request.META.get("REMOTE_ADDR", "") or "unknown"
+    if trusted > 0:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+        if len(forwarded) >= trusted:
+            address = forwarded[-trusted]
+    return group_address(address)
+
+
+def group_address(address: str) -> str:
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

@@ -50,11 +50,17 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "penaltypay.cases",
     "penaltypay.payments",
     "penaltypay.ecs",
     "penaltypay.extract",
+    "penaltypay.audit",
+    "penaltypay.web",
     "penaltypay.citizen",
+    "penaltypay.staff",
     "penaltypay.operations",
 ]
 
@@ -62,13 +68,17 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "penaltypay.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's session middleware, with the back office's own cookie (penaltypay.staff.sessions).
+    "penaltypay.staff.sessions.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "penaltypay.staff.middleware.StaffAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "penaltypay.urls"
@@ -79,7 +89,10 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [],
         "APP_DIRS": True,
-        "OPTIONS": {"environment": "penaltypay.jinja2.environment"},
+        "OPTIONS": {
+            "environment": "penaltypay.jinja2.environment",
+            "context_processors": ["penaltypay.staff.context.navigation"],
+        },
     },
     {
         # Django's own templates (only the built-in error fallbacks use it).
@@ -256,6 +269,40 @@ EXTRACT_DROP_POLL_SECONDS = float(os.environ.get("EXTRACT_DROP_POLL_SECONDS", "3
 
 # Operator endpoints (/ops/outbox, /metrics): a bearer token; closed in production without one.
 OPS_API_TOKEN = os.environ.get("OPS_API_TOKEN", "")
+
+# --- The back office (docs/adr/0011) -----------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out account before anything else
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "staff:sign-in"
+# Staff sessions: their own cookie, only for /staff/, SameSite=Strict; 15 idle minutes,
+# 8 hours at most (penaltypay.staff.sessions, .middleware).
+STAFF_SESSION_COOKIE_NAME = "staff_session"
+STAFF_IDLE_SECONDS = int(os.environ.get("STAFF_IDLE_SECONDS", str(15 * 60)))
+STAFF_ABSOLUTE_SECONDS = int(os.environ.get("STAFF_ABSOLUTE_SECONDS", str(8 * 3600)))
+# Optional: staff pages only from these networks (CIDR list), e.g. "10.0.0.0/8,192.0.2.0/24".
+STAFF_ALLOWED_NETWORKS = [n.strip() for n in os.environ.get("STAFF_ALLOWED_NETWORKS", "").split(",") if n.strip()]
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Pay a vehicle enforcement penalty (staff)")
+# Lock-out (django-axes): 5 failed attempts on one username in 15 minutes lock it for 15
+# minutes, whether the username exists or not.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "penaltypay.staff.auth_views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "penaltypay.staff.middleware.client_ip"
+AXES_VERBOSE = False
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # locked for 15 minutes, not for ever under attack
+# axes.W006 asks for the address as a lock-out parameter too. Not here: a contact centre
+# signs in from one address, and one person's typing must not lock out the floor.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 if PRODUCTION:
     _problems = production_checks.problems(globals())

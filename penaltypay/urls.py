@@ -9,7 +9,7 @@ urlpatterns = [
     path("webhooks/pay", webhook_views.provider_webhook, name="pay-webhook"),
     path("healthz", operations_views.liveness, name="liveness"),
     path("readyz", operations_views.readiness, name="readiness"),
-    path("ops/", include("penaltypay.operations.urls")),
+    path("staff/", include("penaltypay.staff.urls")),
     path("metrics", operations_views.metrics, name="metrics"),
     path("robots.txt", citizen_views.robots),
 ]

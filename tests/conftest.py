@@ -181,3 +181,23 @@ def put_case(ecs, today):
         return case
 
     return put
+
+
+# --- staff -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def staff_client(db, settings):
+    """A signed-in back-office client for a new account with these roles:
+    `staff_client(Role.AGENT)`; `.user` and `.device` are the account's."""
+    from tests.staff_helpers import QUICK_HASHERS, signed_in_client
+
+    settings.PASSWORD_HASHERS = [*QUICK_HASHERS, *settings.PASSWORD_HASHERS]
+    made = []
+
+    def build(*roles, username=None):
+        name = username or f"{'-'.join(role.value for role in roles) or 'none'}-{len(made)}"
+        made.append(name)
+        return signed_in_client(*roles, username=name)
+
+    return build

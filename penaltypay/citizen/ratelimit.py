@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -114,27 +113,3 @@ def record_outcome(reservation: Reservation, *, found: bool, not_found: bool) ->
     ceiling = settings.LOOKUP_FAILURE_ALERT_PER_MINUTE
     if failures == ceiling + 1:  # once a minute, when the ceiling is passed
         security_event(LOOKUP_FAILURE_SURGE, failures_this_minute=failures, ceiling_per_minute=ceiling)
-
-
-def client_address(request) -> str:
-    """The caller's address (behind N trusted proxies, the Nth from the right of
-    X-Forwarded-For: what the outermost trusted proxy saw); an IPv6 address as its /64."""
-    trusted = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0))
-    address = request.META.get("REMOTE_ADDR", "") or "unknown"
-    if trusted > 0:
-        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
-        if len(forwarded) >= trusted:
-            address = forwarded[-trusted]
-    return group_address(address)
-
-
-def group_address(address: str) -> str:
-    try:
-        ip = ipaddress.ip_address(address.strip("[]"))
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)

@@ -33,7 +33,7 @@ from penaltypay.payments.models import Payment
 from penaltypay.payments.ports import ProviderBusy, ProviderError
 from penaltypay.payments.queries import pending_paid_pence
 from penaltypay.payments.settlement import refresh_payment
-from penaltypay.security import card_page_allowed
+from penaltypay.security import card_page_allowed, client_address
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def find_penalty(request):
     if request.method == "POST" and form.is_valid():
         reference = form.cleaned_data["reference"]
         vrm = form.cleaned_data["registration"]
-        reservation = ratelimit.reserve_lookup(ratelimit.client_address(request), reference)
+        reservation = ratelimit.reserve_lookup(client_address(request), reference)
         if isinstance(reservation, ratelimit.Limited):
             response = render(request, "citizen/too_many_attempts.html", {"limited": reservation}, status=429)
             response["Retry-After"] = str(reservation.retry_after_seconds)

@@ -69,6 +69,29 @@ class OutboxEvent(models.Model):
         return self.refund_reference if self.kind == self.KIND_REFUND else self.payment_reference
 
 
+class DeliveryAttempt(models.Model):
+    """One try at putting an event in the ECS ledger, and how it ended (for the staff
+    timeline and for anyone asking "what happened to this payment?")."""
+
+    SENT = "sent"
+    FOUND_IN_LEDGER = "found-in-ledger"  # an earlier write had taken effect: not written again
+    RETRY = "retry"
+    EXCEPTION = "exception"
+
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="delivery_attempts")
+    at = models.DateTimeField()
+    outcome = models.CharField(max_length=20)
+    detail = models.CharField(max_length=300, blank=True)  # ECS's error or receipt number
+    worker = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        db_table = "ecs_delivery_attempt"
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
 class EcsBreaker(models.Model):
     """The circuit breaker's state, shared by every worker process (one row)."""
 

@@ -33,7 +33,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from penaltypay.ecs import delivery, errors
-from penaltypay.ecs.models import EcsBreaker, OutboxEvent
+from penaltypay.ecs.models import DeliveryAttempt, EcsBreaker, OutboxEvent
 from penaltypay.ecs.ports import EcsLedger
 
 log = logging.getLogger(__name__)
@@ -293,6 +293,7 @@ class OutboxWorker:
                 outcome_unknown=unknown_now,
             )
             self.stats.add("exceptions")
+            self._note(event, DeliveryAttempt.EXCEPTION, f"{decision.reason} ({message})", owner)
             level = logging.ERROR if decision.alert else logging.WARNING
             log.log(
                 level,
@@ -309,8 +310,14 @@ class OutboxWorker:
         if not_before is not None:
             retry_at = max(retry_at, not_before)
         self._release(event, owner, next_attempt_at=retry_at, last_error=message, outcome_unknown=unknown_now)
+        self._note(event, DeliveryAttempt.RETRY, message, owner)
         self.stats.add("retried")
         return "retry"
+
+    def _note(self, event: OutboxEvent, outcome: str, detail: str, owner: str) -> None:
+        DeliveryAttempt.objects.create(
+            event_id=event.pk, at=self.clock(), outcome=outcome, detail=detail[:300], worker=owner[:100]
+        )
 
     def _mark_sent(self, event: OutboxEvent, owner: str, receipt_number: str, case_status: str | None) -> None:
         now = self.clock()
@@ -326,6 +333,12 @@ class OutboxWorker:
             )
             if done != 1:
                 return  # our lease was taken over; the new owner finds it in the ledger
+            self._note(
+                event,
+                DeliveryAttempt.FOUND_IN_LEDGER if case_status is None else DeliveryAttempt.SENT,
+                f"receipt {receipt_number}",
+                owner,
+            )
             if self.on_delivered is not None:
                 # In the same transaction: what the rest of the service learns from the delivery
                 # (the payment is now in ECS; our copy of the case) commits with it or not at all.

@@ -6,7 +6,6 @@ from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from penaltypay.ecs.outbox import backlog
 from penaltypay.operations.auth import operator_allowed
 from penaltypay.operations.metrics import CONTENT_TYPE, render_metrics
 
@@ -26,13 +25,6 @@ def readiness(request):
     except Exception:
         return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
     return JsonResponse({"status": "ok", "database": "up"})
-
-
-@require_GET
-def outbox_status(request):
-    if not operator_allowed(request):
-        return JsonResponse({"detail": "operator token required"}, status=403)
-    return JsonResponse(backlog().as_dict())
 
 
 @require_GET

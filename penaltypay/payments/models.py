@@ -28,6 +28,8 @@ class Payment(models.Model):
     email = models.EmailField(max_length=254, blank=True)
     language = models.CharField(max_length=2, default="en")
     channel = models.CharField(max_length=10, default=CHANNEL_ONLINE)
+    # Who took it: blank for a keeper online; a staff username for a phone payment.
+    created_by = models.CharField(max_length=150, blank=True)
     status = models.CharField(
         max_length=20, choices=[(s.value, s.value) for s in PaymentStatus], default=PaymentStatus.NEW.value
     )

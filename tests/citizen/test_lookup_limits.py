@@ -13,6 +13,7 @@ from django.test import Client
 
 from penaltypay.citizen import ratelimit
 from penaltypay.kernel.metrics import SECURITY_EVENTS
+from penaltypay.security import group_address
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -104,7 +105,7 @@ def test_a_successful_lookup_does_not_use_up_the_references_allowance(client, re
     ],
 )
 def test_ipv6_addresses_count_per_64(address, group):
-    assert ratelimit.group_address(address) == group
+    assert group_address(address) == group
 
 
 def test_one_slash_64_shares_one_allowance(reduced_case, settings):

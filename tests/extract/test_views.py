@@ -1,4 +1,4 @@
-"""Operators see every run and download rejected records as CSV; the operator token rule applies."""
+"""Service support sees every run and downloads rejected records as CSV, signed in to the back office."""
 
 from __future__ import annotations
 
@@ -22,40 +22,35 @@ def runs(write_file):
     return applied, rejected
 
 
-def test_runs_as_json(client, runs):
+@pytest.fixture
+def support(staff_client):
+    from penaltypay.staff.roles import Role
+
+    return staff_client(Role.SUPPORT)
+
+
+def test_every_run_is_listed_with_its_figures(support, runs):
     applied, rejected = runs
-    body = client.get("/ops/extract-imports").json()
-    assert body["next_expected_sequence"] == 2
-    by_id = {run["id"]: run for run in body["runs"]}
-    expected = {
-        "file": "ECS_EXTRACT_20261124_000001.DAT",
-        "sequence": 1,
-        "extract_date": "2026-11-24",
-        "outcome": "applied",
-        "read": 3,
-        "applied": 1,
-        "rejected": 2,
-        "conflicts": 0,
-        "rejected_csv": f"/ops/extract-imports/{applied.run_id}/rejected.csv",
-    }
-    assert {key: by_id[applied.run_id][key] for key in expected} == expected
-    assert by_id[applied.run_id]["seconds"] >= 0 and by_id[applied.run_id]["finished_at"]
-    assert by_id[rejected.run_id]["reason"] == "sequence 000005 is not the next expected (000002)"
-    assert [r["id"] for r in client.get("/ops/extract-imports?outcome=rejected").json()["runs"]] == [rejected.run_id]
-    assert client.get(f"/ops/extract-imports/{applied.run_id}").json()["outcome"] == "applied"
+    page = support.get("/staff/extract-imports").content.decode()
+    assert "ECS_EXTRACT_20261124_000001.DAT" in page and "Next expected sequence: 000002" in page
+    assert f'href="/staff/extract-imports/{applied.run_id}"' in page
+    only_rejected = support.get("/staff/extract-imports?outcome=rejected").content.decode()
+    assert f'href="/staff/extract-imports/{rejected.run_id}"' in only_rejected
+    assert f'href="/staff/extract-imports/{applied.run_id}"' not in only_rejected
 
 
-def test_runs_as_html(client, runs):
-    response = client.get("/ops/extract-imports?format=html")
-    assert response["Content-Type"].startswith("text/html")
-    page = response.content.decode()
-    assert "ECS_EXTRACT_20261124_000001.DAT" in page and "sequence 000005 is not the next expected" in page
-    assert "Next expected sequence: 000002" in page
+def test_a_run_page_says_why_and_links_its_records(support, runs):
+    applied, rejected = runs
+    page = support.get(f"/staff/extract-imports/{rejected.run_id}").content.decode()
+    assert "sequence 000005 is not the next expected (000002)" in page
+    page = support.get(f"/staff/extract-imports/{applied.run_id}").content.decode()
+    assert f"/staff/extract-imports/{applied.run_id}/rejected.csv" in page
+    assert support.get("/staff/extract-imports/999999").status_code == 404
 
 
-def test_rejected_records_as_csv(client, runs):
+def test_rejected_records_as_csv(support, runs):
     applied, _ = runs
-    response = client.get(f"/ops/extract-imports/{applied.run_id}/rejected.csv")
+    response = support.get(f"/staff/extract-imports/{applied.run_id}/rejected.csv")
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="ECS_EXTRACT_20261124_000001-rejected.csv"'
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -64,32 +59,12 @@ def test_rejected_records_as_csv(client, runs):
         ["3", "40000002", "record", "record is 149 characters, expected 150"],
         ["4", "'=1+1", "reference", "case reference is not 8 digits"],  # never a formula in a spreadsheet
     ]
-    conflicts = client.get(f"/ops/extract-imports/{applied.run_id}/conflicts.csv")
+    conflicts = support.get(f"/staff/extract-imports/{applied.run_id}/conflicts.csv")
     assert b"".join(conflicts.streaming_content) == b"line,reference,field,reason\r\n"
-    assert client.get(f"/ops/extract-imports/{applied.run_id}/other.csv").status_code == 404
-    assert client.get("/ops/extract-imports/999999/rejected.csv").status_code == 404
+    assert support.get(f"/staff/extract-imports/{applied.run_id}/other.csv").status_code == 404
+    assert support.get("/staff/extract-imports/999999/rejected.csv").status_code == 404
 
 
-def test_operator_token_required_when_set(client, runs, settings):
-    applied, _ = runs
-    settings.OPS_API_TOKEN = "s3cret-token"
-    urls = [
-        "/ops/extract-imports",
-        f"/ops/extract-imports/{applied.run_id}",
-        f"/ops/extract-imports/{applied.run_id}/rejected.csv",
-        "/ops/extract-imports?format=html",
-    ]
-    for url in urls:
-        assert client.get(url).status_code == 403
-        assert client.get(url, HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
-        assert client.get(url, HTTP_AUTHORIZATION="Bearer s3cret-token").status_code == 200
-
-
-def test_closed_in_production_without_a_token(client, settings):
-    settings.OPS_API_TOKEN = ""
-    settings.PRODUCTION = True
-    assert client.get("/ops/extract-imports").status_code == 403
-
-
-def test_get_only(client):
-    assert client.post("/ops/extract-imports").status_code == 405
+def test_the_old_operator_pages_are_gone(client, runs):
+    assert client.get("/ops/extract-imports").status_code == 404
+    assert client.get("/ops/outbox").status_code == 404

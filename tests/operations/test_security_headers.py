@@ -59,11 +59,11 @@ def test_a_wrong_operator_token_is_refused_and_is_a_security_event(client, setti
 
     settings.OPS_API_TOKEN = "o" * 40
     with caplog.at_level(logging.INFO, logger="penaltypay.security"):
-        assert client.get("/ops/outbox", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+        assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
         assert client.get("/metrics").status_code == 403
-        assert client.get("/ops/outbox", HTTP_AUTHORIZATION="Bearer " + "o" * 40).status_code == 200
+        assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer " + "o" * 40).status_code == 200
     events = [(r.security_event, r.path, r.token_given) for r in caplog.records if hasattr(r, "security_event")]
-    assert events == [("operator_token_refused", "/ops/outbox", True), ("operator_token_refused", "/metrics", False)]
+    assert events == [("operator_token_refused", "/metrics", True), ("operator_token_refused", "/metrics", False)]
     assert "o" * 40 not in caplog.text
 
 
@@ -79,7 +79,7 @@ def test_security_events_are_counted_in_the_metrics(client, settings):
 
     before = refused_so_far()
     client.get("/metrics", HTTP_AUTHORIZATION="Bearer nope")
-    client.get("/ops/outbox")
+    client.get("/metrics")
     assert refused_so_far() - before == 2
 
 

@@ -114,7 +114,7 @@ class Command(BaseCommand):
             for n, (line, _reference, field, reason) in enumerate(self._issues(result.run_id, kind)):
                 if n == SHOWN_RECORDS:
                     self.stdout.write(
-                        f"  ... and {count - SHOWN_RECORDS} more: /ops/extract-imports/{result.run_id}/{kind}.csv"
+                        f"  ... and {count - SHOWN_RECORDS} more: /staff/extract-imports/{result.run_id}/{kind}.csv"
                     )
                     break
                 self.stdout.write(f"  line {line}: {kind} {field}: {reason}")

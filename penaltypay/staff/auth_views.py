@@ -1,0 +1,194 @@
+"""Signing in (username and password, then the authenticator app's code), setting up the
+app at a first sign-in, signing out (here, or everywhere). Lock-out is django-axes'
+(5 failures on a username in 15 minutes); codes are django-otp's TOTP (RFC 6238: a code
+is refused once used, or when too old)."""
+
+from __future__ import annotations
+
+import time
+
+import segno
+from axes.handlers.proxy import AxesProxyHandler
+from django.contrib.auth import authenticate, login, logout, user_login_failed
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from markupsafe import Markup
+
+from penaltypay.audit.log import record
+from penaltypay.audit.models import AuditEntry
+from penaltypay.security import client_address
+from penaltypay.staff.accounts import base32_secret, end_sessions
+from penaltypay.staff.forms import CodeForm, SignInForm
+from penaltypay.staff.middleware import EPOCH, LAST_SEEN, SIGNED_IN_AT
+from penaltypay.staff.roles import ANY_STAFF, public, requires
+
+PENDING = "staff_pending_user"  # password accepted; waiting for the code
+PENDING_AT = "staff_pending_at"
+NEXT = "staff_next"
+PENDING_SECONDS = 300
+WRONG = "Your username, password or security code is not right"
+ENDED = {
+    "idle": "You were signed out because you had not done anything for 15 minutes.",
+    "expired": "You were signed out because you had been signed in for 8 hours.",
+    "signed-out-elsewhere": "You were signed out from another browser.",
+}
+
+
+def _next(request: HttpRequest) -> str:
+    wanted = request.session.get(NEXT) or "/staff/"
+    ok = url_has_allowed_host_and_scheme(wanted, allowed_hosts=None) and wanted.startswith("/staff/")
+    return wanted if ok else "/staff/"
+
+
+@public
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest) -> HttpResponse:
+    form = SignInForm(request.POST if request.method == "POST" else None)
+    ended = ENDED.get(request.GET.get("ended", ""))
+    if request.method == "GET" and request.GET.get("next"):
+        request.session[NEXT] = request.GET["next"]
+    if request.method == "POST" and form.is_valid():
+        username = form.cleaned_data["username"].strip()
+        user = authenticate(request, username=username, password=form.cleaned_data["password"])
+        if getattr(request, "axes_locked_out", False):
+            return locked_out(request, HttpResponse(), {"username": username})
+        if user is None or not user.is_active or not hasattr(user, "staff_profile"):
+            record(
+                username or "-",
+                "sign-in",
+                address=client_address(request),
+                outcome=AuditEntry.FAILURE,
+                detail="username or password",
+            )
+            form.add_error(None, WRONG)
+        else:
+            wanted = request.session.get(NEXT)
+            request.session.cycle_key()
+            request.session[PENDING] = user.pk
+            request.session[PENDING_AT] = time.time()
+            if wanted:
+                request.session[NEXT] = wanted
+            confirmed = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+            return redirect("staff:sign-in-code" if confirmed else "staff:set-up-authenticator")
+    return render(request, "staff/sign_in.html", {"form": form, "ended": ended})
+
+
+def _pending_user(request: HttpRequest) -> User | None:
+    user_id, at = request.session.get(PENDING), request.session.get(PENDING_AT, 0)
+    if user_id is None or time.time() - at > PENDING_SECONDS:
+        return None
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+def _code_refused(request: HttpRequest, user: User, form: CodeForm) -> None:
+    # A wrong code counts towards the lock-out like a wrong password does.
+    user_login_failed.send(sender=__name__, credentials={"username": user.username}, request=request)
+    record(
+        user.username, "sign-in", address=client_address(request), outcome=AuditEntry.FAILURE, detail="security code"
+    )
+    form.add_error("code", WRONG)
+
+
+def _complete(request: HttpRequest, user: User, device: TOTPDevice) -> HttpResponse:
+    wanted = _next(request)
+    # Cycles the session key, and tells django-axes (user_logged_in) to clear the failures.
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    otp_login(request, device)
+    now = time.time()
+    request.session[SIGNED_IN_AT] = now
+    request.session[LAST_SEEN] = now
+    request.session[EPOCH] = user.staff_profile.session_epoch
+    record(user.username, "sign-in", address=client_address(request))
+    return redirect(wanted)
+
+
+@public
+@require_http_methods(["GET", "POST"])
+def code(request: HttpRequest) -> HttpResponse:
+    user = _pending_user(request)
+    if user is None:
+        return redirect("staff:sign-in")
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        return redirect("staff:set-up-authenticator")
+    if AxesProxyHandler.is_locked(request, {"username": user.username}):
+        return locked_out(request, HttpResponse(), {"username": user.username})
+    form = CodeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["code"]):
+            return _complete(request, user, device)
+        _code_refused(request, user, form)
+        if getattr(request, "axes_locked_out", False):
+            return locked_out(request, HttpResponse(), {"username": user.username})
+    return render(request, "staff/code.html", {"form": form})
+
+
+@public
+@require_http_methods(["GET", "POST"])
+def set_up_authenticator(request: HttpRequest) -> HttpResponse:
+    user = _pending_user(request)
+    if user is None:
+        return redirect("staff:sign-in")
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return redirect("staff:sign-in-code")
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first() or TOTPDevice.objects.create(
+        user=user, name="authenticator app", confirmed=False
+    )
+    form = CodeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["code"]):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            record(
+                user.username,
+                "set-up-authenticator",
+                object_type="staff",
+                object_id=user.username,
+                address=client_address(request),
+            )
+            return _complete(request, user, device)
+        _code_refused(request, user, form)
+    qr = segno.make(device.config_url, error="m").svg_inline(scale=5, title="QR code to set up your authenticator app")
+    # segno's SVG of our own otpauth URL (the username is letters, digits and ._- only).
+    svg = Markup(qr)  # noqa: S704
+    return render(request, "staff/set_up.html", {"form": form, "qr": svg, "secret": base32_secret(device)})
+
+
+@requires(read=ANY_STAFF, act=ANY_STAFF)
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    record(request.user.username, "sign-out", address=client_address(request))
+    logout(request)
+    return redirect("staff:sign-in")
+
+
+@requires(read=ANY_STAFF, act=ANY_STAFF)
+@require_POST
+def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
+    record(request.user.username, "sign-out-everywhere", address=client_address(request))
+    end_sessions(request.user)  # type: ignore[arg-type]  # requires() let only a signed-in person here
+    logout(request)
+    return redirect("staff:sign-in")
+
+
+def locked_out(
+    request: HttpRequest, response: HttpResponse, credentials: dict | None = None, *args: object, **kwargs: object
+) -> HttpResponse:
+    """django-axes' lock-out answer: the same page whether the username exists or not.
+    (Called by our views and by axes' middleware: one audit row a request.)"""
+    if not getattr(request, "staff_lockout_recorded", False):
+        request.staff_lockout_recorded = True  # type: ignore[attr-defined]
+        username = (credentials or {}).get("username") or request.POST.get("username", "")
+        record(
+            str(username)[:150] or "-",
+            "sign-in",
+            address=client_address(request),
+            outcome=AuditEntry.REFUSED,
+            detail="locked out",
+        )
+    return render(request, "staff/locked_out.html", status=429)

@@ -1,0 +1,109 @@
+"""The back office's forms. Errors say what to do (GOV.UK style)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django import forms
+
+from penaltypay.staff.roles import ROLE_NAMES, Role
+
+ROLE_CHOICES = [(role.value, ROLE_NAMES[role]) for role in Role]
+DATE_ERRORS = {"invalid": "Enter a real date in the format YYYY-MM-DD, for example 2026-11-28"}
+
+
+class SignInForm(forms.Form):
+    username = forms.CharField(max_length=150, required=False)
+    password = forms.CharField(max_length=1000, required=False, strip=False)
+
+    def clean(self):
+        data = super().clean() or {}
+        if not data.get("username") or not data.get("password"):
+            raise forms.ValidationError("Enter your username and password")
+        return data
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(max_length=20, required=False)
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data.get("code", "").split())
+        if not code:
+            raise forms.ValidationError("Enter the 6-digit security code from your authenticator app")
+        if not code.isdigit() or len(code) != 6:
+            raise forms.ValidationError("The security code must be 6 numbers")
+        return code
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(max_length=100, required=False, error_messages={"max_length": "Enter 100 characters or fewer"})
+    date_from = forms.DateField(required=False, input_formats=["%Y-%m-%d"], error_messages=DATE_ERRORS)
+    date_to = forms.DateField(required=False, input_formats=["%Y-%m-%d"], error_messages=DATE_ERRORS)
+    status = forms.CharField(max_length=100, required=False)
+
+    def __init__(self, *args, statuses: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.statuses = statuses
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data.get("status", "")
+        if status and status not in self.statuses:
+            raise forms.ValidationError("Choose a status from the list")
+        return status
+
+    def clean(self):
+        data = super().clean() or {}
+        if not self.errors and not any(data.get(name) for name in ("q", "date_from", "date_to", "status")):
+            raise forms.ValidationError(
+                "Enter a penalty reference, registration number, payment reference or provider payment ID, "
+                "or choose dates or a status"
+            )
+        start, end = data.get("date_from"), data.get("date_to")
+        if isinstance(start, date) and isinstance(end, date) and start > end:
+            self.add_error("date_to", "The end date must be the same as or after the start date")
+        return data
+
+
+class NewAccountForm(forms.Form):
+    username = forms.CharField(max_length=150, required=False)
+    roles = forms.MultipleChoiceField(choices=ROLE_CHOICES, required=False)
+    password = forms.CharField(max_length=1000, required=False, strip=False)
+
+    def clean_username(self) -> str:
+        value = self.cleaned_data.get("username", "").strip()
+        if not value:
+            raise forms.ValidationError("Enter a username")
+        return value
+
+    def clean_roles(self) -> list[Role]:
+        roles = [Role(value) for value in self.cleaned_data.get("roles", [])]
+        if not roles:
+            raise forms.ValidationError("Choose at least one role")
+        return roles
+
+
+class RolesForm(forms.Form):
+    roles = forms.MultipleChoiceField(choices=ROLE_CHOICES, required=False)
+
+    def clean_roles(self) -> list[Role]:
+        roles = [Role(value) for value in self.cleaned_data.get("roles", [])]
+        if not roles:
+            raise forms.ValidationError("Choose at least one role")
+        return roles
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(max_length=500, required=False)
+
+    def clean_note(self) -> str:
+        note = self.cleaned_data.get("note", "").strip()
+        if not note:
+            raise forms.ValidationError("Say what was done and why")
+        return note
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(max_length=150, required=False)
+    action = forms.CharField(max_length=60, required=False)
+    date_from = forms.DateField(required=False, input_formats=["%Y-%m-%d"], error_messages=DATE_ERRORS)
+    date_to = forms.DateField(required=False, input_formats=["%Y-%m-%d"], error_messages=DATE_ERRORS)

@@ -1,0 +1,48 @@
+"""Django's session middleware, with a cookie of its own for the back office.
+
+Keepers' pages use `sessionid` (SameSite=Lax: the provider's redirect back to us is a
+cross-site navigation that must carry it). Staff pages use `staff_session`, sent only to
+/staff/ and only from our own pages (SameSite=Strict), so neither session can be used on
+the other's pages. Django's own logic does the work; this only chooses the cookie.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.http import HttpRequest, HttpResponse
+
+STAFF_PATH = "/staff/"
+
+
+def is_staff_path(request: HttpRequest) -> bool:
+    return request.path == STAFF_PATH.rstrip("/") or request.path.startswith(STAFF_PATH)
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    def process_request(self, request: HttpRequest) -> None:
+        if is_staff_path(request):
+            staff = request.COOKIES.get(settings.STAFF_SESSION_COOKIE_NAME)
+            request.COOKIES.pop(settings.SESSION_COOKIE_NAME, None)  # a keeper's session never opens staff pages
+            if staff:
+                request.COOKIES[settings.SESSION_COOKIE_NAME] = staff
+        super().process_request(request)
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        response = super().process_response(request, response)
+        if is_staff_path(request) and settings.SESSION_COOKIE_NAME in response.cookies:
+            morsel = response.cookies.pop(settings.SESSION_COOKIE_NAME)
+            if morsel["max-age"] == 0:  # Django deleting an emptied session
+                response.delete_cookie(settings.STAFF_SESSION_COOKIE_NAME, path=STAFF_PATH, samesite="Strict")
+                return response
+            response.set_cookie(
+                settings.STAFF_SESSION_COOKIE_NAME,
+                morsel.value,
+                max_age=morsel["max-age"] or None,
+                expires=morsel["expires"] or None,
+                path=STAFF_PATH,
+                secure=bool(settings.SESSION_COOKIE_SECURE),
+                httponly=True,
+                samesite="Strict",
+            )
+        return response

@@ -1,0 +1,31 @@
+"""The back office, mounted at /staff/ by penaltypay/urls.py. Every view here carries a
+rule (penaltypay.staff.roles.requires or .public); tests/staff/test_permissions.py walks
+this list and fails for a view without one."""
+
+from django.urls import path
+
+from penaltypay.staff import account_views, audit_views, auth_views, ops_views, views
+
+app_name = "staff"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("sign-in", auth_views.sign_in, name="sign-in"),
+    path("sign-in/code", auth_views.code, name="sign-in-code"),
+    path("sign-in/set-up-authenticator", auth_views.set_up_authenticator, name="set-up-authenticator"),
+    path("sign-out", auth_views.sign_out, name="sign-out"),
+    path("sign-out-everywhere", auth_views.sign_out_everywhere, name="sign-out-everywhere"),
+    path("search", views.search_page, name="search"),
+    path("cases/<str:reference>", views.case_page, name="case"),
+    path("payments/<str:reference>", views.payment_page, name="payment"),
+    path("outbox", ops_views.outbox, name="outbox"),
+    path("outbox/<int:event_id>", ops_views.outbox_exception, name="outbox-exception"),
+    path("extract-imports", ops_views.extract_imports, name="extract-imports"),
+    path("extract-imports/<int:pk>", ops_views.extract_import, name="extract-import"),
+    path("extract-imports/<int:pk>/<str:kind>.csv", ops_views.extract_import_records, name="extract-import-records"),
+    path("accounts", account_views.accounts, name="accounts"),
+    path("accounts/new", account_views.new_account, name="account-new"),
+    path("accounts/<str:username>", account_views.account, name="account"),
+    path("audit", audit_views.audit_log, name="audit"),
+    path("audit.csv", audit_views.audit_csv, name="audit-csv"),
+]

@@ -1,0 +1,92 @@
+"""Casework pages: the back office's home, search, a case, a payment and its timeline.
+Each view states who may open it (penaltypay.staff.roles); each view of personal data is
+audited."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from penaltypay.cases.domain import normalise_reference
+from penaltypay.cases.models import CaseRecord
+from penaltypay.ecs.models import OutboxEvent
+from penaltypay.payments.domain import PaymentStatus
+from penaltypay.payments.models import Payment
+from penaltypay.staff.forms import SearchForm
+from penaltypay.staff.pages import PAGE_SIZE, audit, not_found, page_number
+from penaltypay.staff.roles import ANY_STAFF, CASEWORK, ROLE_NAMES, requires, roles_of
+from penaltypay.staff.search import Query, search
+from penaltypay.staff.timeline import timeline
+
+STATUSES = [status.value for status in PaymentStatus]
+
+
+@requires(read=ANY_STAFF)
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    roles = sorted(roles_of(request.user), key=lambda role: role.value)
+    return render(
+        request,
+        "staff/home.html",
+        {"roles": [ROLE_NAMES[role] for role in roles], "role_values": {role.value for role in roles}},
+    )
+
+
+@requires(read=CASEWORK)
+@require_GET
+def search_page(request: HttpRequest) -> HttpResponse:
+    searched = bool(request.GET)
+    form = SearchForm(request.GET if searched else None, statuses=STATUSES)
+    context: dict = {"form": form, "statuses": STATUSES}
+    if searched and form.is_valid():
+        data = form.cleaned_data
+        query = Query(
+            text=data["q"] or "", date_from=data["date_from"], date_to=data["date_to"], status=data["status"] or ""
+        )
+        found = search(query)
+        paginator = Paginator(found.payments, PAGE_SIZE)
+        page = paginator.get_page(page_number(request))
+        params = request.GET.copy()
+        params.pop("page", None)
+        context.update(cases=found.cases, page=page, query_string=params.urlencode())
+        audit(request, "search", detail=f"payments {paginator.count}, cases {len(found.cases)}")
+    elif searched:
+        audit(request, "search", outcome="refused", detail="query not valid")
+    return render(request, "staff/search.html", context, status=200)
+
+
+@requires(read=CASEWORK)
+@require_GET
+def case_page(request: HttpRequest, reference: str) -> HttpResponse:
+    reference = normalise_reference(reference)
+    case = CaseRecord.objects.filter(reference=reference).first()
+    payments = list(Payment.objects.filter(case_reference=reference).order_by("-created_at"))
+    if case is None and not payments:
+        audit(request, "view-case", object_type="case", object_id=reference, outcome="failure", detail="not held")
+        return not_found(request, f"We hold no case {reference} and no payments for it.")
+    refunds = list(OutboxEvent.objects.filter(case_reference=reference, kind=OutboxEvent.KIND_REFUND).order_by("id"))
+    audit(request, "view-case", object_type="case", object_id=reference)
+    return render(
+        request, "staff/case.html", {"reference": reference, "case": case, "payments": payments, "refunds": refunds}
+    )
+
+
+@requires(read=CASEWORK)
+@require_GET
+def payment_page(request: HttpRequest, reference: str) -> HttpResponse:
+    payment = Payment.objects.filter(reference=reference).first()
+    if payment is None:
+        audit(
+            request,
+            "view-payment",
+            object_type="payment",
+            object_id=reference[:80],
+            outcome="failure",
+            detail="no such payment",
+        )
+        return not_found(request, "There is no payment with that reference.")
+    case = CaseRecord.objects.filter(reference=payment.case_reference).first()
+    audit(request, "view-payment", object_type="payment", object_id=payment.reference)
+    return render(request, "staff/payment.html", {"payment": payment, "case": case, "entries": timeline(payment)})
