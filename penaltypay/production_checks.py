@@ -84,6 +84,10 @@ def problems(s: Mapping[str, Any]) -> list[str]:
         urls["NOTIFY_BASE_URL"] = s["NOTIFY_BASE_URL"]
         if not s["NOTIFY_RECEIPT_TEMPLATE_ID"]:
             found.append("NOTIFY_RECEIPT_TEMPLATE_ID must be set with NOTIFY_API_KEY")
+        if not s["NOTIFY_REFUND_TEMPLATE_ID"]:
+            found.append("NOTIFY_REFUND_TEMPLATE_ID must be set with NOTIFY_API_KEY")
+        if s["EXCEPTIONS_NOTIFY_EMAIL"] and not s["NOTIFY_TEAM_TEMPLATE_ID"]:
+            found.append("NOTIFY_TEAM_TEMPLATE_ID must be set with NOTIFY_API_KEY and EXCEPTIONS_NOTIFY_EMAIL")
     elif any(f".{lossy}." in s["EMAIL_BACKEND"] for lossy in LOSSY_EMAIL_BACKENDS):
         found.append(
             "receipts need GOV.UK Notify (NOTIFY_API_KEY) or a real EMAIL_BACKEND, not "

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "penaltypay.payments",
     "penaltypay.ecs",
     "penaltypay.extract",
+    "penaltypay.exceptions",
     "penaltypay.audit",
     "penaltypay.web",
     "penaltypay.citizen",
@@ -217,11 +218,22 @@ PAY_CARD_ORIGIN = os.environ.get("PAY_CARD_ORIGIN", "")
 NOTIFY_API_KEY = os.environ.get("NOTIFY_API_KEY", "")
 NOTIFY_BASE_URL = os.environ.get("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
 NOTIFY_RECEIPT_TEMPLATE_ID = os.environ.get("NOTIFY_RECEIPT_TEMPLATE_ID", "")
+NOTIFY_REFUND_TEMPLATE_ID = os.environ.get("NOTIFY_REFUND_TEMPLATE_ID", "")
 # The receipt sender (a penaltypay.payments.ports.ReceiptSender): Notify when it is configured.
 RECEIPT_SENDER = os.environ.get(
     "RECEIPT_SENDER",
     "penaltypay.adapters.notify.NotifyReceipts" if NOTIFY_API_KEY else "penaltypay.adapters.notify.EmailReceipts",
 )
+# The team's email about new exceptions (a callable(subject, body, to)): Notify when configured.
+NOTIFY_TEAM_TEMPLATE_ID = os.environ.get("NOTIFY_TEAM_TEMPLATE_ID", "")
+TEAM_EMAIL_SENDER = os.environ.get(
+    "TEAM_EMAIL_SENDER",
+    "penaltypay.adapters.notify.notify_team" if NOTIFY_API_KEY else "penaltypay.adapters.notify.email_team",
+)
+# Where new money exceptions are announced (blank: nobody is emailed; the metric still counts).
+EXCEPTIONS_NOTIFY_EMAIL = os.environ.get("EXCEPTIONS_NOTIFY_EMAIL", "")
+# A payment or refund still not in ECS after this long is on the exceptions queue.
+EXCEPTION_STUCK_AFTER_MINUTES = int(os.environ.get("EXCEPTION_STUCK_AFTER_MINUTES", "240"))
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "penaltypay@localhost")

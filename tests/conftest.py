@@ -201,3 +201,28 @@ def staff_client(db, settings):
         return signed_in_client(*roles, username=name)
 
     return build
+
+
+# --- money already taken -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def pay_online(provider, ecs):
+    """pay_online(case, email=...) -> a successful Payment, taken the keeper's way (find, pay,
+    card page, return)."""
+    from django.test import Client
+
+    from penaltypay.payments.models import Payment
+    from tests.citizen.conftest import find
+
+    def pay(case, email="keeper@example.com", card="4444333322221111"):
+        keeper = Client()
+        find(keeper, case.reference, case.vrm)
+        keeper.post("/pay", {"email": email})
+        payment = Payment.objects.filter(case_reference=case.reference).order_by("-created_at").first()
+        provider.complete(payment.provider_payment_id, card)
+        keeper.get(f"/pay/return/{payment.id}")
+        payment.refresh_from_db()
+        return payment
+
+    return pay

@@ -33,6 +33,19 @@ def receipt_values(payment: Any) -> dict[str, str]:
     }
 
 
+def refund_values(refund: Any) -> dict[str, str]:
+    """What a refund email says."""
+    payment = refund.payment
+    at = (refund.finished_at or timezone.now()).astimezone(LONDON)
+    return {
+        "refund_reference": refund.reference,
+        "payment_reference": payment.reference,
+        "penalty_reference": payment.case_reference,
+        "amount": format_pence(refund.amount_pence),
+        "refunded_at": at.strftime("%-d %B %Y"),
+    }
+
+
 class NotifyReceipts:
     """GOV.UK Notify: one template, filled with `receipt_values`."""
 
@@ -42,6 +55,14 @@ class NotifyReceipts:
             template_id=settings.NOTIFY_RECEIPT_TEMPLATE_ID,
             personalisation=receipt_values(payment),
             reference=payment.reference,
+        )
+
+    def send_refund_confirmation(self, refund: Any) -> None:
+        NotificationsAPIClient(settings.NOTIFY_API_KEY, base_url=settings.NOTIFY_BASE_URL).send_email_notification(
+            email_address=refund.payment.email,
+            template_id=settings.NOTIFY_REFUND_TEMPLATE_ID,
+            personalisation=refund_values(refund),
+            reference=refund.reference,
         )
 
 
@@ -55,3 +76,26 @@ class EmailReceipts:
             body = render_to_string("citizen/email/receipt_body.txt", values)
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [payment.email])
         log.info("receipt email sent", extra={"payment_reference": payment.reference})
+
+    def send_refund_confirmation(self, refund: Any) -> None:
+        values = refund_values(refund)
+        with translation.override(refund.payment.language or "en"):
+            subject = render_to_string("citizen/email/refund_subject.txt", values).strip()
+            body = render_to_string("citizen/email/refund_body.txt", values)
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [refund.payment.email])
+        log.info("refund email sent", extra={"refund_reference": refund.reference})
+
+
+def notify_team(subject: str, body: str, to: str) -> None:
+    """An email to the service team through Notify (a template whose subject and body are
+    `((subject))` and `((body))`)."""
+    NotificationsAPIClient(settings.NOTIFY_API_KEY, base_url=settings.NOTIFY_BASE_URL).send_email_notification(
+        email_address=to,
+        template_id=settings.NOTIFY_TEAM_TEMPLATE_ID,
+        personalisation={"subject": subject, "body": body},
+    )
+
+
+def email_team(subject: str, body: str, to: str) -> None:
+    """An email to the service team through Django's email backend."""
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])

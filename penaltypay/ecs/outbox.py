@@ -80,6 +80,18 @@ def _handle_exception(event_id: int, *, by: str, note: str, to_status: str) -> O
         if OutboxEvent.objects.filter(pk=event_id, status=OutboxEvent.EXCEPTION).update(**fields) != 1:
             raise NotAnException(f"outbox event {event_id} is not an exception")
         event = OutboxEvent.objects.get(pk=event_id)
+        if to_status == OutboxEvent.RESOLVED and event.kind == OutboxEvent.KIND_PAYMENT:
+            # ECS never gets this payment, so it must never get a refund of it either.
+            OutboxEvent.objects.filter(
+                kind=OutboxEvent.KIND_REFUND,
+                payment_reference=event.payment_reference,
+                status__in=[OutboxEvent.PENDING, OutboxEvent.EXCEPTION],
+            ).update(
+                status=OutboxEvent.RESOLVED,
+                handled_by=fields["handled_by"],
+                handled_at=now,
+                handling_note=f"its payment was resolved without reaching ECS (event {event_id})",
+            )
     # The note stays in the database: free text may name the keeper, and logs never do.
     security_event(
         OUTBOX_EXCEPTION_HANDLED,
@@ -135,3 +147,11 @@ def backlog(now: datetime | None = None) -> Backlog:
         breaker_state=breaker,
         sent_total=OutboxEvent.objects.filter(status=OutboxEvent.SENT).count(),
     )
+
+
+def send_now(event_id: int, *, by: str) -> OutboxEvent:
+    """A waiting event is tried at once (after a fix), instead of at its back-off time."""
+    if OutboxEvent.objects.filter(pk=event_id, status=OutboxEvent.PENDING).update(next_attempt_at=timezone.now()) != 1:
+        raise NotAnException(f"outbox event {event_id} is not waiting to be sent")
+    security_event(OUTBOX_EXCEPTION_HANDLED, level=logging.INFO, action="send-now", outbox_event=event_id, by=by)
+    return OutboxEvent.objects.get(pk=event_id)

@@ -282,7 +282,8 @@ class OutboxWorker:
         decision = delivery.decide_after_error(
             error, event.attempts, now, self.rng, batch_window=self.respect_batch_window, policy=self.policy
         )
-        message = f"{type(error).__name__}: {error.message}"[:300]
+        # ECS's fault code when it sent one (CASE_CLOSED, ...): what the exceptions queue shows.
+        message = f"{getattr(error, 'code', None) or type(error).__name__}: {error.message}"[:300]
         if decision.outcome is delivery.Outcome.EXCEPTION:
             self._release(
                 event,

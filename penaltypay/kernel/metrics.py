@@ -28,3 +28,8 @@ OUTBOUND_CALLS = Histogram(
     ["system", "operation", "outcome"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30),
 )
+EXCEPTIONS_RAISED = Counter(
+    "penaltypay_exceptions_raised",
+    "New money exceptions that need a person (docs/runbook.md, the exceptions queue), by kind.",
+    ["kind"],
+)

@@ -13,6 +13,7 @@ from django.conf import settings
 from penaltypay.adapters.factories import ecs_for_delivery, payment_provider
 from penaltypay.ecs.delivery import Policy
 from penaltypay.ecs.outbox_worker import OutboxWorker
+from penaltypay.exceptions.alerts import announce_new_exceptions
 from penaltypay.extract import drop_folder, importer
 from penaltypay.operations.jobs import exclusive_job
 from penaltypay.payments.ecs_sync import record_delivered
@@ -53,10 +54,21 @@ def run_recheck_pass() -> None:
             report = recheck_payments(
                 payment_provider(), older_than=timedelta(seconds=settings.PAYMENT_RECHECK_AFTER_SECONDS)
             )
-        if report.checked or report.cancelled or report.receipts_sent:
+        if report.checked or report.cancelled or report.receipts_sent or report.refunds_moved:
             log.info("payment re-check pass", extra=vars(report))
     except Exception:
         log.exception("payment re-check pass failed")
+    run_exceptions_pass()
+
+
+def run_exceptions_pass() -> None:
+    """Tell the team about new money exceptions; one process at a time."""
+    try:
+        with exclusive_job("exceptions-announce") as mine:
+            if mine:
+                announce_new_exceptions()
+    except Exception:
+        log.exception("exceptions pass failed")
 
 
 class DropFolderWatch:

@@ -55,12 +55,14 @@ def start_payment(
     return_url_for: Callable[[Payment], str],
     client: ports.PaymentProvider,
     channel: str = Payment.CHANNEL_ONLINE,
+    created_by: str = "",
 ) -> PaymentStart:
     """Send the keeper to a card page for `amount_pence`, never leaving two live payments.
 
     A live payment for the case is resumed (fresh card-page link) when it is for the
     same amount, and cancelled otherwise. The payment row is written before the
-    provider is called, so whatever happens next is on record.
+    provider is called, so whatever happens next is on record. A phone payment
+    (`channel=PHONE`, `created_by` the member of staff) is a MOTO payment at the provider.
     """
     for _ in range(3):
         live = Payment.objects.filter(
@@ -82,6 +84,7 @@ def start_payment(
                     email=email or "",
                     language=language if language in ("en", "cy") else "en",
                     channel=channel,
+                    created_by=created_by,
                 )
         except IntegrityError:
             continue  # a concurrent request made the live payment first: resume that one

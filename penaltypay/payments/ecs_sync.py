@@ -7,7 +7,7 @@ from __future__ import annotations
 from penaltypay.cases.store import apply_ecs_write
 from penaltypay.ecs.models import OutboxEvent
 from penaltypay.ecs.outbox_worker import Delivered
-from penaltypay.payments.models import Payment
+from penaltypay.payments.models import Payment, Refund
 
 
 def record_delivered(delivered: Delivered) -> None:
@@ -16,4 +16,5 @@ def record_delivered(delivered: Delivered) -> None:
         Payment.objects.filter(reference=delivered.payment_reference).update(ecs_recorded_at=delivered.at)
         apply_ecs_write(delivered.case_reference, delivered.amount_pence, delivered.case_status)
     else:
+        Refund.objects.filter(reference=delivered.refund_reference).update(ecs_recorded_at=delivered.at)
         apply_ecs_write(delivered.case_reference, -delivered.amount_pence, delivered.case_status)

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from penaltypay.payments.domain import LIVE_STATUSES, PaymentStatus
+from penaltypay.payments.refund_rules import RefundStatus
 
 
 class Payment(models.Model):
@@ -102,3 +103,51 @@ class WebhookMessage(models.Model):
 
     def __str__(self) -> str:
         return f"webhook {self.message_id} ({self.event_type})"
+
+
+class Refund(models.Model):
+    """Money asked back for a keeper from one payment: requested by one finance user,
+    decided by another, then asked of the provider and followed to its end
+    (`penaltypay.payments.refunds`)."""
+
+    reference = models.CharField(max_length=36, unique=True)  # ours; ECS RefundReference
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount_pence = models.BigIntegerField()
+    reason = models.CharField(max_length=20)  # a key of refund_rules.REASONS
+    reason_detail = models.CharField(max_length=500, blank=True)
+    status = models.CharField(
+        max_length=20, choices=[(s.value, s.value) for s in RefundStatus], default=RefundStatus.REQUESTED.value
+    )
+    requested_by = models.CharField(max_length=150)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=500, blank=True)
+    provider_refund_id = models.CharField(max_length=64, blank=True, db_index=True)
+    provider_status = models.CharField(max_length=20, blank=True)
+    # Set when the provider may have made the refund without our hearing (a timeout): its
+    # list of refunds for the payment is read before asking again.
+    submit_unknown = models.BooleanField(default=False)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    # Whether ECS is told: "queued" (an outbox event), or why not.
+    ecs_note = models.CharField(max_length=200, blank=True)
+    ecs_recorded_at = models.DateTimeField(null=True, blank=True)  # once ECS's ledger holds it
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    # A failed refund on the exceptions list, dealt with by a person.
+    resolved_by = models.CharField(max_length=150, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "refund"
+        indexes = [models.Index(fields=["status", "updated_at"], name="refund_status_updated")]
+
+    def __str__(self) -> str:
+        return f"refund {self.reference} ({self.status})"
+
+    @property
+    def state(self) -> RefundStatus:
+        return RefundStatus(self.status)

@@ -11,8 +11,10 @@ from django.utils import timezone
 
 from penaltypay.payments import ports
 from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Payment
+from penaltypay.payments.models import Payment, Refund
 from penaltypay.payments.receipts import send_receipt_once
+from penaltypay.payments.refund_rules import RefundStatus
+from penaltypay.payments.refunds import follow_refunds, send_refund_email_once
 from penaltypay.payments.settlement import (
     find_at_provider,
     move,
@@ -37,6 +39,7 @@ class RecheckReport:
     cancelled: int = 0
     failed: int = 0
     receipts_sent: int = 0
+    refunds_moved: int = 0
 
 
 def recheck_payments(
@@ -89,4 +92,25 @@ def recheck_payments(
     ):
         if send_receipt_once(payment.pk):
             report.receipts_sent += 1
+    _recheck_refunds(client, stale, report)
     return report
+
+
+def _recheck_refunds(client: ports.PaymentProvider, stale: datetime, report: RecheckReport) -> None:
+    """Approved refunds not yet finished (provider unreachable, outcome unknown, no webhook
+    came), and refund emails that failed."""
+    waiting = Refund.objects.filter(
+        status__in=[RefundStatus.SUBMITTING.value, RefundStatus.SUBMITTED.value], updated_at__lte=stale
+    ).values_list("payment_id", flat=True)
+    for payment in Payment.objects.filter(pk__in=set(waiting)):
+        try:
+            report.refunds_moved += follow_refunds(payment, client)
+        except Exception:
+            report.failed += 1
+            log.exception("could not follow a payment's refunds", extra={"payment_reference": payment.reference})
+    for refund_pk in (
+        Refund.objects.filter(status=RefundStatus.SUCCESS.value, email_sent_at__isnull=True)
+        .exclude(payment__email="")
+        .values_list("pk", flat=True)
+    ):
+        send_refund_email_once(refund_pk)

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from penaltypay.kernel.security_events import WEBHOOK_SIGNATURE_INVALID, security_event
 from penaltypay.payments import ports
 from penaltypay.payments.models import Payment, WebhookMessage
+from penaltypay.payments.refunds import follow_refunds
 from penaltypay.payments.settlement import refresh_payment
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,12 @@ def handle_webhook(raw_body: bytes, signature: str | None, client: ports.Payment
         return WebhookResult(200, "unknown payment ignored")
     if event_type not in HANDLED_EVENTS:
         return WebhookResult(200, "event type ignored")
+    if event_type == "card_payment_refunded":
+        try:
+            follow_refunds(payment, client)
+        except ports.ProviderError:
+            return WebhookResult(503, "could not read the refunds from the provider")
+        return WebhookResult(200, "refunds followed")
     if not payment.is_live:
         return WebhookResult(200, "already settled")
     try:

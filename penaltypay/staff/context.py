@@ -5,11 +5,13 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import reverse
 
-from penaltypay.staff.roles import ACCOUNTS, AUDIT, CASEWORK, OPERATIONS, roles_of
+from penaltypay.staff.roles import ACCOUNTS, AUDIT, CASEWORK, EXCEPTIONS, OPERATIONS, roles_of
 from penaltypay.staff.sessions import is_staff_path
 
 AREAS = [
     ("Search", "staff:search", CASEWORK),
+    ("Phone payment", "staff:phone-payment", CASEWORK),
+    ("Exceptions", "staff:exceptions", EXCEPTIONS),
     ("Outbox", "staff:outbox", OPERATIONS),
     ("Extract imports", "staff:extract-imports", OPERATIONS),
     ("Staff accounts", "staff:accounts", ACCOUNTS),

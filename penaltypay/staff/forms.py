@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from django import forms
 
+from penaltypay.cases.domain import is_valid_reference, is_valid_vrm, normalise_reference, normalise_vrm
+from penaltypay.payments.refund_rules import REASONS
 from penaltypay.staff.roles import ROLE_NAMES, Role
 
 ROLE_CHOICES = [(role.value, ROLE_NAMES[role]) for role in Role]
@@ -107,3 +110,91 @@ class AuditFilterForm(forms.Form):
     action = forms.CharField(max_length=60, required=False)
     date_from = forms.DateField(required=False, input_formats=["%Y-%m-%d"], error_messages=DATE_ERRORS)
     date_to = forms.DateField(required=False, input_formats=["%Y-%m-%d"], error_messages=DATE_ERRORS)
+
+
+_POUNDS = re.compile(r"(\d{1,7})(?:\.(\d{1,2}))?")
+
+
+def pounds_to_pence(text: str) -> int | None:
+    """'12', '12.5', '£1,234.56' -> pence; None when it is not an amount of money."""
+    cleaned = text.strip().removeprefix("£").replace(",", "").strip()
+    match = _POUNDS.fullmatch(cleaned)
+    if not match:
+        return None
+    pounds, pence = match.groups()
+    return int(pounds) * 100 + int((pence or "0").ljust(2, "0"))
+
+
+class RefundForm(forms.Form):
+    amount = forms.CharField(max_length=20, required=False)
+    reason = forms.ChoiceField(choices=list(REASONS.items()), required=False)
+    detail = forms.CharField(max_length=500, required=False)
+
+    def clean_amount(self) -> int:
+        raw = self.cleaned_data.get("amount", "")
+        if not raw.strip():
+            raise forms.ValidationError("Enter the amount to refund")
+        pence = pounds_to_pence(raw)
+        if pence is None:
+            raise forms.ValidationError("Enter an amount in pounds and pence, for example 12.50")
+        if pence < 1:
+            raise forms.ValidationError("Enter an amount of at least 1p")
+        return pence
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data.get("reason", "")
+        if not reason:
+            raise forms.ValidationError("Choose a reason for the refund")
+        return reason
+
+    def clean(self):
+        data = super().clean() or {}
+        if data.get("reason") == "other" and not (data.get("detail") or "").strip():
+            self.add_error("detail", "Say why the keeper is owed this refund")
+        return data
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")], required=False)
+    note = forms.CharField(max_length=500, required=False)
+
+    def clean_decision(self) -> str:
+        decision = self.cleaned_data.get("decision", "")
+        if not decision:
+            raise forms.ValidationError("Choose whether to approve or reject the refund")
+        return decision
+
+    def clean(self):
+        data = super().clean() or {}
+        if data.get("decision") == "reject" and not (data.get("note") or "").strip():
+            self.add_error("note", "Say why the refund is rejected")
+        return data
+
+
+class PhoneFindForm(forms.Form):
+    reference = forms.CharField(max_length=20, required=False)
+    registration = forms.CharField(max_length=20, required=False)
+
+    def clean_reference(self) -> str:
+        value = normalise_reference(self.cleaned_data.get("reference", ""))
+        if not value:
+            raise forms.ValidationError("Enter the penalty reference")
+        if not is_valid_reference(value):
+            raise forms.ValidationError("The penalty reference is 8 numbers, for example 1234 5678")
+        return value
+
+    def clean_registration(self) -> str:
+        value = normalise_vrm(self.cleaned_data.get("registration", ""))
+        if not value:
+            raise forms.ValidationError("Enter the vehicle registration number")
+        if not is_valid_vrm(value):
+            raise forms.ValidationError("Enter the registration as it is on the letter, for example CU57 ABC")
+        return value
+
+
+class PhoneTakeForm(PhoneFindForm):
+    email = forms.EmailField(
+        max_length=254,
+        required=False,
+        error_messages={"invalid": "Enter the email address in the correct format, like name@example.com"},
+    )

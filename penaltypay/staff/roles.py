@@ -32,6 +32,8 @@ ROLE_NAMES = {
 # Who may read what (GET) and who may act (POST), by area.
 CASEWORK = {Role.AGENT, Role.FINANCE, Role.SUPERVISOR}  # case and payment pages: personal data
 OPERATIONS = {Role.SUPPORT, Role.SUPERVISOR}
+REFUNDS = {Role.FINANCE, Role.SUPERVISOR}  # ask for and decide refunds (never one's own)
+EXCEPTIONS = {Role.FINANCE, Role.SUPPORT, Role.SUPERVISOR}  # the exceptions queue
 ACCOUNTS = {Role.SUPERVISOR}
 AUDIT = {Role.AUDITOR}
 ANY_STAFF = set(Role)

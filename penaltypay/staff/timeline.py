@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from penaltypay.ecs.models import DeliveryAttempt, OutboxEvent
-from penaltypay.payments.models import Payment, PaymentEvent, WebhookMessage
+from penaltypay.kernel.money import format_pence
+from penaltypay.payments.models import Payment, PaymentEvent, Refund, WebhookMessage
+from penaltypay.payments.refund_rules import RefundStatus
 
 SOURCES = {
     "create": "penaltypay, creating it at the provider",
@@ -55,4 +57,22 @@ def timeline(payment: Payment) -> list[Entry]:
             entries.append(Entry(queued.handled_at, f"ECS exception {done}: {queued.handling_note}", queued.handled_by))
     if payment.receipt_sent_at:
         entries.append(Entry(payment.receipt_sent_at, "Receipt email sent", "penaltypay"))
+    entries.extend(_refund_entries(payment))
     return sorted(entries, key=lambda entry: entry.at)
+
+
+def _refund_entries(payment: Payment) -> list[Entry]:
+    entries = []
+    for refund in Refund.objects.filter(payment=payment):
+        name = f"Refund {refund.reference} of {format_pence(refund.amount_pence)}"
+        entries.append(Entry(refund.requested_at, f"{name} requested ({refund.reason})", refund.requested_by))
+        if refund.decided_at:
+            verb = "rejected" if refund.status == RefundStatus.REJECTED.value else "approved"
+            entries.append(Entry(refund.decided_at, f"{name} {verb}", refund.decided_by))
+        if refund.submitted_at:
+            entries.append(Entry(refund.submitted_at, f"{name} sent to the provider", "penaltypay"))
+        if refund.finished_at and refund.status != RefundStatus.REJECTED.value:
+            entries.append(Entry(refund.finished_at, f"{name}: {refund.status}", "the provider"))
+        if refund.email_sent_at:
+            entries.append(Entry(refund.email_sent_at, f"{name}: email to the keeper sent", "penaltypay"))
+    return entries

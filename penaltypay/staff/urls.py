@@ -4,7 +4,16 @@ this list and fails for a view without one."""
 
 from django.urls import path
 
-from penaltypay.staff import account_views, audit_views, auth_views, ops_views, views
+from penaltypay.staff import (
+    account_views,
+    audit_views,
+    auth_views,
+    exception_views,
+    ops_views,
+    phone_views,
+    refund_views,
+    views,
+)
 
 app_name = "staff"
 
@@ -18,6 +27,13 @@ urlpatterns = [
     path("search", views.search_page, name="search"),
     path("cases/<str:reference>", views.case_page, name="case"),
     path("payments/<str:reference>", views.payment_page, name="payment"),
+    path("payments/<str:reference>/refund", refund_views.new_refund, name="refund-new"),
+    path("refunds/<str:reference>/decision", refund_views.decide_refund, name="refund-decision"),
+    path("phone-payments", phone_views.phone_payment, name="phone-payment"),
+    path("phone-payments/take", phone_views.take_phone_payment, name="phone-payment-take"),
+    path("phone-payments/return/<uuid:payment_id>", phone_views.phone_payment_return, name="phone-payment-return"),
+    path("exceptions", exception_views.exceptions, name="exceptions"),
+    path("exceptions/act", exception_views.act, name="exceptions-act"),
     path("outbox", ops_views.outbox, name="outbox"),
     path("outbox/<int:event_id>", ops_views.outbox_exception, name="outbox-exception"),
     path("extract-imports", ops_views.extract_imports, name="extract-imports"),

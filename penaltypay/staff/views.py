@@ -13,10 +13,12 @@ from penaltypay.cases.domain import normalise_reference
 from penaltypay.cases.models import CaseRecord
 from penaltypay.ecs.models import OutboxEvent
 from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Payment
+from penaltypay.payments.models import Payment, Refund
+from penaltypay.payments.refund_rules import REASONS
+from penaltypay.payments.refunds import remaining_refundable
 from penaltypay.staff.forms import SearchForm
 from penaltypay.staff.pages import PAGE_SIZE, audit, not_found, page_number
-from penaltypay.staff.roles import ANY_STAFF, CASEWORK, ROLE_NAMES, requires, roles_of
+from penaltypay.staff.roles import ANY_STAFF, CASEWORK, REFUNDS, ROLE_NAMES, requires, roles_of
 from penaltypay.staff.search import Query, search
 from penaltypay.staff.timeline import timeline
 
@@ -73,6 +75,24 @@ def case_page(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
+def payment_context(request: HttpRequest, payment: Payment) -> dict:
+    """What the payment page shows, for this person (whether they may ask for or decide a refund)."""
+    refunds = list(Refund.objects.filter(payment=payment).order_by("requested_at", "pk"))
+    may_refund = bool(roles_of(request.user) & REFUNDS)
+    remaining = remaining_refundable(payment)
+    return {
+        "payment": payment,
+        "case": CaseRecord.objects.filter(reference=payment.case_reference).first(),
+        "entries": timeline(payment),
+        "refunds": refunds,
+        "remaining": remaining,
+        "can_request_refund": may_refund and payment.status == PaymentStatus.SUCCESS.value and remaining > 0,
+        "may_decide": may_refund,
+        "me": request.user.get_username(),
+        "reasons": REASONS,
+    }
+
+
 @requires(read=CASEWORK)
 @require_GET
 def payment_page(request: HttpRequest, reference: str) -> HttpResponse:
@@ -87,6 +107,5 @@ def payment_page(request: HttpRequest, reference: str) -> HttpResponse:
             detail="no such payment",
         )
         return not_found(request, "There is no payment with that reference.")
-    case = CaseRecord.objects.filter(reference=payment.case_reference).first()
     audit(request, "view-payment", object_type="payment", object_id=payment.reference)
-    return render(request, "staff/payment.html", {"payment": payment, "case": case, "entries": timeline(payment)})
+    return render(request, "staff/payment.html", payment_context(request, payment))

@@ -27,6 +27,7 @@ SAFE_PRODUCTION_ENV = {
     "PAY_CARD_ORIGIN": "https://card.payments.service.gov.uk",
     "NOTIFY_API_KEY": "live-notify-key",
     "NOTIFY_RECEIPT_TEMPLATE_ID": "f33517ff-2a88-4f6e-b855-c550268ce08a",
+    "NOTIFY_REFUND_TEMPLATE_ID": "0b6e1b2c-4a0b-4f7e-9d55-2f7d8e6a1c11",
     "OPS_API_TOKEN": "t" * 20 + "0123456789abcdef",
 }
 _CLEARED = {*SAFE_PRODUCTION_ENV, "EMAIL_BACKEND", "PAY_WEBHOOK_SECRET_PREVIOUS", "DJANGO_SETTINGS_MODULE"}
@@ -78,6 +79,7 @@ def test_a_production_environment_name_runs_as_production():
         ({"PAY_API_KEY": "sandbox-api-key"}, "PAY_API_KEY"),
         ({"PAY_WEBHOOK_SECRET": ""}, "PAY_WEBHOOK_SECRET"),
         ({"NOTIFY_RECEIPT_TEMPLATE_ID": ""}, "NOTIFY_RECEIPT_TEMPLATE_ID"),
+        ({"NOTIFY_REFUND_TEMPLATE_ID": ""}, "NOTIFY_REFUND_TEMPLATE_ID"),
         ({"OPS_API_TOKEN": "too-short-a-token"}, "OPS_API_TOKEN"),
         ({"REDIS_URL": ""}, "REDIS_URL"),
         ({"DATABASE_URL": ""}, "PostgreSQL"),

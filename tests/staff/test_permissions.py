@@ -12,7 +12,7 @@ from django.urls import URLPattern
 from penaltypay.ecs.outbox import enqueue_payment
 from penaltypay.extract.models import ExtractImport
 from penaltypay.staff import urls as staff_urls
-from penaltypay.staff.roles import ACCOUNTS, AUDIT, CASEWORK, OPERATIONS, Role
+from penaltypay.staff.roles import ACCOUNTS, AUDIT, CASEWORK, OPERATIONS, REFUNDS, Role
 from tests.staff_helpers import make_staff, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +26,12 @@ EXPECTED_READERS = {
     "search": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "case": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "payment": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
+    "refund-new": {Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
+    "phone-payment": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
+    "phone-payment-take": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
+    "refund-decision": {Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
+    "exceptions": {Role.FINANCE, Role.SUPPORT, Role.SUPERVISOR, Role.AUDITOR},
+    "exceptions-act": {Role.FINANCE, Role.SUPPORT, Role.SUPERVISOR, Role.AUDITOR},
     "outbox": {Role.SUPPORT, Role.SUPERVISOR, Role.AUDITOR},
     "outbox-exception": {Role.SUPPORT, Role.SUPERVISOR, Role.AUDITOR},
     "extract-imports": {Role.SUPPORT, Role.SUPERVISOR, Role.AUDITOR},
@@ -38,11 +44,16 @@ EXPECTED_READERS = {
     "audit-csv": {Role.AUDITOR},
 }
 EXPECTED_ACTORS = {
+    "phone-payment": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR},
+    "phone-payment-take": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR},
+    "exceptions-act": {Role.FINANCE, Role.SUPPORT, Role.SUPERVISOR},
+    "refund-new": {Role.FINANCE, Role.SUPERVISOR},
+    "refund-decision": {Role.FINANCE, Role.SUPERVISOR},
     "outbox-exception": {Role.SUPPORT, Role.SUPERVISOR},
     "account-new": {Role.SUPERVISOR},
     "account": {Role.SUPERVISOR},
 }
-PUBLIC = {"sign-in", "sign-in-code", "set-up-authenticator"}
+PUBLIC = {"sign-in", "sign-in-code", "set-up-authenticator", "phone-payment-return"}
 SIGNING_OUT = {"sign-out", "sign-out-everywhere"}  # their POST is tested in test_sign_in.py
 
 
@@ -63,6 +74,7 @@ def test_every_staff_url_has_a_rule_and_the_table_knows_it():
 def test_the_rule_constants_are_what_the_issue_says():
     assert CASEWORK | {Role.AUDITOR} == EXPECTED_READERS["search"]
     assert OPERATIONS | {Role.AUDITOR} == EXPECTED_READERS["outbox"]
+    assert REFUNDS | {Role.AUDITOR} == EXPECTED_READERS["refund-new"]
     assert ACCOUNTS | {Role.AUDITOR} == EXPECTED_READERS["accounts"]
     assert AUDIT == EXPECTED_READERS["audit"]
 
@@ -95,6 +107,15 @@ def objects():
             channel="ONLINE",
             psp_reference="psp",
         )
+    from penaltypay.payments.models import Refund
+
+    Refund.objects.create(
+        reference="RF-MATR-IX01",
+        payment=Payment.objects.get(reference="PP-MATR-IX01"),
+        amount_pence=100,
+        reason="other",
+        requested_by="someone",
+    )
     run = ExtractImport.objects.create(file_name="ECSX_20261128_000001.dat", started_at=timezone.now())
     make_staff("someone-else", Role.AGENT)
     return {
@@ -110,6 +131,8 @@ def _url(pattern: URLPattern, objects: dict) -> str:
     kwargs = {name: objects[name] for name in pattern.pattern.converters}
     if pattern.name == "case":
         kwargs["reference"] = "71000001"
+    if pattern.name == "refund-decision":
+        kwargs["reference"] = "RF-MATR-IX01"
     from django.urls import reverse
 
     return reverse(f"staff:{pattern.name}", kwargs=kwargs)

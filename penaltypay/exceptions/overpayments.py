@@ -1,0 +1,77 @@
+"""Over-payments: a case that has been paid more than was due (two people paid the same
+penalty; a payment by another route reached ECS first). Worked out for a batch of cases
+in a few queries, so the queue can look at every recently paid case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Min, Q, Sum
+
+from penaltypay.cases.domain import amount_due_at
+from penaltypay.cases.models import CaseRecord
+from penaltypay.payments.domain import PaymentStatus
+from penaltypay.payments.models import Payment, Refund
+from penaltypay.payments.refund_rules import HOLDS_MONEY, excess_pence
+
+LOOKBACK = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Overpayment:
+    case_reference: str
+    excess_pence: int
+    paid_pence: int
+    due_pence: int
+    since: datetime
+    latest_payment: str  # the payment to refund the excess from
+
+
+def overpayments(now: datetime) -> list[Overpayment]:
+    recent = (
+        Payment.objects.filter(status=PaymentStatus.SUCCESS.value, created_at__gte=now - LOOKBACK)
+        .values_list("case_reference", flat=True)
+        .distinct()
+    )
+    taken = {
+        row["case_reference"]: row
+        for row in Payment.objects.filter(status=PaymentStatus.SUCCESS.value, case_reference__in=recent)
+        .values("case_reference")
+        .annotate(
+            pending=Sum("amount_pence", filter=Q(ecs_recorded_at__isnull=True)),
+            first=Min("authorised_at"),
+            first_created=Min("created_at"),
+        )
+    }
+    returned = dict(
+        Refund.objects.filter(
+            payment__case_reference__in=recent,
+            status__in=[status.value for status in HOLDS_MONEY],
+            ecs_recorded_at__isnull=True,
+        )
+        .values("payment__case_reference")
+        .annotate(total=Sum("amount_pence"))
+        .values_list("payment__case_reference", "total")
+    )
+    found = []
+    for record in CaseRecord.objects.filter(reference__in=list(taken)):
+        row = taken[record.reference]
+        paid = record.amount_paid_pence + int(row["pending"] or 0) - int(returned.get(record.reference) or 0)
+        first_paid_at = row["first"] or row["first_created"]
+        case = record.to_case()
+        due = amount_due_at(case, first_paid_at).penalty_pence + case.arrears_pence
+        excess = excess_pence(due, paid)
+        if excess:
+            latest = (
+                Payment.objects.filter(case_reference=record.reference, status=PaymentStatus.SUCCESS.value)
+                .order_by("-created_at")
+                .first()
+            )
+            assert latest is not None
+            found.append(
+                Overpayment(
+                    record.reference, excess, paid, due, latest.finished_at or latest.created_at, latest.reference
+                )
+            )
+    return found

@@ -1,0 +1,179 @@
+"""The exceptions queue: everything about money that needs a person, oldest first, each
+with what happened, since when, the money, and what can be done about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from penaltypay.ecs.models import OutboxEvent
+from penaltypay.exceptions.models import OverpaymentReview
+from penaltypay.exceptions.overpayments import overpayments
+from penaltypay.payments.models import Refund
+from penaltypay.payments.refund_rules import RefundStatus
+
+ECS_REFUSED = "ecs-refused"
+STUCK = "stuck"
+OVERPAID = "overpaid"
+REFUND_FAILED = "refund-failed"
+KINDS = {
+    ECS_REFUSED: "ECS refused it",
+    STUCK: "Not reaching ECS",
+    OVERPAID: "Paid more than was due",
+    REFUND_FAILED: "Refund failed",
+}
+
+# What a person can do about an item (the staff pages turn these into buttons).
+REFUND = "refund"
+RETRY = "retry"
+RESOLVE = "resolve"
+
+
+class NothingToResolve(Exception):
+    """The item has gone (dealt with by someone else) or was never open."""
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: str
+    key: str  # stable: the same exception keeps its key
+    since: datetime
+    what: str
+    money_pence: int
+    case_reference: str
+    payment_reference: str = ""
+    refund_reference: str = ""
+    outbox_event: int | None = None
+    actions: tuple[str, ...] = field(default=())
+
+    @property
+    def kind_name(self) -> str:
+        return KINDS[self.kind]
+
+
+def stuck_after() -> timedelta:
+    return timedelta(minutes=settings.EXCEPTION_STUCK_AFTER_MINUTES)
+
+
+def _outbox_items(now: datetime) -> list[Item]:
+    items = []
+    for event in OutboxEvent.objects.filter(status=OutboxEvent.EXCEPTION).order_by("id"):
+        refundable = event.kind == OutboxEvent.KIND_PAYMENT
+        items.append(
+            Item(
+                ECS_REFUSED,
+                f"{ECS_REFUSED}:{event.pk}",
+                event.sent_at or event.next_attempt_at or event.created_at,
+                f"{event.kind.lower()} {event.ledger_reference}: "
+                + "; ".join(part for part in (event.exception_reason, event.last_error) if part),
+                event.amount_pence,
+                event.case_reference,
+                event.payment_reference,
+                event.refund_reference,
+                event.pk,
+                (REFUND, RETRY, RESOLVE) if refundable else (RETRY, RESOLVE),
+            )
+        )
+    for event in OutboxEvent.objects.filter(status=OutboxEvent.PENDING, created_at__lte=now - stuck_after()).order_by(
+        "id"
+    ):
+        waited = int((now - event.created_at).total_seconds() // 60)
+        items.append(
+            Item(
+                STUCK,
+                f"{STUCK}:{event.pk}",
+                event.created_at,
+                f"{event.kind.lower()} {event.ledger_reference} waiting {waited} minutes"
+                + (f" (last error: {event.last_error})" if event.last_error else ""),
+                event.amount_pence,
+                event.case_reference,
+                event.payment_reference,
+                event.refund_reference,
+                event.pk,
+                (RETRY,),
+            )
+        )
+    return items
+
+
+def _refund_items() -> list[Item]:
+    failed = Refund.objects.filter(
+        status__in=[RefundStatus.ERROR.value, RefundStatus.REFUSED.value], resolved_at__isnull=True
+    ).select_related("payment")
+    return [
+        Item(
+            REFUND_FAILED,
+            f"{REFUND_FAILED}:{refund.reference}",
+            refund.finished_at or refund.updated_at,
+            f"refund {refund.reference} {refund.status}: {refund.failure_reason}",
+            refund.amount_pence,
+            refund.payment.case_reference,
+            refund.payment.reference,
+            refund.reference,
+            None,
+            (REFUND, RESOLVE),
+        )
+        for refund in failed
+    ]
+
+
+def _overpayment_items(now: datetime) -> list[Item]:
+    reviewed = set(OverpaymentReview.objects.values_list("case_reference", "excess_pence"))
+    return [
+        Item(
+            OVERPAID,
+            f"{OVERPAID}:{found.case_reference}:{found.excess_pence}",
+            found.since,
+            f"paid {found.paid_pence / 100:.2f} pounds, {found.due_pence / 100:.2f} was due",
+            found.excess_pence,
+            found.case_reference,
+            found.latest_payment,
+            "",
+            None,
+            (REFUND, RESOLVE),
+        )
+        for found in overpayments(now)
+        if (found.case_reference, found.excess_pence) not in reviewed
+    ]
+
+
+def open_exceptions(now: datetime | None = None, kind: str = "") -> list[Item]:
+    now = now or timezone.now()
+    items = _outbox_items(now) + _refund_items() + _overpayment_items(now)
+    if kind:
+        items = [item for item in items if item.kind == kind]
+    return sorted(items, key=lambda item: (item.since, item.key))
+
+
+def counts(items: list[Item]) -> dict[str, int]:
+    return {kind: sum(1 for item in items if item.kind == kind) for kind in KINDS}
+
+
+def resolve_refund_failure(refund_reference: str, *, by: str, note: str) -> Refund:
+    now = timezone.now()
+    done = Refund.objects.filter(
+        reference=refund_reference,
+        status__in=[RefundStatus.ERROR.value, RefundStatus.REFUSED.value],
+        resolved_at__isnull=True,
+    ).update(resolved_by=by, resolved_at=now, resolution_note=note.strip()[:500])
+    if done != 1:
+        raise NothingToResolve("This refund is not a failure waiting for a person")
+    return Refund.objects.get(reference=refund_reference)
+
+
+def review_overpayment(case_reference: str, excess_pence: int, *, by: str, note: str) -> OverpaymentReview:
+    try:
+        with transaction.atomic():
+            return OverpaymentReview.objects.create(
+                case_reference=case_reference,
+                excess_pence=excess_pence,
+                resolved_by=by,
+                resolved_at=timezone.now(),
+                note=note[:500],
+            )
+    except IntegrityError:
+        raise NothingToResolve("Someone has already dealt with this over-payment") from None

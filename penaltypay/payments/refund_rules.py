@@ -1,0 +1,73 @@
+"""The rules of refunds, in plain Python: their states, how much of a payment is still
+refundable, who may approve one, and what counts as an over-payment."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from enum import Enum
+
+
+class RefundStatus(str, Enum):
+    REQUESTED = "requested"  # waiting for a second finance user
+    REJECTED = "rejected"  # the second user said no; nothing was sent
+    SUBMITTING = "submitting"  # approved; being (or to be) asked of the provider
+    SUBMITTED = "submitted"  # the provider has it
+    SUCCESS = "success"  # the money went back to the keeper
+    ERROR = "error"  # the provider could not make it (no money moved)
+    REFUSED = "refused"  # the provider refused to take it (e.g. nothing left to refund)
+
+
+# Money already promised back, or on its way: it cannot be promised twice.
+HOLDS_MONEY = frozenset({RefundStatus.REQUESTED, RefundStatus.SUBMITTING, RefundStatus.SUBMITTED, RefundStatus.SUCCESS})
+FINISHED = frozenset({RefundStatus.REJECTED, RefundStatus.SUCCESS, RefundStatus.ERROR, RefundStatus.REFUSED})
+
+REASONS = {
+    "duplicate": "Paid twice",
+    "overpaid": "Paid more than was due",
+    "case-closed": "Case closed before the payment reached ECS",
+    "cancelled": "Penalty cancelled or withdrawn",
+    "complaint": "Complaint upheld",
+    "other": "Other",
+}
+
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class RefundRuleBroken(Exception):
+    """A refund that the rules do not allow; the message says why, for the person asking."""
+
+
+def new_refund_reference() -> str:
+    """Our own refund reference, e.g. 'RF-7KQ2-M4XD' (ECS RefundReference: 1-36 of [A-Za-z0-9-_])."""
+    chars = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    return f"RF-{chars[:4]}-{chars[4:]}"
+
+
+def refundable_pence(paid_pence: int, refunds: Iterable[tuple[int, RefundStatus]]) -> int:
+    """What may still be asked back: the payment less every refund asked for or made
+    (rejected, refused and failed ones give their amount back)."""
+    held = sum(amount for amount, status in refunds if status in HOLDS_MONEY)
+    return max(0, paid_pence - held)
+
+
+def check_request(amount_pence: int, remaining_pence: int) -> None:
+    if amount_pence < 1:
+        raise RefundRuleBroken("Enter an amount of at least 1p")
+    if amount_pence > remaining_pence:
+        if remaining_pence == 0:
+            raise RefundRuleBroken("Nothing is left to refund on this payment")
+        pounds, pence = divmod(remaining_pence, 100)
+        most = f"£{pounds:,}.{pence:02d}" if pence else f"£{pounds:,}"
+        raise RefundRuleBroken(f"The refund must be {most} or less: that is what remains refundable")
+
+
+def check_decider(requested_by: str, deciding: str) -> None:
+    """Four eyes: the person who asked for a refund never approves or rejects it."""
+    if requested_by.casefold() == deciding.casefold():
+        raise RefundRuleBroken("You asked for this refund, so another finance user must approve or reject it")
+
+
+def excess_pence(due_pence: int, paid_pence: int) -> int:
+    """An over-payment: what was paid beyond what was due (0 when none)."""
+    return max(0, paid_pence - due_pence)

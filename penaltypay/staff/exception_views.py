@@ -1,0 +1,132 @@
+"""The exceptions queue (finance, support, supervisor; the auditor reads): oldest first,
+counts by kind, a filter, and on each row the actions that resolve it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from penaltypay.ecs.outbox import NotAnException, requeue_exception, resolve_exception, send_now
+from penaltypay.exceptions.queue import (
+    ECS_REFUSED,
+    KINDS,
+    OVERPAID,
+    REFUND_FAILED,
+    STUCK,
+    Item,
+    NothingToResolve,
+    counts,
+    open_exceptions,
+    resolve_refund_failure,
+    review_overpayment,
+)
+from penaltypay.payments.models import Payment
+from penaltypay.payments.refund_rules import RefundRuleBroken
+from penaltypay.payments.refunds import remaining_refundable, request_refund
+from penaltypay.staff.pages import audit
+from penaltypay.staff.roles import EXCEPTIONS, REFUNDS, requires, roles_of
+
+REFUND_REASON = {ECS_REFUSED: "case-closed", OVERPAID: "overpaid", REFUND_FAILED: "other"}
+
+
+def _queue(request: HttpRequest, problem: str = "", status: int = 200) -> HttpResponse:
+    kind = request.GET.get("kind", "") if request.GET.get("kind", "") in KINDS else ""
+    everything = open_exceptions()
+    shown = [item for item in everything if not kind or item.kind == kind]
+    roles = roles_of(request.user)
+    return render(
+        request,
+        "staff/exceptions.html",
+        {
+            "items": shown,
+            "counts": counts(everything),
+            "kinds": KINDS,
+            "kind": kind,
+            "problem": problem,
+            "may_act": bool(roles & EXCEPTIONS),
+            "may_refund": bool(roles & REFUNDS),
+        },
+        status=status,
+    )
+
+
+@requires(read=EXCEPTIONS)
+@require_GET
+def exceptions(request: HttpRequest) -> HttpResponse:
+    return _queue(request)
+
+
+def _refund_url(item: Item) -> str:
+    payment = Payment.objects.get(reference=item.payment_reference)
+    amount = min(item.money_pence, remaining_refundable(payment))
+    query = urlencode({"amount": f"{amount / 100:.2f}", "reason": REFUND_REASON[item.kind]})
+    return reverse("staff:refund-new", args=[payment.reference]) + "?" + query
+
+
+@requires(read=EXCEPTIONS, act=EXCEPTIONS)
+@require_POST
+def act(request: HttpRequest) -> HttpResponse:
+    key, action = request.POST.get("key", ""), request.POST.get("action", "")
+    note = request.POST.get("note", "").strip()
+    item = next((item for item in open_exceptions() if item.key == key), None)
+    by = request.user.get_username()
+    if item is None or action not in item.actions:
+        audit(
+            request,
+            f"exception-{action or 'act'}",
+            object_type="exception",
+            object_id=key[:80],
+            outcome="refused",
+            detail="no longer open",
+        )
+        return _queue(request, "Someone else has dealt with that exception, or it has gone", 409)
+    if action == "refund":
+        if not roles_of(request.user) & REFUNDS:
+            return _queue(request, "Only finance can refund", 403)
+        if item.kind == OVERPAID:
+            return _refund_excess(request, item)
+        return redirect(_refund_url(item))
+    if item.kind != STUCK and not note:
+        return _queue(request, "Say what was done and why before you retry or resolve it", 400)
+    try:
+        if item.kind == STUCK:
+            send_now(item.outbox_event or 0, by=by)
+        elif item.kind == ECS_REFUSED:
+            (requeue_exception if action == "retry" else resolve_exception)(item.outbox_event or 0, by=by, note=note)
+        elif item.kind == REFUND_FAILED:
+            resolve_refund_failure(item.refund_reference, by=by, note=note)
+        else:
+            review_overpayment(item.case_reference, item.money_pence, by=by, note=note)
+    except (NotAnException, NothingToResolve):
+        return _queue(request, "Someone else has dealt with that exception", 409)
+    audit(request, f"exception-{action}", object_type="exception", object_id=key[:80], detail=note[:200])
+    return redirect(reverse("staff:exceptions") + (f"?kind={item.kind}" if request.GET.get("kind") else ""))
+
+
+def _refund_excess(request: HttpRequest, item: Item) -> HttpResponse:
+    """One click: a refund request for the excess (capped at what the latest payment can
+    give back); a second finance user still approves it."""
+    payment = Payment.objects.get(reference=item.payment_reference)
+    amount = min(item.money_pence, remaining_refundable(payment))
+    try:
+        refund = request_refund(
+            payment.reference,
+            amount,
+            "overpaid",
+            f"excess of {item.money_pence} pence on the case",
+            by=request.user.get_username(),
+        )
+    except RefundRuleBroken as error:
+        return _queue(request, str(error), 400)
+    audit(
+        request,
+        "request-refund",
+        object_type="refund",
+        object_id=refund.reference,
+        detail=f"excess on case {item.case_reference}, {amount} pence",
+    )
+    return redirect("staff:payment", reference=payment.reference)
