@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "penaltypay.ecs",
     "penaltypay.extract",
     "penaltypay.exceptions",
+    "penaltypay.reconciliation",
+    "penaltypay.reporting",
     "penaltypay.audit",
     "penaltypay.web",
     "penaltypay.citizen",
@@ -230,6 +232,14 @@ TEAM_EMAIL_SENDER = os.environ.get(
     "TEAM_EMAIL_SENDER",
     "penaltypay.adapters.notify.notify_team" if NOTIFY_API_KEY else "penaltypay.adapters.notify.email_team",
 )
+# The daily reconciliation (docs/runbook.md): the worker reconciles yesterday at this
+# Europe/London time, reading at most this many ECS ledgers at once.
+RECONCILE_AT = os.environ.get("RECONCILE_AT", "06:30")
+RECONCILE_ECS_CONCURRENCY = int(os.environ.get("RECONCILE_ECS_CONCURRENCY", "24"))
+# Cost per transaction (a KPI): the provider's fee per payment and the service's monthly
+# running cost, in pence.
+KPI_PROVIDER_FEE_PENCE = int(os.environ.get("KPI_PROVIDER_FEE_PENCE", "20"))
+KPI_MONTHLY_RUNNING_COST_PENCE = int(os.environ.get("KPI_MONTHLY_RUNNING_COST_PENCE", "0"))
 # Where new money exceptions are announced (blank: nobody is emailed; the metric still counts).
 EXCEPTIONS_NOTIFY_EMAIL = os.environ.get("EXCEPTIONS_NOTIFY_EMAIL", "")
 # A payment or refund still not in ECS after this long is on the exceptions queue.

@@ -48,6 +48,13 @@ log = logging.getLogger(__name__)
 # this for one reference means something is badly wrong, so we stop.
 _SEARCH_PAGE_SIZE = 500
 _MAX_SEARCH_PAGES = 20
+# A day's reconciliation reads every page: 2,000 pages of 500 is a million payments.
+_MAX_RECONCILE_PAGES = 2000
+
+
+def _api_time(moment: datetime) -> str:
+    """The provider's time format: ISO 8601 UTC with a Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_time(text) -> datetime:
@@ -101,6 +108,7 @@ def payment_from_json(obj) -> ProviderPayment:
             refund_status=refunds.get("status") or None,
             authorised_at=_parse_time(submitted) if submitted else None,
             moto=obj.get("moto") is True,
+            case_reference=str((obj.get("metadata") or {}).get("case_reference") or ""),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a payment object: {type(exc).__name__} {exc}") from None
@@ -113,6 +121,7 @@ def refund_from_json(obj) -> ProviderRefund:
             amount=_whole(obj["amount"], "amount"),
             status=str(obj["status"]),
             created_date=_parse_time(obj["created_date"]),
+            payment_id=str(obj.get("payment_id") or ""),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a refund object: {type(exc).__name__} {exc}") from None
@@ -291,6 +300,43 @@ class PayClient:
     def get_refund(self, payment_id: str, refund_id: str) -> ProviderRefund:
         path = f"/v1/payments/{_segment(payment_id, 'payment_id')}/refunds/{_segment(refund_id, 'refund_id')}"
         return self._parse(refund_from_json, self._request("GET", path, operation="get_refund"))
+
+    def search_payments(self, from_date: datetime, to_date: datetime) -> list[ProviderPayment]:
+        """Every payment created in [from_date, to_date), every page of the search. Raises
+        ProviderOutcomeUnknown rather than return part of the answer."""
+        return [
+            self._parse(payment_from_json, item)
+            for item in self._every_page("/v1/payments", from_date, to_date, "search_payments")
+        ]
+
+    def search_refunds(self, from_date: datetime, to_date: datetime) -> list[ProviderRefund]:
+        """Every refund created in [from_date, to_date), every page (each carries its payment_id)."""
+        return [
+            self._parse(refund_from_json, item)
+            for item in self._every_page("/v1/refunds", from_date, to_date, "search_refunds")
+        ]
+
+    def _every_page(self, path: str, from_date: datetime, to_date: datetime, operation: str) -> list[dict]:
+        found: list[dict] = []
+        params: dict[str, object] = {
+            "from_date": _api_time(from_date),
+            "to_date": _api_time(to_date),
+            "display_size": _SEARCH_PAGE_SIZE,
+        }
+        for page in range(1, _MAX_RECONCILE_PAGES + 1):
+            try:
+                data = self._request("GET", path, params={**params, "page": page}, operation=operation)
+            except PaymentNotFound as exc:
+                if exc.code == "P0402" and page > 1:  # past the last page
+                    return found
+                raise
+            results = data.get("results") if isinstance(data, dict) else None
+            if not isinstance(results, list):
+                raise ProviderOutcomeUnknown("provider search answer has no results list")
+            found.extend(results)
+            if not results or not (data.get("_links") or {}).get("next_page"):
+                return found
+        raise ProviderOutcomeUnknown(f"provider search has more than {_MAX_RECONCILE_PAGES} pages")
 
     # -- plumbing --
 

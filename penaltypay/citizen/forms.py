@@ -60,3 +60,22 @@ class ReceiptEmailForm(forms.Form):
                 _("Enter an email address in the correct format, like name@example.com")
             ) from None
         return value
+
+
+FEEDBACK_MAX = 1200
+
+
+class FeedbackForm(forms.Form):
+    rating = forms.ChoiceField(
+        choices=[("5", "5"), ("4", "4"), ("3", "3"), ("2", "2"), ("1", "1")],
+        error_messages={
+            "required": _("Select how you feel about the service"),
+            "invalid_choice": _("Select how you feel about the service"),
+        },
+    )
+    comments = forms.CharField(
+        required=False,
+        max_length=FEEDBACK_MAX,
+        strip=True,
+        error_messages={"max_length": _("Your comments must be 1,200 characters or fewer")},
+    )

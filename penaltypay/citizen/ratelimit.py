@@ -113,3 +113,13 @@ def record_outcome(reservation: Reservation, *, found: bool, not_found: bool) ->
     ceiling = settings.LOOKUP_FAILURE_ALERT_PER_MINUTE
     if failures == ceiling + 1:  # once a minute, when the ceiling is passed
         security_event(LOOKUP_FAILURE_SURGE, failures_this_minute=failures, ceiling_per_minute=ceiling)
+
+
+FEEDBACK_PER_HOUR = 10
+
+
+def allow_feedback(address: str) -> bool:
+    """At most FEEDBACK_PER_HOUR feedback forms an hour from one address (IPv6 per /64),
+    counted atomically like the look-ups."""
+    hour = int(time.time()) // 3600
+    return _incr(f"ratelimit:feedback:{address}:{hour}", timeout=3600) <= FEEDBACK_PER_HOUR

@@ -12,4 +12,5 @@ urlpatterns = [
     path("pay/return/<str:payment_id>", views.payment_return, name="payment-return"),
     path("pay/complete/<str:payment_id>", views.payment_complete, name="payment-complete"),
     path("start-again", views.start_again, name="start-again"),
+    path("feedback", views.feedback, name="feedback"),
 ]

@@ -25,7 +25,7 @@ from penaltypay.cases.domain import (
 from penaltypay.cases.lookup import LookupOutcome, find_case
 from penaltypay.cases.store import local_case
 from penaltypay.citizen import ratelimit
-from penaltypay.citizen.forms import FindPenaltyForm, ReceiptEmailForm
+from penaltypay.citizen.forms import FeedbackForm, FindPenaltyForm, ReceiptEmailForm
 from penaltypay.kernel.security_events import CARD_PAGE_REFUSED, PAYMENT_PAGE_OTHER_SESSION, security_event
 from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable, start_payment
 from penaltypay.payments.domain import Outcome, PaymentStatus, outcome_of
@@ -33,6 +33,7 @@ from penaltypay.payments.models import Payment
 from penaltypay.payments.ports import ProviderBusy, ProviderError
 from penaltypay.payments.queries import pending_paid_pence
 from penaltypay.payments.settlement import refresh_payment
+from penaltypay.reporting.record import give_feedback, note_lookup
 from penaltypay.security import card_page_allowed, client_address
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,9 @@ def find_penalty(request):
             not_found=lookup.outcome is LookupOutcome.NOT_FOUND,
         )
         if lookup.outcome is LookupOutcome.FOUND:
+            assert lookup.case is not None
+            payable = why_not_payable(lookup.case, timezone.now(), pending_paid_pence(reference)) is None
+            note_lookup(reference, payable=payable)
             request.session.cycle_key()  # a new session for a new case: no fixation
             request.session[SESSION_CASE] = {"reference": reference, "vrm": vrm}
             return redirect("citizen:penalty")
@@ -249,6 +253,21 @@ def payment_complete(request, payment_id):
 def start_again(request):
     request.session.flush()
     return redirect("citizen:find")
+
+
+@require_http_methods(["GET", "POST"])
+def feedback(request):
+    """The GOV.UK feedback pattern: how satisfied, and how we could improve; no personal data."""
+    source = request.GET.get("from", "") if request.GET.get("from", "") in ("confirmation", "banner") else ""
+    form = FeedbackForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        if not ratelimit.allow_feedback(client_address(request)):
+            return render(request, "citizen/feedback.html", {"form": form, "limited": True}, status=429)
+        give_feedback(
+            int(form.cleaned_data["rating"]), form.cleaned_data["comments"], request.POST.get("source", "")[:20]
+        )
+        return render(request, "citizen/feedback_sent.html")
+    return render(request, "citizen/feedback.html", {"form": form, "source": source})
 
 
 def robots(request):

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from penaltypay.ecs.models import OutboxEvent
@@ -15,16 +16,20 @@ from penaltypay.exceptions.models import OverpaymentReview
 from penaltypay.exceptions.overpayments import overpayments
 from penaltypay.payments.models import Refund
 from penaltypay.payments.refund_rules import RefundStatus
+from penaltypay.reconciliation.models import ReconciliationItem, ReconciliationRun
+from penaltypay.reconciliation.rules import Class
 
 ECS_REFUSED = "ecs-refused"
 STUCK = "stuck"
 OVERPAID = "overpaid"
 REFUND_FAILED = "refund-failed"
+NOT_RECORDED = "not-recorded"
 KINDS = {
     ECS_REFUSED: "ECS refused it",
     STUCK: "Not reaching ECS",
     OVERPAID: "Paid more than was due",
     REFUND_FAILED: "Refund failed",
+    NOT_RECORDED: "Taken but not recorded",
 }
 
 # What a person can do about an item (the staff pages turn these into buttons).
@@ -141,9 +146,32 @@ def _overpayment_items(now: datetime) -> list[Item]:
     ]
 
 
+def _unrecorded_items() -> list[Item]:
+    """Money the provider took that we never recorded, as the latest run of each day found it."""
+    latest = ReconciliationRun.objects.values("day").annotate(latest=Max("id")).values_list("latest", flat=True)
+    found = ReconciliationItem.objects.filter(
+        run_id__in=list(latest), cls=Class.MISSING_IN_PENALTYPAY.value, resolved_at__isnull=True
+    ).select_related("run")
+    return [
+        Item(
+            NOT_RECORDED,
+            f"{NOT_RECORDED}:{item.key}",
+            item.run.finished_at or item.run.started_at,
+            f"the provider took it on {item.run.day:%-d %B %Y} ({item.detail}); we hold no record",
+            abs(item.provider_pence),
+            item.case_reference,
+            "",
+            "",
+            None,
+            (RESOLVE,),
+        )
+        for item in found
+    ]
+
+
 def open_exceptions(now: datetime | None = None, kind: str = "") -> list[Item]:
     now = now or timezone.now()
-    items = _outbox_items(now) + _refund_items() + _overpayment_items(now)
+    items = _outbox_items(now) + _refund_items() + _overpayment_items(now) + _unrecorded_items()
     if kind:
         items = [item for item in items if item.kind == kind]
     return sorted(items, key=lambda item: (item.since, item.key))
@@ -163,6 +191,16 @@ def resolve_refund_failure(refund_reference: str, *, by: str, note: str) -> Refu
     if done != 1:
         raise NothingToResolve("This refund is not a failure waiting for a person")
     return Refund.objects.get(reference=refund_reference)
+
+
+def resolve_unrecorded(key: str, *, by: str, note: str) -> int:
+    """A person dealt with money taken that we never recorded (every run that found it)."""
+    done = ReconciliationItem.objects.filter(
+        key=key, cls=Class.MISSING_IN_PENALTYPAY.value, resolved_at__isnull=True
+    ).update(resolved_by=by, resolved_at=timezone.now(), resolution_note=note.strip()[:500])
+    if not done:
+        raise NothingToResolve("This item is not waiting for a person")
+    return done
 
 
 def review_overpayment(case_reference: str, excess_pence: int, *, by: str, note: str) -> OverpaymentReview:

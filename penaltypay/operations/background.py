@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import timezone
 
 from penaltypay.adapters.factories import ecs_for_delivery, payment_provider
 from penaltypay.ecs.delivery import Policy
 from penaltypay.ecs.outbox_worker import OutboxWorker
 from penaltypay.exceptions.alerts import announce_new_exceptions
 from penaltypay.extract import drop_folder, importer
+from penaltypay.kernel.clock import LONDON
 from penaltypay.operations.jobs import exclusive_job
 from penaltypay.payments.ecs_sync import record_delivered
 from penaltypay.payments.recheck import recheck_payments
+from penaltypay.reconciliation.models import ReconciliationRun
+from penaltypay.reconciliation.run import reconcile_day
 
 log = logging.getLogger("penaltypay.worker")
+RECONCILE_RETRY = timedelta(minutes=30)
 
 
 def delivery_policy() -> Policy:
@@ -59,6 +65,42 @@ def run_recheck_pass() -> None:
     except Exception:
         log.exception("payment re-check pass failed")
     run_exceptions_pass()
+    run_reconcile_pass()
+
+
+def reconcile_if_due(now: datetime | None = None) -> ReconciliationRun | None:
+    """Each morning at RECONCILE_AT (Europe/London), reconcile yesterday: once a day across
+    every worker; an incomplete run is resumed every half hour until it completes."""
+    now = now or timezone.now()
+    local = now.astimezone(LONDON)
+    if local.time() < dt_time.fromisoformat(settings.RECONCILE_AT):
+        return None
+    day = local.date() - timedelta(days=1)
+    runs = ReconciliationRun.objects.filter(day=day, trigger="schedule")
+    if runs.exclude(status=ReconciliationRun.INCOMPLETE).exists():
+        return None
+    last = runs.first()
+    if last is not None and last.finished_at and last.finished_at > now - RECONCILE_RETRY:
+        return None
+    with exclusive_job("reconcile", lease=timedelta(minutes=30)) as mine:
+        if not mine:
+            return None
+        return reconcile_day(
+            day,
+            provider=payment_provider(),
+            ecs_factory=ecs_for_delivery,
+            trigger="schedule",
+            by="worker",
+            resume=last is not None,
+            now=now,
+        )
+
+
+def run_reconcile_pass() -> None:
+    try:
+        reconcile_if_due()
+    except Exception:
+        log.exception("reconciliation pass failed")
 
 
 def run_exceptions_pass() -> None:

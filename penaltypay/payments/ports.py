@@ -116,6 +116,7 @@ class ProviderPayment:
     # with immediate capture, the moment of payment.
     authorised_at: datetime | None = None
     moto: bool = False
+    case_reference: str = ""  # from our metadata, when the payment carries it
 
     @property
     def succeeded(self) -> bool:
@@ -128,6 +129,7 @@ class ProviderRefund:
     amount: int
     status: str  # submitted | success | error
     created_date: datetime
+    payment_id: str = ""  # in search results
 
 
 class PaymentProvider(Protocol):
@@ -157,6 +159,10 @@ class PaymentProvider(Protocol):
     def list_refunds(self, payment_id: str) -> list[ProviderRefund]: ...
 
     def get_refund(self, payment_id: str, refund_id: str) -> ProviderRefund: ...
+
+    def search_payments(self, from_date: datetime, to_date: datetime) -> list[ProviderPayment]: ...
+
+    def search_refunds(self, from_date: datetime, to_date: datetime) -> list[ProviderRefund]: ...
 
     def webhook_signature_valid(self, raw_body: bytes, signature: str | None) -> bool: ...
 

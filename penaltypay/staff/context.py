@@ -5,16 +5,19 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import reverse
 
-from penaltypay.staff.roles import ACCOUNTS, AUDIT, CASEWORK, EXCEPTIONS, OPERATIONS, roles_of
+from penaltypay.staff.roles import ACCOUNTS, AUDIT, CASEWORK, EXCEPTIONS, FINANCE, OPERATIONS, roles_of
 from penaltypay.staff.sessions import is_staff_path
 
 AREAS = [
     ("Search", "staff:search", CASEWORK),
     ("Phone payment", "staff:phone-payment", CASEWORK),
     ("Exceptions", "staff:exceptions", EXCEPTIONS),
+    ("Reconciliation", "staff:reconciliation", FINANCE),
+    ("Reports", "staff:reports", FINANCE),
     ("Outbox", "staff:outbox", OPERATIONS),
     ("Extract imports", "staff:extract-imports", OPERATIONS),
     ("Staff accounts", "staff:accounts", ACCOUNTS),
+    ("Feedback", "staff:feedback", ACCOUNTS),
     ("Audit log", "staff:audit", AUDIT),
 ]
 

@@ -14,6 +14,7 @@ from penaltypay.ecs.outbox import NotAnException, requeue_exception, resolve_exc
 from penaltypay.exceptions.queue import (
     ECS_REFUSED,
     KINDS,
+    NOT_RECORDED,
     OVERPAID,
     REFUND_FAILED,
     STUCK,
@@ -22,6 +23,7 @@ from penaltypay.exceptions.queue import (
     counts,
     open_exceptions,
     resolve_refund_failure,
+    resolve_unrecorded,
     review_overpayment,
 )
 from penaltypay.payments.models import Payment
@@ -99,6 +101,8 @@ def act(request: HttpRequest) -> HttpResponse:
             (requeue_exception if action == "retry" else resolve_exception)(item.outbox_event or 0, by=by, note=note)
         elif item.kind == REFUND_FAILED:
             resolve_refund_failure(item.refund_reference, by=by, note=note)
+        elif item.kind == NOT_RECORDED:
+            resolve_unrecorded(item.key.split(":", 1)[1], by=by, note=note)
         else:
             review_overpayment(item.case_reference, item.money_pence, by=by, note=note)
     except (NotAnException, NothingToResolve):

@@ -34,6 +34,7 @@ CASEWORK = {Role.AGENT, Role.FINANCE, Role.SUPERVISOR}  # case and payment pages
 OPERATIONS = {Role.SUPPORT, Role.SUPERVISOR}
 REFUNDS = {Role.FINANCE, Role.SUPERVISOR}  # ask for and decide refunds (never one's own)
 EXCEPTIONS = {Role.FINANCE, Role.SUPPORT, Role.SUPERVISOR}  # the exceptions queue
+FINANCE = {Role.FINANCE, Role.SUPERVISOR}  # reconciliation, reports
 ACCOUNTS = {Role.SUPERVISOR}
 AUDIT = {Role.AUDITOR}
 ANY_STAFF = set(Role)

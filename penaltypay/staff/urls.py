@@ -11,7 +11,9 @@ from penaltypay.staff import (
     exception_views,
     ops_views,
     phone_views,
+    reconciliation_views,
     refund_views,
+    report_views,
     views,
 )
 
@@ -34,6 +36,12 @@ urlpatterns = [
     path("phone-payments/return/<uuid:payment_id>", phone_views.phone_payment_return, name="phone-payment-return"),
     path("exceptions", exception_views.exceptions, name="exceptions"),
     path("exceptions/act", exception_views.act, name="exceptions-act"),
+    path("reconciliation", reconciliation_views.runs, name="reconciliation"),
+    path("reconciliation/<int:pk>", reconciliation_views.run, name="reconciliation-run"),
+    path("reconciliation/<int:pk>.csv", reconciliation_views.run_csv, name="reconciliation-csv"),
+    path("reports", report_views.reports, name="reports"),
+    path("reports.csv", report_views.reports_csv, name="reports-csv"),
+    path("feedback", report_views.feedback, name="feedback"),
     path("outbox", ops_views.outbox, name="outbox"),
     path("outbox/<int:event_id>", ops_views.outbox_exception, name="outbox-exception"),
     path("extract-imports", ops_views.extract_imports, name="extract-imports"),

@@ -32,6 +32,12 @@ EXPECTED_READERS = {
     "refund-decision": {Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "exceptions": {Role.FINANCE, Role.SUPPORT, Role.SUPERVISOR, Role.AUDITOR},
     "exceptions-act": {Role.FINANCE, Role.SUPPORT, Role.SUPERVISOR, Role.AUDITOR},
+    "reconciliation": {Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
+    "reconciliation-run": {Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
+    "reconciliation-csv": {Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
+    "reports": {Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
+    "reports-csv": {Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
+    "feedback": {Role.SUPERVISOR, Role.AUDITOR},
     "outbox": {Role.SUPPORT, Role.SUPERVISOR, Role.AUDITOR},
     "outbox-exception": {Role.SUPPORT, Role.SUPERVISOR, Role.AUDITOR},
     "extract-imports": {Role.SUPPORT, Role.SUPERVISOR, Role.AUDITOR},
@@ -116,6 +122,9 @@ def objects():
         reason="other",
         requested_by="someone",
     )
+    from penaltypay.reconciliation.models import ReconciliationRun
+
+    ReconciliationRun.objects.create(day=timezone.localdate(), started_at=timezone.now(), trigger="command")
     run = ExtractImport.objects.create(file_name="ECSX_20261128_000001.dat", started_at=timezone.now())
     make_staff("someone-else", Role.AGENT)
     return {
