@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Branch coverage the suites must reach together (SQLite + PostgreSQL): the floor CI enforces.
 COVERAGE_FLOOR := 90
 
-.PHONY: install run test check services test-sqlite test-postgres coverage chromium clean
+.PHONY: install run test check services test-sqlite test-postgres coverage chromium clean openapi
 
 install: $(VENV)/.installed node_modules/.installed $(CSS) chromium
 
@@ -81,3 +81,8 @@ coverage:
 
 clean:
 	rm -rf $(VENV) node_modules var build .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+
+# The committed OpenAPI document of /api/v1 (CI fails when the code and the copy differ, and
+# on any change that would break v1's clients: tests/api/test_openapi.py).
+openapi: $(VENV)/.installed
+	PENALTYPAY_ENV=test $(BIN)/python -c "import json, django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'penaltypay.settings'); django.setup(); from penaltypay.api.v1 import api; open('docs/api/openapi-v1.json', 'w').write(json.dumps(api.get_openapi_schema(), indent=2, sort_keys=True) + '\\n')"

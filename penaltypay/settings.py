@@ -64,12 +64,14 @@ INSTALLED_APPS = [
     "penaltypay.web",
     "penaltypay.citizen",
     "penaltypay.staff",
+    "penaltypay.api",
     "penaltypay.operations",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "penaltypay.security.ContentSecurityPolicyMiddleware",
+    "penaltypay.api.middleware.ApiBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Django's session middleware, with the back office's own cookie (penaltypay.staff.sessions).
     "penaltypay.staff.sessions.SessionMiddleware",
@@ -240,6 +242,11 @@ RECONCILE_ECS_CONCURRENCY = int(os.environ.get("RECONCILE_ECS_CONCURRENCY", "24"
 # running cost, in pence.
 KPI_PROVIDER_FEE_PENCE = int(os.environ.get("KPI_PROVIDER_FEE_PENCE", "20"))
 KPI_MONTHLY_RUNNING_COST_PENCE = int(os.environ.get("KPI_MONTHLY_RUNNING_COST_PENCE", "0"))
+# The REST API (docs/api.md): the largest body it reads.
+API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", "16384"))
+# Payments younger than this are not listed yet (their transactions may still be committing
+# out of order; a cursor must never pass one that is not visible yet).
+API_LIST_SETTLE_SECONDS = float(os.environ.get("API_LIST_SETTLE_SECONDS", "5"))
 # Where new money exceptions are announced (blank: nobody is emailed; the metric still counts).
 EXCEPTIONS_NOTIFY_EMAIL = os.environ.get("EXCEPTIONS_NOTIFY_EMAIL", "")
 # A payment or refund still not in ECS after this long is on the exceptions queue.

@@ -1,5 +1,7 @@
 from django.urls import include, path
 
+from penaltypay.api import docs as api_docs
+from penaltypay.api.v1 import api as api_v1
 from penaltypay.citizen import views as citizen_views
 from penaltypay.operations import views as operations_views
 from penaltypay.webhooks import views as webhook_views
@@ -10,6 +12,8 @@ urlpatterns = [
     path("healthz", operations_views.liveness, name="liveness"),
     path("readyz", operations_views.readiness, name="readiness"),
     path("staff/", include("penaltypay.staff.urls")),
+    path("api/v1/docs", api_docs.docs, name="api-docs"),
+    path("api/v1/", api_v1.urls),
     path("metrics", operations_views.metrics, name="metrics"),
     path("robots.txt", citizen_views.robots),
 ]

@@ -14,6 +14,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from penaltypay import ratelimits as ratelimit
 from penaltypay.adapters.factories import ecs_for_lookups, payment_provider
 from penaltypay.cases.domain import (
     CASE_TYPE_NAMES,
@@ -24,7 +25,6 @@ from penaltypay.cases.domain import (
 )
 from penaltypay.cases.lookup import LookupOutcome, find_case
 from penaltypay.cases.store import local_case
-from penaltypay.citizen import ratelimit
 from penaltypay.citizen.forms import FeedbackForm, FindPenaltyForm, ReceiptEmailForm
 from penaltypay.kernel.security_events import CARD_PAGE_REFUSED, PAYMENT_PAGE_OTHER_SESSION, security_event
 from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable, start_payment

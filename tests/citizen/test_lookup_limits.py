@@ -11,7 +11,7 @@ import pytest
 from django.db import connections
 from django.test import Client
 
-from penaltypay.citizen import ratelimit
+from penaltypay import ratelimits as ratelimit
 from penaltypay.kernel.metrics import SECURITY_EVENTS
 from penaltypay.security import group_address
 

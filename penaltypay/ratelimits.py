@@ -1,4 +1,4 @@
-"""Rate limits for penalty look-ups, counted atomically before the look-up.
+"""Rate limits shared by the keepers' pages and the API, counted atomically before the work is done.
 
 Two fixed-window limits, in the cache (Redis in production: every process shares them,
 and production refuses to start without it):
@@ -87,6 +87,17 @@ def reserve_lookup(address: str, reference: str) -> Reservation | Limited:
         _incr(reference_key, timeout, by=-1)  # refused before asking ECS: not a failed look-up
         return _limited(address, reference, remaining, "reference")
     return Reservation(address, reference, reference_key)
+
+
+def reserve_reference(caller: str, reference: str) -> Reservation | Limited:
+    """The per-reference limit alone, for a machine client (it has its own rate limit
+    instead of a per-address one): `caller` names it in the security events."""
+    start, remaining = _window()
+    reference_key = f"ratelimit:lookup:reference:{reference}:{start}"
+    if _incr(reference_key, remaining + 5) > settings.LOOKUP_RATE_LIMIT_PER_REFERENCE:
+        _incr(reference_key, remaining + 5, by=-1)
+        return _limited(caller, reference, remaining, "reference")
+    return Reservation(caller, reference, reference_key)
 
 
 def _limited(address: str, reference: str, remaining: int, limit: str) -> Limited:

@@ -1,0 +1,94 @@
+"""The API's request and response bodies (pydantic, via django-ninja): the OpenAPI document
+is generated from these. Requests refuse unknown fields."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+
+class Strict(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LookupIn(Strict):
+    reference: str = Field(min_length=1, max_length=50, description="The 8-digit penalty reference (spaces allowed)")
+    registration: str = Field(min_length=1, max_length=50, description="The vehicle registration number")
+
+
+class AmountDue(Schema):
+    total_pence: int
+    penalty_pence: int
+    reduced: bool = Field(description="True while the reduced penalty applies")
+    arrears_pence: int
+    already_paid_pence: int
+
+
+class CaseOut(Schema):
+    reference: str
+    case_type: str
+    case_type_name: str
+    registration: str
+    vehicle_make: str
+    vehicle_colour: str
+    status: str
+    reduction_deadline: date | None
+    pay_by_date: date
+    amount_due: AmountDue
+    payable: bool
+    not_payable_reason: str | None = Field(description="Why it cannot be paid now, when it cannot")
+
+
+class PaymentIn(Strict):
+    reference: str = Field(min_length=1, max_length=50)
+    registration: str = Field(min_length=1, max_length=50)
+    email: str | None = Field(default=None, max_length=254, description="For the receipt")
+    return_url: str = Field(min_length=1, max_length=2000, description="Where the provider sends the payer back")
+    language: Literal["en", "cy"] = "en"
+
+
+class RefundOut(Schema):
+    refund_reference: str
+    amount_pence: int
+    status: str
+    requested_at: datetime
+    finished_at: datetime | None
+
+
+class EcsOut(Schema):
+    status: Literal["not_queued", "queued", "sent", "exception", "resolved"]
+    recorded_at: datetime | None
+
+
+class PaymentOut(Schema):
+    payment_reference: str
+    case_reference: str
+    status: str
+    amount_pence: int
+    channel: str
+    created_at: datetime
+    finished_at: datetime | None
+    next_url: str | None = Field(description="The provider's card page, for the payer only; while in progress")
+    ecs: EcsOut
+    refunds: list[RefundOut]
+
+
+class PaymentPage(Schema):
+    items: list[PaymentOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page, or keep it to poll for newer payments later "
+        "(null only when nothing was listed yet)"
+    )
+    has_more: bool = Field(description="More payments are ready now: fetch the next page at once")
+
+
+class ProblemOut(Schema):
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict] | None = None
