@@ -10,9 +10,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Branch coverage the suites must reach together (SQLite + PostgreSQL): the floor CI enforces.
 COVERAGE_FLOOR := 90
 
-.PHONY: install run test check services test-sqlite test-postgres coverage chromium clean openapi
+.PHONY: install run test check services test-sqlite test-postgres coverage chromium clean openapi messages
 
-install: $(VENV)/.installed node_modules/.installed $(CSS) chromium
+WELSH := penaltypay/locale/cy/LC_MESSAGES/django
+install: $(VENV)/.installed node_modules/.installed $(CSS) $(WELSH).mo chromium
 
 # The product (penaltypay) and, beside it, the local stand-ins (a separate distribution a
 # production install never contains); then the tools for tests and checks.
@@ -29,6 +30,20 @@ node_modules/.installed: package.json package-lock.json
 # GOV.UK Frontend's Sass, compiled with our assets path (the precompiled CSS expects /assets/).
 $(CSS): penaltypay/web/assets/app.scss node_modules/.installed
 	npx --no-install sass --load-path=node_modules --style=compressed --no-source-map --quiet-deps $< $@
+
+# The Welsh translations (Babel: pure Python, no system gettext needed).
+$(WELSH).mo: $(WELSH).po $(VENV)/.installed
+	$(BIN)/pybabel compile --domain django --directory penaltypay/locale --locale cy --statistics
+
+# After changing a translatable string: extract every string the keeper's pages use, then
+# merge them into the Welsh catalogue (new ones arrive empty; the test suite fails until
+# each has its Welsh).
+messages: $(VENV)/.installed
+	mkdir -p build
+	$(BIN)/pybabel extract --mapping-file babel.cfg --keywords gettext_noop --keywords gettext_lazy \
+	  --no-location --sort-output --omit-header --output-file build/messages.pot .
+	$(BIN)/pybabel update --input-file build/messages.pot --domain django --output-dir penaltypay/locale \
+	  --locale cy --no-fuzzy-matching --ignore-obsolete --width 100
 
 # Browser tests drive Debian's Chromium (a downloaded browser cannot be fetched here).
 chromium:
@@ -49,7 +64,8 @@ PRODUCTION_CHECK_ENV := PENALTYPAY_ENV=production DATABASE_URL=postgres://penalt
   PAY_API_KEY=check-only PAY_WEBHOOK_SECRET=check-only-secret ALLOWED_HOSTS=pay-penalty.service.gov.uk \
   PUBLIC_BASE_URL=https://pay-penalty.service.gov.uk ECS_URL=https://ecs.internal/ecs/v1 \
   PAY_API_URL=https://publicapi.payments.service.gov.uk PAY_CARD_ORIGIN=https://card.payments.service.gov.uk \
-  NOTIFY_API_KEY=check-only NOTIFY_RECEIPT_TEMPLATE_ID=check-only NOTIFY_REFUND_TEMPLATE_ID=check-only
+  NOTIFY_API_KEY=check-only NOTIFY_RECEIPT_TEMPLATE_ID=check-only NOTIFY_REFUND_TEMPLATE_ID=check-only \
+  NOTIFY_RECEIPT_TEMPLATE_ID_CY=check-only NOTIFY_REFUND_TEMPLATE_ID_CY=check-only
 
 # The house rules: import contracts, lint and format, types, migrations in step with models,
 # and Django's deployment checks on production settings (warnings fail too).

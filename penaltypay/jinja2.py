@@ -16,31 +16,17 @@ from jinja2 import (
 
 from penaltypay.kernel.clock import LONDON
 from penaltypay.kernel.money import format_pence
+from penaltypay.web.formats import long_date
+from penaltypay.web.language import language_url
 
 
 def _url(name: str, *args, **kwargs) -> str:
     return reverse(name, args=args or None, kwargs=kwargs or None)
 
 
-def _london_date(value) -> str:
-    """'14 December 2026' — GOV.UK style, no leading zero."""
-    if value is None:
-        return ""
-    months = [
-        gettext("January"),
-        gettext("February"),
-        gettext("March"),
-        gettext("April"),
-        gettext("May"),
-        gettext("June"),
-        gettext("July"),
-        gettext("August"),
-        gettext("September"),
-        gettext("October"),
-        gettext("November"),
-        gettext("December"),
-    ]
-    return f"{value.day} {months[value.month - 1]} {value.year}"
+def _london_clock(value) -> str:
+    """'06:00': the time of an instant in Europe/London, 24-hour (the same in Welsh)."""
+    return value.astimezone(LONDON).strftime("%H:%M") if value else ""
 
 
 def _london_time(value) -> str:
@@ -69,9 +55,11 @@ def environment(**options) -> Environment:
             "url": _url,
             "static": static,
             "get_language": translation.get_language,
+            "language_url": language_url,
         }
     )
     env.filters["pence"] = format_pence
-    env.filters["long_date"] = _london_date
+    env.filters["long_date"] = long_date
     env.filters["london_time"] = _london_time
+    env.filters["london_clock"] = _london_clock
     return env

@@ -82,10 +82,15 @@ def problems(s: Mapping[str, Any]) -> list[str]:
     }
     if s["NOTIFY_API_KEY"]:
         urls["NOTIFY_BASE_URL"] = s["NOTIFY_BASE_URL"]
-        if not s["NOTIFY_RECEIPT_TEMPLATE_ID"]:
-            found.append("NOTIFY_RECEIPT_TEMPLATE_ID must be set with NOTIFY_API_KEY")
-        if not s["NOTIFY_REFUND_TEMPLATE_ID"]:
-            found.append("NOTIFY_REFUND_TEMPLATE_ID must be set with NOTIFY_API_KEY")
+        # One template per email per language: a Welsh keeper gets Welsh email.
+        for name in (
+            "NOTIFY_RECEIPT_TEMPLATE_ID",
+            "NOTIFY_REFUND_TEMPLATE_ID",
+            "NOTIFY_RECEIPT_TEMPLATE_ID_CY",
+            "NOTIFY_REFUND_TEMPLATE_ID_CY",
+        ):
+            if not s[name]:
+                found.append(f"{name} must be set with NOTIFY_API_KEY")
         if s["EXCEPTIONS_NOTIFY_EMAIL"] and not s["NOTIFY_TEAM_TEMPLATE_ID"]:
             found.append("NOTIFY_TEAM_TEMPLATE_ID must be set with NOTIFY_API_KEY and EXCEPTIONS_NOTIFY_EMAIL")
     elif any(f".{lossy}." in s["EMAIL_BACKEND"] for lossy in LOSSY_EMAIL_BACKENDS):

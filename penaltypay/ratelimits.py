@@ -80,7 +80,10 @@ def address_hash(address: str) -> str:
 def reserve_lookup(address: str, reference: str) -> Reservation | Limited:
     start, remaining = _window()
     timeout = remaining + 5
-    if _incr(f"ratelimit:lookup:address:{address}:{start}", timeout) > settings.LOOKUP_RATE_LIMIT_PER_ADDRESS:
+    if (
+        _incr(f"ratelimit:lookup:address:{address_hash(address)}:{start}", timeout)
+        > settings.LOOKUP_RATE_LIMIT_PER_ADDRESS
+    ):
         return _limited(address, reference, remaining, "address")
     reference_key = f"ratelimit:lookup:reference:{reference}:{start}"
     if _incr(reference_key, timeout) > settings.LOOKUP_RATE_LIMIT_PER_REFERENCE:
@@ -133,4 +136,4 @@ def allow_feedback(address: str) -> bool:
     """At most FEEDBACK_PER_HOUR feedback forms an hour from one address (IPv6 per /64),
     counted atomically like the look-ups."""
     hour = int(time.time()) // 3600
-    return _incr(f"ratelimit:feedback:{address}:{hour}", timeout=3600) <= FEEDBACK_PER_HOUR
+    return _incr(f"ratelimit:feedback:{address_hash(address)}:{hour}", timeout=3600) <= FEEDBACK_PER_HOUR

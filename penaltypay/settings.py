@@ -75,7 +75,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Django's session middleware, with the back office's own cookie (penaltypay.staff.sessions).
     "penaltypay.staff.sessions.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # English or Welsh for the keeper (session, then browser); English elsewhere.
+    "penaltypay.web.language.LanguageMiddleware",
+    "penaltypay.citizen.info.MaintenanceMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -140,6 +142,7 @@ SESSION_COOKIE_AGE = 30 * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_AGE = None  # ends with the browser, as the cookies page says
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
@@ -223,6 +226,9 @@ NOTIFY_API_KEY = os.environ.get("NOTIFY_API_KEY", "")
 NOTIFY_BASE_URL = os.environ.get("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
 NOTIFY_RECEIPT_TEMPLATE_ID = os.environ.get("NOTIFY_RECEIPT_TEMPLATE_ID", "")
 NOTIFY_REFUND_TEMPLATE_ID = os.environ.get("NOTIFY_REFUND_TEMPLATE_ID", "")
+# The Welsh templates (receipts and refund emails go in the language the keeper used).
+NOTIFY_RECEIPT_TEMPLATE_ID_CY = os.environ.get("NOTIFY_RECEIPT_TEMPLATE_ID_CY", "")
+NOTIFY_REFUND_TEMPLATE_ID_CY = os.environ.get("NOTIFY_REFUND_TEMPLATE_ID_CY", "")
 # The receipt sender (a penaltypay.payments.ports.ReceiptSender): Notify when it is configured.
 RECEIPT_SENDER = os.environ.get(
     "RECEIPT_SENDER",
@@ -339,3 +345,15 @@ if PRODUCTION:
         raise ImproperlyConfigured(
             f"PENALTYPAY_ENV={ENVIRONMENT!r} is production, and production refuses to start: " + "; ".join(_problems)
         )
+
+# Planned maintenance: the keeper's pages that start a payment show "service unavailable"
+# (503); payments already on the card page still complete (penaltypay.citizen.info).
+MAINTENANCE_MODE = os.environ.get("MAINTENANCE_MODE", "0") == "1"
+MAINTENANCE_UNTIL = os.environ.get("MAINTENANCE_UNTIL", "")  # e.g. 2026-11-29T06:00 (Europe/London)
+
+# How long personal data is kept (UK GDPR storage limitation). The privacy notice shows
+# these figures; `penaltypay purge` applies them.
+RETENTION_RECEIPT_EMAIL_DAYS = int(os.environ.get("RETENTION_RECEIPT_EMAIL_DAYS", "90"))
+RETENTION_WEBHOOK_DAYS = int(os.environ.get("RETENTION_WEBHOOK_DAYS", "30"))
+RETENTION_CLOSED_CASE_DAYS = int(os.environ.get("RETENTION_CLOSED_CASE_DAYS", "730"))
+RETENTION_MONEY_YEARS = int(os.environ.get("RETENTION_MONEY_YEARS", "7"))

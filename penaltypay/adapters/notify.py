@@ -12,38 +12,51 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 from notifications_python_client.notifications import NotificationsAPIClient
 
 from penaltypay.cases.domain import CASE_TYPE_NAMES
-from penaltypay.kernel.clock import LONDON
 from penaltypay.kernel.money import format_pence
+from penaltypay.web.formats import long_date, long_date_time
 
 log = logging.getLogger(__name__)
 
 
 def receipt_values(payment: Any) -> dict[str, str]:
-    """What a receipt says: the same fields for Notify's template and our own."""
-    paid_at = (payment.authorised_at or timezone.now()).astimezone(LONDON)
-    return {
-        "payment_reference": payment.reference,
-        "penalty_reference": payment.case_reference,
-        "penalty_type": CASE_TYPE_NAMES.get(payment.case_type, "penalty"),
-        "amount": format_pence(payment.amount_pence),
-        "paid_at": paid_at.strftime("%-d %B %Y at %-I:%M%p").replace("AM", "am").replace("PM", "pm"),
-    }
+    """What a receipt says, in the keeper's language: the same fields for Notify's template
+    and our own."""
+    with translation.override(_language(payment)):
+        return {
+            "payment_reference": payment.reference,
+            "penalty_reference": payment.case_reference,
+            "penalty_type": gettext(CASE_TYPE_NAMES.get(payment.case_type, "penalty")),
+            "amount": format_pence(payment.amount_pence),
+            "paid_at": long_date_time(payment.authorised_at or timezone.now()),
+            "paid_with": payment.wallet_type or "",
+        }
 
 
 def refund_values(refund: Any) -> dict[str, str]:
-    """What a refund email says."""
+    """What a refund email says, in the keeper's language."""
     payment = refund.payment
-    at = (refund.finished_at or timezone.now()).astimezone(LONDON)
-    return {
-        "refund_reference": refund.reference,
-        "payment_reference": payment.reference,
-        "penalty_reference": payment.case_reference,
-        "amount": format_pence(refund.amount_pence),
-        "refunded_at": at.strftime("%-d %B %Y"),
-    }
+    with translation.override(_language(payment)):
+        return {
+            "refund_reference": refund.reference,
+            "payment_reference": payment.reference,
+            "penalty_reference": payment.case_reference,
+            "amount": format_pence(refund.amount_pence),
+            "refunded_at": long_date(refund.finished_at or timezone.now()),
+        }
+
+
+def _language(payment: Any) -> str:
+    return "cy" if payment.language == "cy" else "en"
+
+
+def _template(english: str, welsh: str, payment: Any) -> str:
+    """One Notify template per language; Welsh falls back to English only where no Welsh
+    template is configured (refused in production)."""
+    return welsh if _language(payment) == "cy" and welsh else english
 
 
 class NotifyReceipts:
@@ -52,7 +65,7 @@ class NotifyReceipts:
     def send_payment_receipt(self, payment: Any) -> None:
         NotificationsAPIClient(settings.NOTIFY_API_KEY, base_url=settings.NOTIFY_BASE_URL).send_email_notification(
             email_address=payment.email,
-            template_id=settings.NOTIFY_RECEIPT_TEMPLATE_ID,
+            template_id=_template(settings.NOTIFY_RECEIPT_TEMPLATE_ID, settings.NOTIFY_RECEIPT_TEMPLATE_ID_CY, payment),
             personalisation=receipt_values(payment),
             reference=payment.reference,
         )
@@ -60,7 +73,9 @@ class NotifyReceipts:
     def send_refund_confirmation(self, refund: Any) -> None:
         NotificationsAPIClient(settings.NOTIFY_API_KEY, base_url=settings.NOTIFY_BASE_URL).send_email_notification(
             email_address=refund.payment.email,
-            template_id=settings.NOTIFY_REFUND_TEMPLATE_ID,
+            template_id=_template(
+                settings.NOTIFY_REFUND_TEMPLATE_ID, settings.NOTIFY_REFUND_TEMPLATE_ID_CY, refund.payment
+            ),
             personalisation=refund_values(refund),
             reference=refund.reference,
         )
@@ -71,7 +86,7 @@ class EmailReceipts:
 
     def send_payment_receipt(self, payment: Any) -> None:
         values = receipt_values(payment)
-        with translation.override(payment.language or "en"):
+        with translation.override(_language(payment)):
             subject = render_to_string("citizen/email/receipt_subject.txt", values).strip()
             body = render_to_string("citizen/email/receipt_body.txt", values)
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [payment.email])
@@ -79,7 +94,7 @@ class EmailReceipts:
 
     def send_refund_confirmation(self, refund: Any) -> None:
         values = refund_values(refund)
-        with translation.override(refund.payment.language or "en"):
+        with translation.override(_language(refund.payment)):
             subject = render_to_string("citizen/email/refund_subject.txt", values).strip()
             body = render_to_string("citizen/email/refund_body.txt", values)
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [refund.payment.email])

@@ -108,6 +108,7 @@ def payment_from_json(obj) -> ProviderPayment:
             refund_status=refunds.get("status") or None,
             authorised_at=_parse_time(submitted) if submitted else None,
             moto=obj.get("moto") is True,
+            wallet_type=card.get("wallet_type") or None,
             case_reference=str((obj.get("metadata") or {}).get("case_reference") or ""),
         )
     except (KeyError, TypeError, AttributeError) as exc:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from penaltypay.citizen import views
+from penaltypay.citizen import info, views
 
 app_name = "citizen"
 
@@ -13,4 +13,8 @@ urlpatterns = [
     path("pay/complete/<str:payment_id>", views.payment_complete, name="payment-complete"),
     path("start-again", views.start_again, name="start-again"),
     path("feedback", views.feedback, name="feedback"),
+    path("accessibility-statement", info.accessibility, name="accessibility"),
+    path("privacy", info.privacy, name="privacy"),
+    path("cookies", info.cookies, name="cookies"),
+    path("help", info.help_and_contact, name="help"),
 ]

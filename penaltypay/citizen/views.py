@@ -25,6 +25,8 @@ from penaltypay.cases.domain import (
 )
 from penaltypay.cases.lookup import LookupOutcome, find_case
 from penaltypay.cases.store import local_case
+from penaltypay.citizen import typed
+from penaltypay.citizen.confirmation import confirmation_proof, confirmation_shown
 from penaltypay.citizen.forms import FeedbackForm, FindPenaltyForm, ReceiptEmailForm
 from penaltypay.kernel.security_events import CARD_PAGE_REFUSED, PAYMENT_PAGE_OTHER_SESSION, security_event
 from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable, start_payment
@@ -35,6 +37,8 @@ from penaltypay.payments.queries import pending_paid_pence
 from penaltypay.payments.settlement import refresh_payment
 from penaltypay.reporting.record import give_feedback, note_lookup
 from penaltypay.security import card_page_allowed, client_address
+from penaltypay.web.language import SESSION_KEY as SESSION_LANGUAGE
+from penaltypay.web.language import keep_language
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +61,12 @@ def start(request):
 
 @require_http_methods(["GET", "POST"])
 def find_penalty(request):
+    shown = typed.switched(request, "find", FindPenaltyForm)
+    if shown is not None:
+        return render(request, "citizen/find.html", {"form": shown})
     form = FindPenaltyForm(request.POST or None)
+    if request.method == "POST":
+        typed.remember(request, "find", FindPenaltyForm)
     if request.method == "POST" and form.is_valid():
         reference = form.cleaned_data["reference"]
         vrm = form.cleaned_data["registration"]
@@ -136,6 +145,11 @@ def pay_now(request):
     context = _penalty_context(case, now)
     if context["reason"] is not None:
         return redirect("citizen:penalty")
+    shown = typed.switched(request, "pay", ReceiptEmailForm)
+    if shown is not None:
+        return render(request, "citizen/pay.html", {**context, "form": shown})
+    if request.method == "POST":
+        typed.remember(request, "pay", ReceiptEmailForm)
     form = ReceiptEmailForm(request.POST or None, initial={"email": request.session.get(SESSION_EMAIL, "")})
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
@@ -231,27 +245,45 @@ def payment_return(request, payment_id):
     return render(request, template, {"payment": payment})
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def payment_complete(request, payment_id):
-    payment = _payers_payment(request, payment_id)
-    if payment is None:
-        return _elsewhere(request)
+    if request.method == "POST":
+        # The language switch on the confirmation: the page again, in the other language,
+        # for the browser that was shown it in the last few minutes (the proof travels in
+        # the page's form, never in an address).
+        payment = _payment_or_404(payment_id)
+        if typed.SWITCH not in request.POST or not confirmation_shown(request.POST.get("receipt", ""), payment):
+            return _elsewhere(request)
+    else:
+        mine = _payers_payment(request, payment_id)
+        if mine is None:
+            return _elsewhere(request)
+        payment = mine
     if payment.state is not PaymentStatus.SUCCESS:
         return redirect("citizen:payment-return", payment_id=payment.id)
     response = render(
         request,
         "citizen/confirmation.html",
-        {"payment": payment, "case_type_name": CASE_TYPE_NAMES.get(payment.case_type, "penalty")},
+        {
+            "payment": payment,
+            "case_type_name": CASE_TYPE_NAMES.get(payment.case_type, "penalty"),
+            "receipt_proof": confirmation_proof(payment),
+        },
     )
     # Paid: the session has done its job. Ending it here means the page's details are not
-    # there for whoever uses this browser next (the receipt email keeps them).
+    # there for whoever uses this browser next (the receipt email keeps them); only the
+    # keeper's language stays.
+    language = request.session.get(SESSION_LANGUAGE, "")
     request.session.flush()
+    keep_language(request, language)
     return response
 
 
 @require_GET
 def start_again(request):
+    language = request.session.get(SESSION_LANGUAGE, "")
     request.session.flush()
+    keep_language(request, language)
     return redirect("citizen:find")
 
 
@@ -259,6 +291,12 @@ def start_again(request):
 def feedback(request):
     """The GOV.UK feedback pattern: how satisfied, and how we could improve; no personal data."""
     source = request.GET.get("from", "") if request.GET.get("from", "") in ("confirmation", "banner") else ""
+    shown = typed.switched(request, "feedback", FeedbackForm)
+    if shown is not None:
+        source = source or request.POST.get("source", "")[:20]
+        return render(request, "citizen/feedback.html", {"form": shown, "source": source})
+    if request.method == "POST":
+        typed.remember(request, "feedback", FeedbackForm)
     form = FeedbackForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         if not ratelimit.allow_feedback(client_address(request)):

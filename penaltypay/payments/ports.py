@@ -116,6 +116,7 @@ class ProviderPayment:
     # with immediate capture, the moment of payment.
     authorised_at: datetime | None = None
     moto: bool = False
+    wallet_type: str | None = None  # card_details.wallet_type: "Apple Pay" or "Google Pay"
     case_reference: str = ""  # from our metadata, when the payment carries it
 
     @property

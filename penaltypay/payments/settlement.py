@@ -71,6 +71,7 @@ def settle_payment(payment: Payment, remote: ports.ProviderPayment, *, source: s
             fields.update(
                 psp_reference=remote.provider_id or "",
                 card_brand=remote.card_brand or "",
+                wallet_type=remote.wallet_type or "",
                 card_last_four=remote.card_last_four or "",
                 authorised_at=remote.authorised_at or timezone.now(),
             )

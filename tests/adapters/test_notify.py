@@ -79,7 +79,38 @@ def test_receipt_goes_through_notify_when_configured(paid, fake_notify, settings
         "penalty_type": "late licensing penalty",
         "amount": "£40",
         "paid_at": "24 November 2026 at 2:05pm",
+        "paid_with": "",
     }
+
+
+def test_a_welsh_keeper_gets_the_welsh_template_with_welsh_values(paid, fake_notify, settings):
+    url, received = fake_notify
+    settings.NOTIFY_API_KEY = f"penaltypay_test-{uuid.uuid4()}-{uuid.uuid4()}"
+    settings.NOTIFY_BASE_URL = url
+    settings.NOTIFY_RECEIPT_TEMPLATE_ID = "f33517ff-2a88-4f6e-b855-c550268ce08a"
+    settings.NOTIFY_RECEIPT_TEMPLATE_ID_CY = "5a1f0c3e-7d42-4b8e-a1f6-2c9d3e4b5a60"
+    settings.RECEIPT_SENDER = "penaltypay.adapters.notify.NotifyReceipts"
+    Payment.objects.filter(pk=paid.pk).update(language="cy", wallet_type="Apple Pay")
+    paid.refresh_from_db()
+    receipt_sender().send_payment_receipt(paid)
+    body = received[0]["body"]
+    assert body["template_id"] == settings.NOTIFY_RECEIPT_TEMPLATE_ID_CY
+    assert body["personalisation"]["paid_at"] == "24 Tachwedd 2026 am 2:05pm"
+    assert body["personalisation"]["penalty_type"] == "cosb am drwyddedu’n hwyr"
+    assert body["personalisation"]["paid_with"] == "Apple Pay"
+
+
+def test_a_welsh_receipt_email_locally_is_all_welsh(paid, mailoutbox, settings):
+    settings.NOTIFY_API_KEY = ""
+    settings.RECEIPT_SENDER = "penaltypay.adapters.notify.EmailReceipts"
+    Payment.objects.filter(pk=paid.pk).update(language="cy")
+    paid.refresh_from_db()
+    receipt_sender().send_payment_receipt(paid)
+    mail = mailoutbox[0]
+    assert mail.subject == "Taliad wedi dod i law ar gyfer cosb 70000001"
+    assert "24 Tachwedd 2026 am 2:05pm" in mail.body and "Cyfeirnod y taliad" in mail.body
+    for english in ("Payment reference", "November", "We have received"):
+        assert english not in mail.body
 
 
 def test_receipt_is_an_email_locally(paid, mailoutbox, settings):

@@ -6,12 +6,25 @@ import re
 from datetime import date
 from pathlib import Path
 
+from django.utils import translation
+from django.utils.translation import gettext
 from playwright.sync_api import Page, expect
 
 # Sandbox test cards (docs/contracts/payment-provider/README.md).
 SUCCESS_CARD = "4444333322221111"
 DECLINED_CARD = "4000000000000002"
 ERROR_CARD = "4000000000000119"  # the provider fails: no money taken
+
+
+# The language the keeper's pages are being driven in: steps find labels and buttons by
+# their words in it (the Welsh from the same catalogue the pages use).
+LANGUAGE = {"code": "en"}
+
+
+def t(msgid: str, **values: str) -> str:
+    with translation.override(LANGUAGE["code"]):
+        text = gettext(msgid)
+    return text % values if values else text
 
 
 def start_and_find(page: Page, reference: str, registration: str) -> None:
@@ -25,12 +38,12 @@ def start_and_find(page: Page, reference: str, registration: str) -> None:
 def find(page: Page, reference: str, registration: str, *, navigate: bool = True) -> None:
     if navigate:
         page.goto("/find-your-penalty")
-    page.get_by_label("Penalty reference").fill(reference)
-    page.get_by_label("Vehicle registration number").fill(registration)
+    page.get_by_label(t("Penalty reference")).fill(reference)
+    page.get_by_label(t("Vehicle registration number")).fill(registration)
     # The answer is often the same URL (the form again, with errors): wait for the
     # new document itself, not for the URL to change.
     with page.expect_navigation():
-        page.get_by_role("button", name="Continue").click()
+        page.get_by_role("button", name=t("Continue"), exact=True).click()
 
 
 def continue_to_card_page(page: Page, provider, email: str = "keeper@example.com", amount: str = "£40") -> None:

@@ -18,10 +18,12 @@ from penaltypay.payments.models import Payment
 from tests.browser.journey import (
     DECLINED_CARD,
     ERROR_CARD,
+    LANGUAGE,
     SUCCESS_CARD,
     axe_violations,
     describe_violations,
     find,
+    t,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -50,8 +52,8 @@ def _at_pay_page(page, env):
 def _on_card_page(page, env):
     """Through our pages to the provider's; returns our payment."""
     _at_pay_page(page, env)
-    page.get_by_label("Email address for your receipt (optional)").fill("keeper@example.com")
-    page.get_by_role("button", name="Pay £40 now").click()
+    page.get_by_label(t("Email address for your receipt (optional)")).fill("keeper@example.com")
+    page.get_by_role("button", name=t("Pay %(amount)s now", amount="£40")).click()
     page.wait_for_url(env.provider.base_url + "/**")
     return Payment.objects.get()
 
@@ -80,7 +82,7 @@ def _with_errors(reach):
 
     def reach_and_check(page, env):
         reach(page, env)
-        expect(page.locator(".govuk-error-summary")).to_contain_text("There is a problem")
+        expect(page.locator(".govuk-error-summary")).to_contain_text(t("There is a problem"))
         expect(page.locator(".govuk-error-message").first).to_be_visible()
 
     return reach_and_check
@@ -88,16 +90,16 @@ def _with_errors(reach):
 
 def _pay_error(page, env):
     _at_pay_page(page, env)
-    page.get_by_label("Email address for your receipt (optional)").fill("not-an-email")
+    page.get_by_label(t("Email address for your receipt (optional)")).fill("not-an-email")
     with page.expect_navigation():
-        page.get_by_role("button", name="Pay £40 now").click()
+        page.get_by_role("button", name=t("Pay %(amount)s now", amount="£40")).click()
 
 
 def _provider_down(page, env):
     _at_pay_page(page, env)
     env.settings.PAY_API_URL = "http://127.0.0.1:9"  # nothing listens there
     with page.expect_navigation():
-        page.get_by_role("button", name="Pay £40 now").click()
+        page.get_by_role("button", name=t("Pay %(amount)s now", amount="£40")).click()
 
 
 def _too_many_attempts(page, env):
@@ -114,10 +116,10 @@ def _ecs_down(page, env):
 def _expired_form(page, env):
     page.goto("/find-your-penalty")
     page.context.clear_cookies()  # as if the session and CSRF cookie had expired
-    page.get_by_label("Penalty reference").fill("70000001")
-    page.get_by_label("Vehicle registration number").fill("AB12CDE")
+    page.get_by_label(t("Penalty reference")).fill("70000001")
+    page.get_by_label(t("Vehicle registration number")).fill("AB12CDE")
     with page.expect_navigation():
-        page.get_by_role("button", name="Continue").click()
+        page.get_by_role("button", name=t("Continue"), exact=True).click()
 
 
 def _payment_seen_from_another_browser(page, env):
@@ -132,7 +134,7 @@ PAGES = {
     "find": (lambda page, env: page.goto("/find-your-penalty"), "Find your penalty"),
     "find-field-errors": (_with_errors(lambda page, env: find(page, "", "")), "Find your penalty"),
     "find-not-found": (_with_errors(lambda page, env: find(page, "99999999", "AB12CDE")), "Find your penalty"),
-    "your-penalty": (_found, "You need to pay £40"),
+    "your-penalty": (_found, ("You need to pay %(amount)s", {"amount": "£40"})),
     "receipt-email": (_at_pay_page, "Email address for your receipt (optional)"),
     "receipt-email-error": (_with_errors(_pay_error), "Email address for your receipt (optional)"),
     "confirmation": (_come_back_after(lambda p, pid: p.complete(pid, SUCCESS_CARD)), "Payment complete"),
@@ -162,23 +164,88 @@ PAGES = {
 }
 
 
+def _feedback_error(page, env):
+    page.goto("/feedback")
+    with page.expect_navigation():
+        page.get_by_role("button", name=t("Send feedback")).click()
+
+
+def _maintenance(page, env):
+    env.settings.MAINTENANCE_MODE = True
+    page.goto("/find-your-penalty")
+
+
+PAGES.update(
+    {
+        "feedback": (lambda page, env: page.goto("/feedback"), "Give feedback on Pay a vehicle penalty"),
+        "feedback-error": (_with_errors(_feedback_error), "Give feedback on Pay a vehicle penalty"),
+        "help": (lambda page, env: page.goto("/help"), "Help and contact"),
+        "accessibility-statement": (
+            lambda page, env: page.goto("/accessibility-statement"),
+            "Accessibility statement for Pay a vehicle penalty",
+        ),
+        "privacy": (lambda page, env: page.goto("/privacy"), "Privacy notice"),
+        "cookies": (lambda page, env: page.goto("/cookies"), "Cookies"),
+        "maintenance": (_maintenance, "Sorry, the service is unavailable"),
+    }
+)
+
+# 400 % zoom of a 1280 x 1024 screen leaves 320 x 256 CSS pixels (WCAG 1.4.10); and a phone.
+NARROW = [{"width": 320, "height": 256}, {"width": 320, "height": 640}]
+
+OVERFLOW = """() => {
+    const width = document.documentElement.clientWidth;
+    const problems = [];
+    if (document.documentElement.scrollWidth > width) problems.push('the page scrolls sideways');
+    for (const el of document.querySelectorAll('body *')) {
+        if (el.closest('.govuk-visually-hidden, .govuk-skip-link, script, style, template')) continue;
+        const style = getComputedStyle(el);
+        if (style.display === 'none' || style.visibility === 'hidden') continue;
+        const box = el.getBoundingClientRect();
+        if (box.width && box.right > width + 1) problems.push('past the edge: ' + el.outerHTML.slice(0, 120));
+        const clipped = ['hidden', 'clip'].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1;
+        if (clipped) problems.push('cut off: ' + el.outerHTML.slice(0, 120));
+    }
+    return problems.slice(0, 10);
+}"""
+
+
+@pytest.fixture(params=["en", "cy"])
+def language(request):
+    LANGUAGE["code"] = request.param
+    yield request.param
+    LANGUAGE["code"] = "en"
+
+
 @pytest.mark.parametrize("name", list(PAGES))
-def test_page_has_no_accessibility_violations(
-    name, axe_page, live_server, reduced_case, put_case, provider, ecs, settings
+def test_page_is_accessible_in_each_language(
+    name, language, new_context, live_server, reduced_case, put_case, provider, ecs, settings
 ):
+    """axe-core finds nothing; one h1 and a GOV.UK title ("Error: " first when the page
+    shows errors); at 320 CSS px wide and at 400 % zoom nothing scrolls sideways or is cut off."""
+    # A Welsh keeper's browser asks for Welsh, and they chose it on the first page.
+    page = new_context(bypass_csp=True, locale="cy-GB" if language == "cy" else "en-GB").new_page()
+    page.goto(f"/?lang={language}")
     reach, heading = PAGES[name]
-    page = axe_page
     reach(page, Env(reduced_case, put_case, provider, ecs, settings))
     page.wait_for_load_state()
 
     # Make sure the scan is of the page we meant, not of wherever a step went wrong.
     assert page.url.startswith(live_server.url), f"not one of our pages: {page.url}"
+    assert page.locator("html").get_attribute("lang") == language
+    msgid, values = heading if isinstance(heading, tuple) else (heading, {})
     expect(page.locator("h1")).to_have_count(1)
-    expect(page.locator("h1")).to_have_text(heading)
-    assert page.title().strip(), "the page has an empty <title>"
+    expect(page.locator("h1")).to_have_text(t(msgid, **values))
+    title = page.title().strip()
+    assert title.endswith(f"– {t('Pay a vehicle penalty')} – GOV.UK"), title
+    shows_errors = page.locator(".govuk-error-summary").count() > 0
+    assert title.startswith(t("Error:")) == shows_errors, title
     assert page.locator("head > title").count() == 1
 
     violations = axe_violations(page)
     assert not violations, f"axe-core found {len(violations)} problem(s) on {page.url}:\n" + describe_violations(
         violations
     )
+    for size in NARROW:
+        page.set_viewport_size(size)
+        assert page.evaluate(OVERFLOW) == [], f"{name} at {size['width']}x{size['height']}"

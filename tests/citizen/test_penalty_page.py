@@ -13,7 +13,7 @@ from penaltypay.cases.domain import (
     PAID,
     PART_PAID,
 )
-from penaltypay.jinja2 import _london_date
+from penaltypay.web.formats import long_date as _london_date
 from tests.citizen.conftest import find
 
 pytestmark = pytest.mark.django_db

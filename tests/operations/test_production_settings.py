@@ -28,6 +28,8 @@ SAFE_PRODUCTION_ENV = {
     "NOTIFY_API_KEY": "live-notify-key",
     "NOTIFY_RECEIPT_TEMPLATE_ID": "f33517ff-2a88-4f6e-b855-c550268ce08a",
     "NOTIFY_REFUND_TEMPLATE_ID": "0b6e1b2c-4a0b-4f7e-9d55-2f7d8e6a1c11",
+    "NOTIFY_RECEIPT_TEMPLATE_ID_CY": "5a1f0c3e-7d42-4b8e-a1f6-2c9d3e4b5a60",
+    "NOTIFY_REFUND_TEMPLATE_ID_CY": "8e2d4c6b-1a3f-4e5d-9b7c-0f1e2d3c4b5a",
     "OPS_API_TOKEN": "t" * 20 + "0123456789abcdef",
 }
 _CLEARED = {*SAFE_PRODUCTION_ENV, "EMAIL_BACKEND", "PAY_WEBHOOK_SECRET_PREVIOUS", "DJANGO_SETTINGS_MODULE"}
@@ -80,6 +82,7 @@ def test_a_production_environment_name_runs_as_production():
         ({"PAY_WEBHOOK_SECRET": ""}, "PAY_WEBHOOK_SECRET"),
         ({"NOTIFY_RECEIPT_TEMPLATE_ID": ""}, "NOTIFY_RECEIPT_TEMPLATE_ID"),
         ({"NOTIFY_REFUND_TEMPLATE_ID": ""}, "NOTIFY_REFUND_TEMPLATE_ID"),
+        ({"NOTIFY_RECEIPT_TEMPLATE_ID_CY": ""}, "NOTIFY_RECEIPT_TEMPLATE_ID_CY"),
         ({"OPS_API_TOKEN": "too-short-a-token"}, "OPS_API_TOKEN"),
         ({"REDIS_URL": ""}, "REDIS_URL"),
         ({"DATABASE_URL": ""}, "PostgreSQL"),

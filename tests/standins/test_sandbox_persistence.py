@@ -64,7 +64,8 @@ def pay_on_card_page(next_url: str, card_number: str = CARD_NUMBER) -> requests.
     """The payer's browser: open the card page and submit a card."""
     page = requests.get(next_url)
     assert page.status_code == 200, page.text
-    action = lxml.html.fromstring(page.text).forms[0].action
+    (card_form,) = [f for f in lxml.html.fromstring(page.text).forms if "card_number" in f.fields]
+    action = card_form.action
     form = {
         "card_number": card_number,
         "expiry_month": "12",

@@ -54,8 +54,14 @@ def open_page(next_url: str) -> tuple[requests.Response, lxml.html.HtmlElement]:
     return response, lxml.html.fromstring(response.text)
 
 
+def page_form(page: lxml.html.HtmlElement, action_ends: str) -> lxml.html.FormElement:
+    """The page's form whose action ends so (the page has wallet, card and cancel forms)."""
+    (form,) = [f for f in page.forms if f.action.endswith(action_ends)]
+    return form
+
+
 def submit(next_url: str, page: lxml.html.HtmlElement, fields: dict) -> requests.Response:
-    action = page.forms[0].action
+    action = next(f.action for f in page.forms if "card_number" in f.fields)
     return requests.post(urljoin(next_url, action), data=fields, allow_redirects=False)
 
 
@@ -283,6 +289,9 @@ def test_opening_the_page_moves_the_payment_to_started(sandbox, http):
 def test_unknown_card_page_links_get_the_expired_page(sandbox):
     response = requests.get(f"{sandbox.base_url}/secure/made-up-token")
     assert response.status_code == 410
+    # It cannot know the payer's language: it says it in both.
+    assert "This payment link has expired" in response.text
+    assert '<div lang="cy">' in response.text and "ddolen dalu hon wedi dod i ben" in response.text
     posted = requests.post(f"{sandbox.base_url}/secure/made-up-token", data=card_form(), allow_redirects=False)
     assert posted.status_code == 410
 
@@ -354,7 +363,7 @@ def test_the_payer_can_cancel(sandbox, http):
     created = create(sandbox, http)
     link = created["_links"]["next_url"]["href"]
     _, page = open_page(link)
-    cancel_form = page.forms[1]
+    cancel_form = page_form(page, "/cancel")
     assert cancel_form.xpath(".//button")[0].text_content().strip() == "Cancel payment"
 
     response = requests.post(urljoin(link, cancel_form.action), allow_redirects=False)
@@ -970,3 +979,28 @@ def test_runs_as_its_own_process():
     finally:
         process.terminate()
         assert process.wait(timeout=5) == 0
+
+
+@pytest.mark.parametrize("button, wallet", [("apple-pay", "Apple Pay"), ("google-pay", "Google Pay")])
+def test_a_test_wallet_pays_without_card_details_and_says_which(sandbox, http, button, wallet):
+    created = create(sandbox, http)
+    link = created["_links"]["next_url"]["href"]
+    _, page = open_page(link)
+    wallet_form = page_form(page, "/wallet")
+
+    paid = requests.post(urljoin(link, wallet_form.action), data={"wallet": button}, allow_redirects=False)
+
+    assert paid.status_code == 303
+    body = http.get(f"{sandbox.base_url}/v1/payments/{created['payment_id']}").json()
+    assert body["state"]["status"] == "success"
+    assert body["card_details"]["wallet_type"] == wallet
+    assert body["card_details"]["last_digits_card_number"] == "4242"
+
+
+def test_an_unknown_wallet_pays_nothing(sandbox, http):
+    created = create(sandbox, http)
+    link = created["_links"]["next_url"]["href"]
+    _, page = open_page(link)
+    again = requests.post(urljoin(link, page_form(page, "/wallet").action), data={"wallet": "bitcoin"})
+    assert again.status_code == 200
+    assert http.get(f"{sandbox.base_url}/v1/payments/{created['payment_id']}").json()["state"]["status"] == "started"

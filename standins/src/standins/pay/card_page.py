@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from standins.pay import pages
-from standins.pay.cards import check_card_form
+from standins.pay.cards import check_card_form, wallet_card
 from standins.pay.model import OUTCOME_LABELS, TEST_CARDS, Payment
 
 log = logging.getLogger("standins.pay")
@@ -24,14 +24,16 @@ class CardPages:
         return payment
 
     def _card_page(self, payment: Payment, token: str, errors=None, values=None) -> tuple[int, str, dict]:
+        labels = pages.outcome_labels(payment.language) or OUTCOME_LABELS
         cards = [
-            (number, f"{OUTCOME_LABELS[o]} ({b} {t})" if o == "success" else OUTCOME_LABELS[o])
+            (number, f"{labels[o]} ({b} {t})" if o == "success" else labels[o])
             for number, (b, t, o) in TEST_CARDS.items()
         ]
         html = pages.card_page(
             language=payment.language,
             form_action=f"/secure/{token}",
             cancel_action=f"/secure/{token}/cancel",
+            wallet_action=f"/secure/{token}/wallet",
             description=payment.description,
             amount=payment.amount,
             errors=errors,
@@ -41,7 +43,7 @@ class CardPages:
         return 200, html, {"Content-Security-Policy": pages.content_security_policy(payment.return_url)}
 
     @staticmethod
-    def _expired_page(language: str = "en") -> tuple[int, str, dict]:
+    def _expired_page(language: str | None = None) -> tuple[int, str, dict]:
         # Same answer for unknown, used and finished links: it says nothing about which.
         return 410, pages.expired_page(language=language), {"Content-Security-Policy": pages.content_security_policy()}
 
@@ -63,6 +65,19 @@ class CardPages:
             if card is None:
                 shown = {k: form.get(k, "") for k in ("expiry_month", "expiry_year", "cardholder_name")}
                 return self._card_page(payment, token, errors, shown)
+            self._authorise(payment, card)
+            return 303, None, {"Location": payment.return_url}
+
+    def page_wallet(self, token: str, wallet: str):
+        """The test Apple Pay / Google Pay button: paid at once from the wallet's card."""
+        with self._lock:
+            payment = self._page_payment(token)
+            if payment is None:
+                return self._expired_page()
+            self._open_page(payment, token)
+            card = wallet_card(wallet, self._now().date())
+            if card is None:
+                return self._card_page(payment, token)
             self._authorise(payment, card)
             return 303, None, {"Location": payment.return_url}
 

@@ -25,6 +25,17 @@ class CardOutcome:
     expiry: str  # MM/YY
     cardholder_name: str
     outcome: str  # success | declined | expired_card | incorrect_cvc | provider_error
+    wallet_type: str | None = None  # "Apple Pay" | "Google Pay": paid from a digital wallet
+
+
+# The test wallets: a tap pays with the wallet's own (test) card, no details typed.
+WALLETS = {"apple-pay": "Apple Pay", "google-pay": "Google Pay"}
+
+
+def wallet_card(wallet: str, today: date) -> CardOutcome | None:
+    if wallet not in WALLETS:
+        return None
+    return CardOutcome("Visa", "debit", "4242", f"12/{(today.year + 3) % 100:02d}", "", "success", WALLETS[wallet])
 
 
 def check_card_form(form: dict[str, str], today: date) -> tuple[dict[str, str], CardOutcome | None]:

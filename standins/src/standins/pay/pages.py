@@ -36,6 +36,10 @@ _TEXT = {
         "security_code_hint": "The last 3 digits on the back of the card. "
         "American Express cards have a 4-digit code on the front.",
         "pay": "Confirm payment",
+        "wallets": "Pay with a digital wallet",
+        "wallet_or": "Or enter your card details",
+        "apple_pay": "Pay with Apple Pay (test wallet)",
+        "google_pay": "Pay with Google Pay (test wallet)",
         "cancel": "Cancel payment",
         "problem": "There is a problem",
         "error_prefix": "Error:",
@@ -80,6 +84,10 @@ _TEXT = {
         "security_code_hint": "Y 3 digid olaf ar gefn y cerdyn. "
         "Mae gan gardiau American Express god 4 digid ar y blaen.",
         "pay": "Cadarnhau'r taliad",
+        "wallets": "Talu gyda waled ddigidol",
+        "wallet_or": "Neu rhowch fanylion eich cerdyn",
+        "apple_pay": "Talu gydag Apple Pay (waled prawf)",
+        "google_pay": "Talu gyda Google Pay (waled prawf)",
         "cancel": "Canslo'r taliad",
         "problem": "Mae problem wedi codi",
         "error_prefix": "Gwall:",
@@ -107,6 +115,20 @@ _TEXT = {
         },
     },
 }
+
+# The test cards' outcomes, in Welsh (English: model.OUTCOME_LABELS).
+_OUTCOMES_CY = {
+    "success": "Llwyddiant",
+    "declined": "Wedi'i wrthod",
+    "expired_card": "Wedi'i wrthod: cerdyn wedi dod i ben",
+    "incorrect_cvc": "Wedi'i wrthod: cod diogelwch anghywir",
+    "provider_error": "Gwall gan y darparwr, dim arian wedi'i gymryd",
+}
+
+
+def outcome_labels(language: str) -> dict[str, str] | None:
+    return _OUTCOMES_CY if language == "cy" else None
+
 
 # Form field name -> the id of the input an error message links to.
 FIELD_IDS = {
@@ -189,6 +211,7 @@ def card_page(
     language: str,
     form_action: str,
     cancel_action: str,
+    wallet_action: str = "",
     description: str,
     amount: int,
     errors: dict[str, str] | None = None,
@@ -241,13 +264,22 @@ def card_page(
         else ""
     )
 
+    wallets = (
+        f'<h2 class="heading-m">{escape(t["wallets"])}</h2>\n'
+        f'<form method="post" action="{escape(wallet_action)}" class="wallet-form">\n'
+        f'<button class="button button--wallet" type="submit" name="wallet" value="apple-pay">{escape(t["apple_pay"])}</button>\n'
+        f'<button class="button button--wallet" type="submit" name="wallet" value="google-pay">{escape(t["google_pay"])}</button>\n'
+        f'</form>\n<h2 class="heading-m">{escape(t["wallet_or"])}</h2>\n'
+        if wallet_action
+        else ""
+    )
     main = f"""{summary}<h1>{escape(t["title"])}</h1>
 <h2 class="visually-hidden">{escape(t["summary"])}</h2>
 <dl class="summary">
 <div class="summary__row"><dt>{escape(t["paying_for"])}</dt><dd>{escape(description)}</dd></div>
 <div class="summary__row"><dt>{escape(t["amount"])}</dt><dd class="summary__amount">{escape(format_amount(amount))}</dd></div>
 </dl>
-<form method="post" action="{escape(form_action)}" novalidate autocomplete="on">
+{wallets}<form method="post" action="{escape(form_action)}" novalidate autocomplete="on">
 <div class="{group_class("card_number")}">
 <label class="label" for="card-number">{escape(t["card_number"])}</label>
 <p class="hint" id="card-number-hint">{escape(t["card_number_hint"])}</p>
@@ -287,16 +319,23 @@ def card_page(
     return _layout(language, t["title"], main)
 
 
-def expired_page(*, language: str = "en") -> str:
+def expired_page(*, language: str | None = None) -> str:
     """Shown for unknown, used and finished links alike, so it reveals nothing about
-    a payment; no link back, because an unknown token has no service to go back to."""
-    t = _t(language)
+    a payment; no link back, because an unknown token has no service to go back to.
+    An unknown link has no language: it is said in English and in Welsh."""
+    t = _t(language or "en")
     main = (
         f"<h1>{escape(t['expired_title'])}</h1>\n"
         f"<p>{escape(t['expired_body'])}</p>\n"
         f"<p>{escape(t['expired_next'])}</p>\n"
     )
-    return _layout(language, t["expired_title"], main)
+    if language is None:
+        cy = _TEXT["cy"]
+        main += (
+            f'<div lang="cy">\n<h2>{escape(cy["expired_title"])}</h2>\n'
+            f"<p>{escape(cy['expired_body'])}</p>\n<p>{escape(cy['expired_next'])}</p>\n</div>\n"
+        )
+    return _layout(language or "en", t["expired_title"], main)
 
 
 STYLESHEET = """\
@@ -356,6 +395,10 @@ h1 { font-size: 2rem; line-height: 1.1; margin: 0 0 30px; }
 .button--secondary { color: #0b0c0c; background: #f3f2f1; box-shadow: 0 2px 0 #929191; }
 .button--secondary:hover { background: #dbdad9; }
 .cancel-form { margin: 0 0 30px; }
+.heading-m { font-size: 1.5rem; margin: 0 0 15px; }
+.wallet-form { margin: 0 0 10px; }
+.button--wallet { display: block; width: 100%; max-width: 23em; color: #fff; background: #0b0c0c; box-shadow: 0 2px 0 #505a5f; }
+.button--wallet:hover { background: #383f43; }
 .error-summary { margin-bottom: 30px; padding: 15px; border: 5px solid #d4351c; }
 .error-summary:focus { outline: 3px solid #ffdd00; }
 .error-summary__title { margin: 0 0 15px; font-size: 1.5rem; }

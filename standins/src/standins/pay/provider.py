@@ -315,6 +315,8 @@ class SandboxProvider(PaymentApi, CardPages, Controls, WebhookEmitter):
                 "expiry_date": card.expiry,
                 "cardholder_name": card.cardholder_name,
             }
+            if card.wallet_type:
+                payment.card_details["wallet_type"] = card.wallet_type
             payment.captured_at = self._now()
         for token in (payment.issued_token, payment.page_token):
             if token:

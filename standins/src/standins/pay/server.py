@@ -37,7 +37,7 @@ def make_server(host: str, port: int, sandbox: SandboxProvider, *, card_only: bo
 _PAYMENT_PATH = re.compile(
     r"/v1/payments/([A-Za-z0-9_-]{1,64})(/events|/cancel|/capture|/refunds(?:/([A-Za-z0-9_-]{1,64}))?)?"
 )
-_SECURE_PATH = re.compile(r"/secure/([A-Za-z0-9_-]{1,128})(/cancel)?")
+_SECURE_PATH = re.compile(r"/secure/([A-Za-z0-9_-]{1,128})(/cancel|/wallet)?")
 _ROUTES_ALLOWING = {"GET", "POST"}
 
 
@@ -197,17 +197,20 @@ class _Handler(StandinHandler):
         if not match:
             status, html, headers = sandbox._expired_page()
         else:
-            token, cancel = match.group(1), bool(match.group(2))
-            if method == "GET" and not cancel:
+            token, action = match.group(1), match.group(2)
+            try:
+                fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+            except (UnicodeDecodeError, ValueError):
+                fields = {}
+            form = {k: v[0] for k, v in fields.items()}
+            if method == "GET" and not action:
                 status, html, headers = sandbox.page_open(token)
-            elif method == "POST" and cancel:
+            elif method == "POST" and action == "/cancel":
                 status, html, headers = sandbox.page_cancel(token)
-            elif method == "POST":
-                try:
-                    fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
-                except (UnicodeDecodeError, ValueError):
-                    fields = {}
-                status, html, headers = sandbox.page_submit(token, {k: v[0] for k, v in fields.items()})
+            elif method == "POST" and action == "/wallet":
+                status, html, headers = sandbox.page_wallet(token, form.get("wallet", ""))
+            elif method == "POST" and not action:
+                status, html, headers = sandbox.page_submit(token, form)
             else:
                 status, html, headers = sandbox._expired_page()
         self._send_html(status, html, headers)
