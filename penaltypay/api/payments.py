@@ -7,7 +7,7 @@ import base64
 import hashlib
 import json
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -142,6 +142,20 @@ def create(
     return started.payment, next_url
 
 
+def as_utc(name: str, value: datetime | None) -> datetime | None:
+    """A query time with its offset, in UTC (PostgreSQL refuses offsets beyond ±15:59,
+    which ISO 8601 allows)."""
+    if value is None:
+        return None
+    problem = "Add a time-zone offset, e.g. 2026-11-28T00:00:00Z" if value.tzinfo is None else ""
+    if not problem:
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            problem = "Give a time between the years 1 and 9999"
+    raise Problem(422, "invalid-request", f"`{name}`: {problem}", errors=[{"field": name, "message": problem}])
+
+
 def encode_cursor(payment: Payment) -> str:
     raw = json.dumps([payment.created_at.isoformat(), payment.reference]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -153,8 +167,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         moment = datetime.fromisoformat(at)
         if moment.tzinfo is None or not isinstance(reference, str):
             raise ValueError
-        return moment, reference
-    except (ValueError, TypeError):
+        return moment.astimezone(UTC), reference
+    except (ValueError, TypeError, OverflowError):
         raise Problem(400, "invalid-cursor", "Use the next_cursor of an earlier page") from None
 
 

@@ -173,14 +173,7 @@ def list_payments(
     limit: int = Query(50, ge=1, le=200),
 ) -> Any:
     caller(request, "payments:read")
-    for name, value in (("from", from_), ("to", to)):
-        if value is not None and value.tzinfo is None:
-            raise Problem(
-                422,
-                "invalid-request",
-                f"`{name}` needs a time-zone offset, e.g. 2026-11-28T00:00:00Z",
-                errors=[{"field": name, "message": "Add a time-zone offset"}],
-            )
-    found, next_cursor, more = payments.page(cursor, from_, to, status.value if status else None, limit)
+    start, end = payments.as_utc("from", from_), payments.as_utc("to", to)
+    found, next_cursor, more = payments.page(cursor, start, end, status.value if status else None, limit)
     audit(request, "api:list-payments", detail=f"{len(found)} payments")
     return Status(200, {"items": [payments.as_json(p) for p in found], "next_cursor": next_cursor, "has_more": more})

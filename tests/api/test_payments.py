@@ -181,4 +181,7 @@ def test_filters_and_bad_parameters(api, token):
     assert naive.status_code == 422
     assert api("get", "/api/v1/payments?from=2026-11-28T00:00:00Z", token).status_code == 200
     assert api("get", "/api/v1/payments?limit=500", token).status_code == 422
+    # ISO 8601 allows offsets PostgreSQL does not, and times that leave the calendar in UTC.
+    assert api("get", "/api/v1/payments?to=0510-01-18T02:33:23-19:04", token).status_code == 200
+    assert api("get", "/api/v1/payments?from=0001-01-01T00:30:00%2B01:00", token).status_code == 422
     assert api("get", "/api/v1/payments?status=nonsense", token).status_code == 422
