@@ -69,6 +69,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later line of the request carries its id, and every answer is counted.
+    "penaltypay.operations.requests.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "penaltypay.security.ContentSecurityPolicyMiddleware",
     "penaltypay.api.middleware.ApiBodyLimitMiddleware",
@@ -357,3 +359,7 @@ RETENTION_RECEIPT_EMAIL_DAYS = int(os.environ.get("RETENTION_RECEIPT_EMAIL_DAYS"
 RETENTION_WEBHOOK_DAYS = int(os.environ.get("RETENTION_WEBHOOK_DAYS", "30"))
 RETENTION_CLOSED_CASE_DAYS = int(os.environ.get("RETENTION_CLOSED_CASE_DAYS", "730"))
 RETENTION_MONEY_YEARS = int(os.environ.get("RETENTION_MONEY_YEARS", "7"))
+RETENTION_FEEDBACK_DAYS = int(os.environ.get("RETENTION_FEEDBACK_DAYS", "365"))
+RETENTION_AUDIT_ADDRESS_DAYS = int(os.environ.get("RETENTION_AUDIT_ADDRESS_DAYS", "90"))
+RETENTION_IDEMPOTENCY_DAYS = int(os.environ.get("RETENTION_IDEMPOTENCY_DAYS", "30"))
+PURGE_AT = os.environ.get("PURGE_AT", "03:00")  # Europe/London: the worker's daily purge

@@ -6,6 +6,7 @@ read it). Both implement `penaltypay.payments.ports.ReceiptSender`; settings cho
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.utils.translation import gettext
 from notifications_python_client.notifications import NotificationsAPIClient
 
 from penaltypay.cases.domain import CASE_TYPE_NAMES
+from penaltypay.kernel.metrics import OUTBOUND_CALLS
 from penaltypay.kernel.money import format_pence
 from penaltypay.web.formats import long_date, long_date_time
 
@@ -63,7 +65,8 @@ class NotifyReceipts:
     """GOV.UK Notify: one template, filled with `receipt_values`."""
 
     def send_payment_receipt(self, payment: Any) -> None:
-        NotificationsAPIClient(settings.NOTIFY_API_KEY, base_url=settings.NOTIFY_BASE_URL).send_email_notification(
+        _send(
+            "receipt",
             email_address=payment.email,
             template_id=_template(settings.NOTIFY_RECEIPT_TEMPLATE_ID, settings.NOTIFY_RECEIPT_TEMPLATE_ID_CY, payment),
             personalisation=receipt_values(payment),
@@ -71,7 +74,8 @@ class NotifyReceipts:
         )
 
     def send_refund_confirmation(self, refund: Any) -> None:
-        NotificationsAPIClient(settings.NOTIFY_API_KEY, base_url=settings.NOTIFY_BASE_URL).send_email_notification(
+        _send(
+            "refund",
             email_address=refund.payment.email,
             template_id=_template(
                 settings.NOTIFY_REFUND_TEMPLATE_ID, settings.NOTIFY_REFUND_TEMPLATE_ID_CY, refund.payment
@@ -79,6 +83,18 @@ class NotifyReceipts:
             personalisation=refund_values(refund),
             reference=refund.reference,
         )
+
+
+def _send(operation: str, **notification: Any) -> None:
+    """One email through Notify, timed and counted by outcome."""
+    started = time.monotonic()
+    client = NotificationsAPIClient(settings.NOTIFY_API_KEY, base_url=settings.NOTIFY_BASE_URL)
+    try:
+        client.send_email_notification(**notification)
+    except Exception as exc:
+        OUTBOUND_CALLS.labels("notify", operation, type(exc).__name__).observe(time.monotonic() - started)
+        raise
+    OUTBOUND_CALLS.labels("notify", operation, "ok").observe(time.monotonic() - started)
 
 
 class EmailReceipts:

@@ -52,3 +52,12 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnly("audit entries cannot be removed")
+
+    @classmethod
+    def pseudonymise_address(cls, pk: int, hashed: str) -> None:
+        """The one change an entry may have: after the retention period its client address
+        is replaced by a keyed hash (the PostgreSQL trigger allows exactly this, once)."""
+        if not hashed.startswith("h:"):
+            raise AppendOnly("an address may only be replaced by its keyed hash")
+        plain: models.QuerySet[AuditEntry] = models.QuerySet(model=cls).filter(pk=pk).exclude(address__startswith="h:")
+        models.QuerySet.update(plain, address=hashed)

@@ -24,6 +24,7 @@ from penaltypay.cases.ports import CaseSource
 from penaltypay.cases.store import local_case, remember_case
 from penaltypay.ecs import errors
 from penaltypay.kernel.bulkhead import Bulkhead
+from penaltypay.kernel.metrics import LOOKUPS
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,12 @@ class Lookup:
 
 def find_case(reference: str, vrm: str, source: CaseSource) -> Lookup:
     """`source` is ECS (the SOAP adapter) in production; callers choose and pass it in."""
+    found = _find_case(reference, vrm, source)
+    LOOKUPS.labels(found.outcome.value).inc()
+    return found
+
+
+def _find_case(reference: str, vrm: str, source: CaseSource) -> Lookup:
     with ECS_LOOKUPS.try_enter() as entered:
         if not entered:
             return _from_local_store(reference, vrm, otherwise=LookupOutcome.BUSY)

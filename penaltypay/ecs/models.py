@@ -42,6 +42,7 @@ class OutboxEvent(models.Model):
     handled_by = models.CharField(max_length=100, blank=True)
     handled_at = models.DateTimeField(null=True, blank=True)
     handling_note = models.CharField(max_length=500, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)  # its payment's request: the worker logs under it
 
     class Meta:
         db_table = "ecs_outbox"

@@ -26,10 +26,12 @@ def enqueue_payment(
     paid_at: datetime,
     channel: str,
     psp_reference: str,
+    request_id: str = "",
 ) -> OutboxEvent:
     _require_transaction()
     now = timezone.now()
     return OutboxEvent.objects.create(
+        request_id=request_id,
         case_reference=case_reference,
         kind=OutboxEvent.KIND_PAYMENT,
         payment_reference=payment_reference,
@@ -43,11 +45,18 @@ def enqueue_payment(
 
 
 def enqueue_refund(
-    *, case_reference: str, payment_reference: str, refund_reference: str, amount_pence: int, refunded_at: datetime
+    *,
+    case_reference: str,
+    payment_reference: str,
+    refund_reference: str,
+    amount_pence: int,
+    refunded_at: datetime,
+    request_id: str = "",
 ) -> OutboxEvent:
     _require_transaction()
     now = timezone.now()
     return OutboxEvent.objects.create(
+        request_id=request_id,
         case_reference=case_reference,
         kind=OutboxEvent.KIND_REFUND,
         payment_reference=payment_reference,

@@ -35,6 +35,7 @@ from django.utils import timezone
 from penaltypay.ecs import delivery, errors
 from penaltypay.ecs.models import DeliveryAttempt, EcsBreaker, OutboxEvent
 from penaltypay.ecs.ports import EcsLedger
+from penaltypay.kernel import request_id
 
 log = logging.getLogger(__name__)
 
@@ -375,7 +376,8 @@ class OutboxWorker:
                     stop.wait(self.idle_seconds)
                     continue
                 try:
-                    outcome = self.deliver(event, client, owner)
+                    with request_id.use(event.request_id):  # its lines join its payment's request
+                        outcome = self.deliver(event, client, owner)
                 except Exception:
                     # One failing item never stops the rest; its lease expires and it is retried.
                     log.exception("delivering an outbox event failed", extra={"outbox_event": event.pk})

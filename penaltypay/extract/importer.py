@@ -54,6 +54,7 @@ from penaltypay.extract.parser import FileRejected
 from penaltypay.extract.postgres_load import PostgresLoad, StoreChangedMeanwhile
 from penaltypay.extract.reader import ExtractReader
 from penaltypay.extract.rules import cut_at
+from penaltypay.kernel.metrics import EXTRACT_IMPORT_SECONDS, EXTRACT_RECORDS
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +243,12 @@ def import_file(path: str | os.PathLike, *, first_sequence: int | None = None) -
     `rejected` and why); raises ImportBusy, or database errors after recording `failed`."""
     path = Path(path)
     with import_lock():
-        return _import_file(path, first_sequence)
+        result = _import_file(path, first_sequence)
+    EXTRACT_IMPORT_SECONDS.labels(result.outcome).observe(result.seconds)
+    for kind, count in (("applied", result.applied), ("rejected", result.rejected), ("conflict", result.conflicts)):
+        if count:
+            EXTRACT_RECORDS.labels(kind).inc(count)
+    return result
 
 
 def _import_file(path: Path, first_sequence: int | None) -> ImportResult:

@@ -28,6 +28,34 @@ OUTBOUND_CALLS = Histogram(
     ["system", "operation", "outcome"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30),
 )
+HTTP_REQUESTS = Counter(
+    "penaltypay_http_requests",
+    "Web requests answered, by view (route name), method and status.",
+    ["view", "method", "status"],
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "penaltypay_http_request_seconds",
+    "Time to answer a web request, by view.",
+    ["view"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+LOOKUPS = Counter(
+    "penaltypay_lookups",
+    "Case look-ups by outcome (found, not_found, not_payable_here, busy, unavailable).",
+    ["outcome"],
+)
+RECEIPTS = Counter("penaltypay_receipts", "Receipt and refund emails by outcome (sent, failed).", ["kind", "outcome"])
+EXTRACT_IMPORT_SECONDS = Histogram(
+    "penaltypay_extract_import_seconds",
+    "Time to load one nightly ECS extract file, by outcome.",
+    ["outcome"],
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 2400),
+)
+EXTRACT_RECORDS = Counter(
+    "penaltypay_extract_records",
+    "Extract records loaded, by what became of them (applied, rejected, conflict).",
+    ["kind"],
+)
 EXCEPTIONS_RAISED = Counter(
     "penaltypay_exceptions_raised",
     "New money exceptions that need a person (docs/runbook.md, the exceptions queue), by kind.",

@@ -1,5 +1,6 @@
 """The background worker's parts, wired from settings (the worker command runs them):
-ECS outbox delivery, the payment re-checker and the extract drop folder."""
+ECS outbox delivery, the payment re-checker, the extract drop folder, the morning's
+reconciliation and the nightly retention purge."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from penaltypay.exceptions.alerts import announce_new_exceptions
 from penaltypay.extract import drop_folder, importer
 from penaltypay.kernel.clock import LONDON
 from penaltypay.operations.jobs import exclusive_job
+from penaltypay.operations.models import PurgeRun
+from penaltypay.operations.retention import PurgeResult, purge_and_record
 from penaltypay.payments.ecs_sync import record_delivered
 from penaltypay.payments.recheck import recheck_payments
 from penaltypay.reconciliation.models import ReconciliationRun
@@ -66,6 +69,32 @@ def run_recheck_pass() -> None:
         log.exception("payment re-check pass failed")
     run_exceptions_pass()
     run_reconcile_pass()
+    run_purge_pass()
+
+
+def purge_if_due(now: datetime | None = None) -> PurgeResult | None:
+    """Each night at PURGE_AT (Europe/London), apply the retention policy: once a day
+    across every worker (a run stopped half way is simply finished the next day)."""
+    now = now or timezone.now()
+    local = now.astimezone(LONDON)
+    if local.time() < dt_time.fromisoformat(settings.PURGE_AT):
+        return None
+    today_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if PurgeRun.objects.filter(trigger="schedule", finished_at__isnull=False, started_at__gte=today_start).exists():
+        return None
+    with exclusive_job("purge", lease=timedelta(minutes=60)) as mine:
+        if not mine:
+            return None
+        result = purge_and_record("schedule", now=now)
+        log.info("retention purge", extra={"removed": result.removed, "seconds": round(result.seconds, 1)})
+        return result
+
+
+def run_purge_pass() -> None:
+    try:
+        purge_if_due()
+    except Exception:
+        log.exception("retention purge failed")
 
 
 def reconcile_if_due(now: datetime | None = None) -> ReconciliationRun | None:

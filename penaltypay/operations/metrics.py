@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.db.models import Count
+from django.db.models import Count, Max
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from penaltypay.ecs.outbox import backlog
+from penaltypay.exceptions.queue import KINDS, counts, open_exceptions
+from penaltypay.extract.models import ExtractImport
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment
+from penaltypay.reconciliation.models import ReconciliationRun
+from penaltypay.reconciliation.rules import SETTLED
 
 BREAKER_STATES = ("closed", "open", "half_open")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -57,6 +61,39 @@ class DatabaseFigures:
         for payment_status in PaymentStatus:
             payments.add_metric([payment_status.value], counts.get(payment_status.value, 0))
         yield payments
+        yield from _service_figures()
+
+
+def _service_figures() -> Iterator[Metric]:
+    """The figures the alerts in docs/alerts.yml watch that live in the database."""
+    opened = GaugeMetricFamily(
+        "penaltypay_exceptions_open", "Money exceptions waiting for a person, by kind.", labels=["kind"]
+    )
+    found = counts(open_exceptions())
+    for kind in KINDS:
+        count = found.get(kind, 0)
+        opened.add_metric([kind], count)
+    yield opened
+    latest = ReconciliationRun.objects.exclude(status=ReconciliationRun.RUNNING).order_by("-day", "-pk").first()
+    differences = GaugeMetricFamily(
+        "penaltypay_reconciliation_differences",
+        "Items of the latest reconciliation that need action (0 when balanced; -1 when incomplete).",
+        labels=["day"],
+    )
+    if latest is not None:
+        value = (
+            -1
+            if latest.status == ReconciliationRun.INCOMPLETE
+            else latest.items.exclude(cls__in=[c.value for c in SETTLED]).count()
+        )
+        differences.add_metric([latest.day.isoformat()], value)
+    yield differences
+    applied = ExtractImport.objects.filter(outcome=ExtractImport.APPLIED).aggregate(last=Max("finished_at"))["last"]
+    yield GaugeMetricFamily(
+        "penaltypay_extract_last_applied_timestamp_seconds",
+        "When the last ECS extract was applied (Unix time; 0 if never).",
+        value=applied.timestamp() if applied else 0,
+    )
 
 
 def render_metrics() -> bytes:

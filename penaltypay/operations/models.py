@@ -14,3 +14,20 @@ class JobLock(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.name}"
+
+
+class PurgeRun(models.Model):
+    """One application of the retention policy (`penaltypay purge`, or the worker's daily
+    run): when, and how many of each kind were removed (operations.retention)."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=20)  # schedule | command
+    removed = models.JSONField(default=dict)
+
+    class Meta:
+        db_table = "purge_run"
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"purge {self.started_at:%Y-%m-%d %H:%M}"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from penaltypay.cases.domain import CASE_TYPE_NAMES, Case
+from penaltypay.kernel import request_id
 from penaltypay.payments import ports
 from penaltypay.payments.domain import (
     LIVE_STATUSES,
@@ -85,6 +86,7 @@ def start_payment(
                     language=language if language in ("en", "cy") else "en",
                     channel=channel,
                     created_by=created_by,
+                    request_id=request_id.current(),
                 )
         except IntegrityError:
             continue  # a concurrent request made the live payment first: resume that one

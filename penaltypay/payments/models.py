@@ -40,6 +40,7 @@ class Payment(models.Model):
     psp_reference = models.CharField(max_length=64, blank=True)  # provider_id, sent to ECS
     card_brand = models.CharField(max_length=40, blank=True)
     wallet_type = models.CharField(max_length=20, blank=True)  # "Apple Pay", "Google Pay" or blank (card)
+    request_id = models.CharField(max_length=64, blank=True)  # the request that made it, for its log lines
     card_last_four = models.CharField(max_length=4, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from penaltypay.kernel.metrics import RECEIPTS
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment
 from penaltypay.payments.ports import ReceiptSender
@@ -37,5 +38,7 @@ def send_receipt_once(payment_pk) -> bool:
             "receipt email failed; will retry",
             extra={"payment_reference": payment.reference, "error": type(exc).__name__},
         )
+        RECEIPTS.labels("payment", "failed").inc()
         return False
+    RECEIPTS.labels("payment", "sent").inc()
     return True

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from penaltypay.kernel import request_id
 from penaltypay.payments import ports
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment, Refund
@@ -62,7 +63,8 @@ def recheck_payments(
             if payment.state is PaymentStatus.NEW:
                 # A process died between writing the row and hearing from the provider.
                 move(payment, PaymentStatus.CREATE_UNKNOWN, "recheck")
-            payment = refresh_payment(payment, client, source="recheck")
+            with request_id.use(payment.request_id):  # its lines join the request that made it
+                payment = refresh_payment(payment, client, source="recheck")
             if payment.state is PaymentStatus.CREATE_UNKNOWN and payment.created_at <= now - ABANDON_UNKNOWN_AFTER:
                 move(payment, PaymentStatus.ABANDONED, "recheck")
                 report.abandoned += 1

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from penaltypay.ecs.models import OutboxEvent
 from penaltypay.ecs.outbox import enqueue_refund, resolve_exception
+from penaltypay.kernel.metrics import RECEIPTS
 from penaltypay.payments import ports
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment, Refund
@@ -205,6 +206,7 @@ def _tell_ecs(refund: Refund) -> str:
         refund_reference=refund.reference,
         amount_pence=refund.amount_pence,
         refunded_at=refund.finished_at or timezone.now(),
+        request_id=payment.request_id,
     )
     return "queued"
 
@@ -251,5 +253,7 @@ def send_refund_email_once(refund_pk: int) -> bool:
         log.warning(
             "refund email failed; will retry", extra={"refund_reference": refund.reference, "error": type(exc).__name__}
         )
+        RECEIPTS.labels("refund", "failed").inc()
         return False
+    RECEIPTS.labels("refund", "sent").inc()
     return True

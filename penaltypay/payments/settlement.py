@@ -98,6 +98,7 @@ def settle_payment(payment: Payment, remote: ports.ProviderPayment, *, source: s
                 paid_at=locked.authorised_at or locked.finished_at or timezone.now(),
                 channel=locked.channel,
                 psp_reference=locked.psp_reference,
+                request_id=locked.request_id,
             )
             log.info("payment succeeded", extra={"payment_reference": locked.reference, "source": source})
             transaction.on_commit(lambda: send_receipt_once(locked.pk))

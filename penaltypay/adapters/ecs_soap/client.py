@@ -57,6 +57,7 @@ from penaltypay.ecs.errors import (
     EcsOutcomeUnknown,
 )
 from penaltypay.ecs.ports import LedgerEntry, WriteReceipt
+from penaltypay.kernel.metrics import OUTBOUND_CALLS
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +225,7 @@ class EcsClient:
                 reference=reference,
             )
         else:
+            OUTBOUND_CALLS.labels("ecs", operation, "ok").observe(time.monotonic() - started)
             logger.debug(
                 "ECS call succeeded",
                 extra={
@@ -233,6 +235,7 @@ class EcsClient:
                 },
             )
             return result
+        OUTBOUND_CALLS.labels("ecs", operation, type(error).__name__).observe(time.monotonic() - started)
         logger.warning(
             "ECS call failed",
             extra={

@@ -1,0 +1,186 @@
+"""Personal data kept only as long as it is needed (UK GDPR storage limitation).
+
+Each kind below says what is removed and when; `purge` applies them a batch at a time,
+each batch in its own short transaction, so nothing is locked for long and a run that is
+stopped simply continues next time (the same rules find what is left). Money records are
+never deleted: their personal fields are blanked or replaced by a keyed hash, so
+reconciliation and the audit trail still add up. The periods are settings
+(`RETENTION_*`), shown to keepers in the privacy notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from penaltypay.audit.models import AuditEntry
+from penaltypay.cases.domain import COURT, DEBT_RECOVERY, NO_PAYMENT_REQUIRED, PAID
+from penaltypay.cases.models import CaseRecord
+from penaltypay.operations.models import PurgeRun
+from penaltypay.payments.domain import PaymentStatus
+from penaltypay.payments.models import Payment, Refund, WebhookMessage
+from penaltypay.reporting.models import Feedback
+
+BATCH = 500
+CLOSED_CASE_STATUSES = (PAID, NO_PAYMENT_REQUIRED, COURT, DEBT_RECOVERY)
+HASHED = "h:"
+
+
+def keyed_hash(value: str) -> str:
+    """The same value always gives the same hash (so records can still be matched), and
+    it cannot be reversed without the service's key."""
+    return HASHED + hmac.new(settings.SECRET_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    what: str
+    candidates: Callable[[datetime], models.QuerySet]
+    apply: Callable[[list], None]  # given a batch of primary keys
+
+
+def _days(name: str) -> timedelta:
+    return timedelta(days=getattr(settings, name))
+
+
+def _settled_payments(now: datetime) -> models.QuerySet:
+    """Receipt email addresses, once the payment is finished, in ECS (when it succeeded),
+    has no refund in progress, and the period has passed."""
+    open_refunds = Refund.objects.filter(finished_at__isnull=True).values("payment_id")
+    return (
+        Payment.objects.filter(finished_at__lt=now - _days("RETENTION_RECEIPT_EMAIL_DAYS"))
+        .filter(Q(status=PaymentStatus.SUCCESS.value, ecs_recorded_at__isnull=False) | ~Q(status="success"))
+        .exclude(email="", description__startswith="Penalty ")
+        .exclude(pk__in=open_refunds)
+    )
+
+
+def _blank_payments(pks: list) -> None:
+    for payment in Payment.objects.filter(pk__in=pks).only("pk", "case_reference"):
+        # The description named the vehicle; the reference is enough for the accounts.
+        Payment.objects.filter(pk=payment.pk).update(email="", description=f"Penalty {payment.case_reference}")
+
+
+def _old_webhooks(now: datetime) -> models.QuerySet:
+    return WebhookMessage.objects.filter(received_at__lt=now - _days("RETENTION_WEBHOOK_DAYS"))
+
+
+def _closed_cases(now: datetime) -> models.QuerySet:
+    return CaseRecord.objects.filter(
+        status__in=CLOSED_CASE_STATUSES, refreshed_at__lt=now - _days("RETENTION_CLOSED_CASE_DAYS")
+    )
+
+
+def _expired_sessions(now: datetime) -> models.QuerySet:
+    return Session.objects.filter(expire_date__lt=now)
+
+
+def _old_feedback(now: datetime) -> models.QuerySet:
+    return Feedback.objects.filter(at__lt=now - _days("RETENTION_FEEDBACK_DAYS")).exclude(comments="")
+
+
+def _blank_feedback(pks: list) -> None:
+    Feedback.objects.filter(pk__in=pks).update(comments="")  # the rating still counts
+
+
+def _old_audit_addresses(now: datetime) -> models.QuerySet:
+    return (
+        AuditEntry.objects.filter(at__lt=now - _days("RETENTION_AUDIT_ADDRESS_DAYS"))
+        .exclude(address="")
+        .exclude(address__startswith=HASHED)
+    )
+
+
+def _hash_audit_addresses(pks: list) -> None:
+    for pk, address in AuditEntry.objects.filter(pk__in=pks).values_list("pk", "address"):
+        AuditEntry.pseudonymise_address(pk, keyed_hash(address))
+
+
+def _old_idempotency_keys(now: datetime) -> models.QuerySet:
+    record = apps.get_model("api", "IdempotencyRecord")
+    return record.objects.filter(created_at__lt=now - _days("RETENTION_IDEMPOTENCY_DAYS"))
+
+
+def _deleter(candidates: Callable[[datetime], models.QuerySet]) -> Callable[[list], None]:
+    def delete(pks: list) -> None:
+        candidates(timezone.now()).model.objects.filter(pk__in=pks).delete()
+
+    return delete
+
+
+KINDS = [
+    Kind(
+        "receipt_emails",
+        "receipt email addresses (and the vehicle in the description)",
+        _settled_payments,
+        _blank_payments,
+    ),
+    Kind("webhook_messages", "records of the provider's webhook messages", _old_webhooks, _deleter(_old_webhooks)),
+    Kind("closed_cases", "local copies of closed cases", _closed_cases, _deleter(_closed_cases)),
+    Kind("sessions", "expired keeper and staff sessions", _expired_sessions, _deleter(_expired_sessions)),
+    Kind("feedback_comments", "feedback comments (ratings are kept)", _old_feedback, _blank_feedback),
+    Kind(
+        "audit_addresses",
+        "client addresses in the audit log (replaced by a keyed hash)",
+        _old_audit_addresses,
+        _hash_audit_addresses,
+    ),
+    Kind("idempotency_keys", "API idempotency keys", _old_idempotency_keys, _deleter(_old_idempotency_keys)),
+]
+
+
+@dataclass
+class PurgeResult:
+    dry_run: bool
+    removed: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_json(self) -> dict:
+        return {
+            "dry_run": self.dry_run,
+            "removed": self.removed,
+            "seconds": round(self.seconds, 3),
+            # Rate-limit counters are cache keys that expire with their window: nothing to purge.
+            "expire_by_themselves": ["rate-limit counters"],
+        }
+
+
+def purge_and_record(trigger: str, now: datetime | None = None) -> PurgeResult:
+    """Purge, keeping a record of the run (what was removed, per kind)."""
+    run = PurgeRun.objects.create(started_at=timezone.now(), trigger=trigger)
+    result = purge(now=now)
+    PurgeRun.objects.filter(pk=run.pk).update(finished_at=timezone.now(), removed=result.removed)
+    return result
+
+
+def purge(*, dry_run: bool = False, now: datetime | None = None, batch: int = BATCH) -> PurgeResult:
+    started = time.monotonic()
+    moment = now or timezone.now()
+    result = PurgeResult(dry_run=dry_run)
+    for kind in KINDS:
+        if dry_run:
+            result.removed[kind.name] = kind.candidates(moment).count()
+            continue
+        done = 0
+        while True:
+            pks = list(kind.candidates(moment).order_by("pk").values_list("pk", flat=True)[:batch])
+            if not pks:
+                break
+            with transaction.atomic():
+                kind.apply(pks)
+            done += len(pks)
+        result.removed[kind.name] = done
+    result.seconds = time.monotonic() - started
+    return result

@@ -1,0 +1,183 @@
+"""The Containerfile, compose.yaml and the Kubernetes manifests cannot silently rot: every
+command they run is a real `penaltypay` command of this version with options it accepts,
+every setting they pass is one the service reads, and the production settings check
+accepts their environment. (Images are not built here: no container daemon.)"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import get_commands, load_command_class
+
+ROOT = Path(__file__).resolve().parents[2]
+PENALTYPAY = [sys.executable, "-m", "penaltypay.cli"]
+# Read by Python, the platform or the image itself rather than by settings.py.
+OTHER_KNOWN = {
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONUNBUFFERED",
+    "PATH",
+    "DJANGO_SETTINGS_MODULE",
+    "PIP_NO_CACHE_DIR",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+}
+
+
+def settings_read_from_environment() -> set[str]:
+    names = set()
+    for source in (ROOT / "penaltypay").rglob("*.py"):
+        names |= set(re.findall(r"environ(?:\.get|\.setdefault)?[(\[]\"([A-Z0-9_]+)\"", source.read_text()))
+    return names | OTHER_KNOWN
+
+
+def assert_real_command(argv: list[str]) -> None:
+    """`penaltypay NAME --options…`: NAME exists and its own parser accepts the options."""
+    assert argv[0] == "penaltypay", argv
+    name = argv[1].replace("-", "_")
+    commands = get_commands()
+    assert name in commands, f"`penaltypay {argv[1]}` is not a command of this version"
+    parser = load_command_class(commands[name], name).create_parser("penaltypay", name)
+    parser.parse_args(argv[2:])  # exits (fails the test) on an option the command does not take
+
+
+def fill_in(name: str) -> str:
+    """A value an operator would give, for the production check."""
+    if name == "ALLOWED_HOSTS":
+        return "pay-penalty.service.gov.uk"
+    if name.endswith("_URL") and name not in ("DATABASE_URL", "REDIS_URL"):
+        return "https://pay-penalty.service.gov.uk"
+    if name == "DATABASE_URL":
+        return "postgres://penaltypay:pw@db.internal:5432/penaltypay"
+    if name == "REDIS_URL":
+        return "redis://cache.internal:6379/0"
+    return secrets.token_urlsafe(50)
+
+
+def production_check(environment: dict[str, str]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PENALTYPAY_", "DATABASE_URL", "REDIS_URL"))}
+    env.update(environment)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(ROOT / "var" / "prometheus-check")
+    result = subprocess.run(
+        [*PENALTYPAY, "check", "--deploy", "--fail-level", "WARNING"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
+
+
+# --- Containerfile ------------------------------------------------------------------------
+
+
+def containerfile() -> list[tuple[str, str]]:
+    text = (ROOT / "Containerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
+
+
+def test_the_image_is_multi_stage_non_root_runtime_only_and_healthchecked():
+    instructions = containerfile()
+    assert sum(1 for op, _ in instructions if op == "FROM") >= 2
+    copies = " ".join(arg for op, arg in instructions if op == "COPY")
+    assert "standins" not in copies and "requirements-dev" not in copies and "tests" not in copies
+    assert "requirements.lock" in copies
+    users = [arg for op, arg in instructions if op == "USER"]
+    assert users and not users[-1].startswith(("0", "root"))
+    (healthcheck,) = [arg for op, arg in instructions if op == "HEALTHCHECK"]
+    assert "/healthz" in healthcheck
+    assert "collectstatic" in " ".join(arg for op, arg in instructions if op == "RUN")
+    cmd = [arg for op, arg in instructions if op == "CMD"][-1]
+    assert_real_command(yaml.safe_load(cmd))
+    environment = dict(
+        part.split("=", 1) for op, arg in instructions if op == "ENV" for part in arg.split() if "=" in part
+    )
+    assert set(environment) <= settings_read_from_environment()
+
+
+# --- compose.yaml -------------------------------------------------------------------------
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def substituted(value: str) -> str:
+    """${NAME:?…} and ${NAME:-default} as `docker compose` fills them from .env."""
+
+    def one(match: re.Match) -> str:
+        name, op, default = match.group(1), match.group(2), match.group(3)
+        return default if op == ":-" else fill_in(name)
+
+    return re.sub(r"\$\{(\w+)(:\?|:-)([^}]*)\}", one, str(value))
+
+
+def test_compose_runs_real_commands_with_real_settings_that_pass_the_production_check():
+    services = compose()["services"]
+    ours = {name: s for name, s in services.items() if "penaltypay" in str(s.get("image", ""))}
+    assert {"web", "worker", "migrate"} <= set(ours) and {"db", "redis"} <= set(services)
+    known = settings_read_from_environment()
+    for name, service in ours.items():
+        assert_real_command(service["command"])
+        assert set(service["environment"]) <= known, f"{name}: {set(service['environment']) - known}"
+    environment = {k: substituted(v) for k, v in ours["web"]["environment"].items()}
+    production_check(environment)
+
+
+# --- Kubernetes -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def manifests() -> list[dict]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed here: the Kubernetes manifests were not rendered (kubectl kustomize)")
+    rendered = subprocess.run(
+        [kubectl, "kustomize", str(ROOT / "deploy/k8s/overlays/production")], capture_output=True, text=True, check=True
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(rendered) if doc]
+
+
+def containers(manifests: list[dict]) -> list[tuple[str, dict]]:
+    found = []
+    for doc in manifests:
+        if doc["kind"] in ("Deployment", "Job"):
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                found.append((f"{doc['kind']}/{doc['metadata']['name']}", container))
+    return found
+
+
+def test_the_manifests_have_what_a_release_needs(manifests):
+    kinds = {(doc["kind"], doc["metadata"]["name"]) for doc in manifests}
+    assert {
+        ("Deployment", "penaltypay-web"),
+        ("Deployment", "penaltypay-worker"),
+        ("Job", "penaltypay-migrate"),
+        ("Service", "penaltypay-web"),
+        ("HorizontalPodAutoscaler", "penaltypay-web"),
+        ("PodDisruptionBudget", "penaltypay-web"),
+    } <= kinds
+    (web,) = [c for name, c in containers(manifests) if name == "Deployment/penaltypay-web"]
+    assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert web["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    for _, container in containers(manifests):
+        assert container["securityContext"]["runAsNonRoot"] is True
+
+
+def test_the_manifests_run_real_commands_with_real_settings_from_configmap_and_secrets(manifests):
+    (config,) = [doc for doc in manifests if doc["kind"] == "ConfigMap"]
+    known = settings_read_from_environment()
+    assert set(config["data"]) <= known, set(config["data"]) - known
+    secret_names: set[str] = set()
+    for name, container in containers(manifests):
+        assert_real_command(container["args"])
+        assert [ref["configMapRef"]["name"] for ref in container["envFrom"]] == [config["metadata"]["name"]]
+        for variable in container["env"]:
+            assert "value" not in variable, f"{name}: {variable['name']} is inlined, not from a Secret"
+            assert variable["valueFrom"]["secretKeyRef"]["name"] == "penaltypay-secrets"
+            secret_names.add(variable["name"])
+    assert secret_names <= known
+    production_check({**config["data"], **{name: fill_in(name) for name in secret_names}})
