@@ -61,8 +61,9 @@ def fill_in(name: str) -> str:
 
 
 def production_check(environment: dict[str, str]) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PENALTYPAY_", "DATABASE_URL", "REDIS_URL"))}
-    env.update(environment)
+    # Only what the artefact gives (and a PATH): nothing of this test process's own
+    # environment (the browser tests set variables production must never have).
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **environment}
     env["PROMETHEUS_MULTIPROC_DIR"] = str(ROOT / "var" / "prometheus-check")
     result = subprocess.run(
         [*PENALTYPAY, "check", "--deploy", "--fail-level", "WARNING"], env=env, capture_output=True, text=True
