@@ -79,7 +79,8 @@ def test_every_page_in_welsh_has_no_english_on_it(put_case, provider, settings):
     assert {name: found for name, found in left.items() if found} == {}
     for name, html in welsh.items():
         assert '<html lang="cy"' in html, name
-    assert "Tachwedd" in welsh["penalty"] or "Rhagfyr" in welsh["penalty"] or "Ionawr" in welsh["penalty"]
+    welsh_months = ("Ionawr Chwefror Mawrth Ebrill Mai Mehefin Gorffennaf Awst Medi Hydref Tachwedd Rhagfyr").split()
+    assert any(f" {month} " in welsh["penalty"] for month in welsh_months)  # the deadlines, dated in Welsh
     assert welsh["find-empty"].count("Gwall:") >= 1  # the page title says there is an error
     assert "<title>Gwall:" in welsh["find-empty"]
 
