@@ -48,7 +48,8 @@ class Kind:
     name: str
     what: str
     candidates: Callable[[datetime], models.QuerySet]
-    apply: Callable[[list], None]  # given a batch of primary keys
+    # Given a batch of primary keys; none: the rows are deleted.
+    apply: Callable[[list], None] | None = None
 
 
 def _days(name: str) -> timedelta:
@@ -113,13 +114,6 @@ def _old_idempotency_keys(now: datetime) -> models.QuerySet:
     return record.objects.filter(created_at__lt=now - _days("RETENTION_IDEMPOTENCY_DAYS"))
 
 
-def _deleter(candidates: Callable[[datetime], models.QuerySet]) -> Callable[[list], None]:
-    def delete(pks: list) -> None:
-        candidates(timezone.now()).model.objects.filter(pk__in=pks).delete()
-
-    return delete
-
-
 KINDS = [
     Kind(
         "receipt_emails",
@@ -127,9 +121,9 @@ KINDS = [
         _settled_payments,
         _blank_payments,
     ),
-    Kind("webhook_messages", "records of the provider's webhook messages", _old_webhooks, _deleter(_old_webhooks)),
-    Kind("closed_cases", "local copies of closed cases", _closed_cases, _deleter(_closed_cases)),
-    Kind("sessions", "expired keeper and staff sessions", _expired_sessions, _deleter(_expired_sessions)),
+    Kind("webhook_messages", "records of the provider's webhook messages", _old_webhooks),
+    Kind("closed_cases", "local copies of closed cases", _closed_cases),
+    Kind("sessions", "expired keeper and staff sessions", _expired_sessions),
     Kind("feedback_comments", "feedback comments (ratings are kept)", _old_feedback, _blank_feedback),
     Kind(
         "audit_addresses",
@@ -137,7 +131,7 @@ KINDS = [
         _old_audit_addresses,
         _hash_audit_addresses,
     ),
-    Kind("idempotency_keys", "API idempotency keys", _old_idempotency_keys, _deleter(_old_idempotency_keys)),
+    Kind("idempotency_keys", "API idempotency keys", _old_idempotency_keys),
 ]
 
 
@@ -179,7 +173,10 @@ def purge(*, dry_run: bool = False, now: datetime | None = None, batch: int = BA
             if not pks:
                 break
             with transaction.atomic():
-                kind.apply(pks)
+                if kind.apply is None:
+                    kind.candidates(moment).model.objects.filter(pk__in=pks).delete()
+                else:
+                    kind.apply(pks)
             done += len(pks)
         result.removed[kind.name] = done
     result.seconds = time.monotonic() - started

@@ -4,19 +4,16 @@ page; a payment ECS refused, refunded from the exceptions list."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from penaltypay.adapters.ecs_soap import EcsClient
 from penaltypay.cases.domain import COURT
-from penaltypay.ecs.outbox_worker import OutboxWorker
-from penaltypay.payments.ecs_sync import record_delivered
 from penaltypay.payments.models import Payment, Refund
 from penaltypay.staff.roles import Role
 from tests.browser.journey import axe_violations, describe_violations, pay_on_card_page
+from tests.ecs_helpers import deliver
 from tests.staff_helpers import PASSWORD, QUICK_HASHERS, code_for, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -43,21 +40,6 @@ def signed_in_page(new_context, live_server, username: str, *roles: Role) -> Pag
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("h1")).to_have_text("Penalty payments back office")
     return page
-
-
-def deliver(ecs, clock):
-    worker = OutboxWorker(
-        lambda: EcsClient(ecs.url, timeout=1.0),
-        on_delivered=record_delivered,
-        concurrency=1,
-        lease_seconds=30,
-        respect_batch_window=False,
-        clock=clock,
-        rng=lambda: 0.0,
-    )
-    for _ in range(3):
-        worker.run(threading.Event(), until_idle=True)
-        clock.advance(600)
 
 
 def test_a_asks_b_approves_and_the_refund_reaches_ecs(new_context, live_server, reduced_case, pay_online, ecs, clock):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from datetime import timedelta
 
@@ -10,32 +9,15 @@ import pytest
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from penaltypay.adapters.ecs_soap import EcsClient
 from penaltypay.cases.domain import COURT
 from penaltypay.ecs.models import OutboxEvent
-from penaltypay.ecs.outbox_worker import OutboxWorker
 from penaltypay.exceptions.alerts import announce_new_exceptions
 from penaltypay.exceptions.queue import open_exceptions
-from penaltypay.payments.ecs_sync import record_delivered
 from penaltypay.payments.models import Payment, Refund
 from penaltypay.staff.roles import Role
+from tests.ecs_helpers import deliver
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def deliver(ecs, clock):
-    worker = OutboxWorker(
-        lambda: EcsClient(ecs.url, timeout=1.0),
-        on_delivered=record_delivered,
-        concurrency=1,
-        lease_seconds=30,
-        respect_batch_window=False,
-        clock=clock,
-        rng=lambda: 0.0,
-    )
-    for _ in range(4):
-        worker.run(threading.Event(), until_idle=True)
-        clock.advance(600)
 
 
 def raised(kind: str) -> float:
@@ -48,7 +30,7 @@ def refused(put_case, pay_online, ecs, clock):
     case = put_case(reference="70000901", vrm="EX90CPT")
     payment = pay_online(case)
     ecs.put_case(replace(case, status=COURT))
-    deliver(ecs, clock)
+    deliver(ecs, clock, rounds=4)
     return payment
 
 

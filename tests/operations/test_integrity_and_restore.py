@@ -14,7 +14,7 @@ from penaltypay.ecs.models import OutboxEvent
 from penaltypay.operations.integrity import check_integrity
 from penaltypay.operations.restore_drill import DrillRefused, run_drill
 from penaltypay.payments.models import Payment
-from tests.reconciliation.test_reconcile import deliver
+from tests.ecs_helpers import deliver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,7 +58,7 @@ def test_money_that_disagrees_and_orphans_are_found(reduced_case, pay_online):
     assert found["no_orphans"] == ["PP-NOT-HERE"]
 
 
-@pytest.mark.skipif("connection.vendor == 'postgresql'")
+@pytest.mark.skipif("connection.vendor == 'postgresql'", reason="on PostgreSQL the drill runs (tests below)")
 def test_the_drill_needs_postgresql():
     with pytest.raises(DrillRefused, match="PostgreSQL"):
         run_drill()

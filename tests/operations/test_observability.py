@@ -16,7 +16,7 @@ from penaltypay.kernel import request_id
 from penaltypay.operations.logging import JsonFormatter
 from penaltypay.payments.models import Payment
 from tests.citizen.conftest import find
-from tests.reconciliation.test_reconcile import deliver
+from tests.ecs_helpers import deliver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOKEN = "o" * 40

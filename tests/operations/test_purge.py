@@ -25,7 +25,7 @@ from penaltypay.operations.models import PurgeRun
 from penaltypay.operations.retention import keyed_hash, purge
 from penaltypay.payments.models import Payment, WebhookMessage
 from penaltypay.reporting.models import Feedback
-from tests.reconciliation.test_reconcile import deliver, reconcile
+from tests.ecs_helpers import deliver, reconcile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -141,7 +141,7 @@ def test_audit_addresses_are_hashed_once_and_nothing_else_changes(settings):
         AuditEntry.objects.filter(pk=after[0].pk).update(actor="someone else")
 
 
-@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the audit trigger is PostgreSQL's")
 def test_the_database_still_refuses_every_other_change_to_the_audit_log():
     from django.db import DatabaseError, transaction
 
@@ -203,3 +203,16 @@ def test_the_worker_purges_once_a_night(settings):
     assert purge_if_due(night + timedelta(hours=3)) is None  # once a night, across workers
     assert purge_if_due(night + timedelta(days=1, hours=2)) is not None  # and the next night again
     assert PurgeRun.objects.filter(trigger="schedule", finished_at__isnull=False).count() == 2
+
+
+def test_a_worker_finding_another_purging_leaves_it_alone(settings):
+    """Two workers at 03:00: the one without the lease does nothing (no second run)."""
+    from penaltypay.operations.jobs import exclusive_job
+
+    settings.PURGE_AT = "03:00"
+    night = datetime(2026, 11, 28, 4, 0, tzinfo=LONDON)
+    with exclusive_job("purge") as mine:
+        assert mine
+        assert purge_if_due(night) is None
+    assert PurgeRun.objects.count() == 0
+    assert purge_if_due(night) is not None

@@ -4,7 +4,6 @@ the way it happens in life."""
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -16,13 +15,12 @@ from penaltypay.adapters.ecs_soap import EcsClient
 from penaltypay.adapters.factories import payment_provider
 from penaltypay.cases.domain import COURT
 from penaltypay.ecs.models import OutboxEvent
-from penaltypay.ecs.outbox_worker import OutboxWorker
 from penaltypay.exceptions.queue import open_exceptions
-from penaltypay.payments.ecs_sync import record_delivered
 from penaltypay.payments.models import Payment
 from penaltypay.payments.refunds import approve_refund, request_refund
 from penaltypay.reconciliation.models import LedgerRead, ReconciliationRun
 from penaltypay.reconciliation.run import reconcile_day
+from tests.ecs_helpers import deliver, reconcile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,31 +28,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def day(today):
     return today
-
-
-def deliver(ecs, clock):
-    worker = OutboxWorker(
-        lambda: EcsClient(ecs.url, timeout=1.0),
-        on_delivered=record_delivered,
-        concurrency=1,
-        lease_seconds=30,
-        respect_batch_window=False,
-        clock=clock,
-        rng=lambda: 0.0,
-    )
-    for _ in range(3):
-        worker.run(threading.Event(), until_idle=True)
-        clock.advance(600)
-
-
-def reconcile(day, ecs, **kwargs):
-    return reconcile_day(
-        day,
-        provider=payment_provider(),
-        ecs_factory=lambda: EcsClient(ecs.url, timeout=1.0),
-        trigger="command",
-        **kwargs,
-    )
 
 
 def classes(run) -> dict[str, str]:
