@@ -10,10 +10,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Branch coverage the suites must reach together (SQLite + PostgreSQL): the floor CI enforces.
 COVERAGE_FLOOR := 90
 
-.PHONY: install run test check services test-sqlite test-postgres coverage chromium clean openapi messages
+.PHONY: install run test check services test-sqlite test-postgres test-dates coverage chromium faketime clean openapi messages
 
 WELSH := penaltypay/locale/cy/LC_MESSAGES/django
-install: $(VENV)/.installed node_modules/.installed $(CSS) $(WELSH).mo chromium
+install: $(VENV)/.installed node_modules/.installed $(CSS) $(WELSH).mo chromium faketime
 
 # The product (penaltypay) and, beside it, the local stand-ins (a separate distribution a
 # production install never contains); then the tools for tests and checks.
@@ -51,12 +51,19 @@ chromium:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
+# The shifted-clock runs (make test-dates) move the machine's clock with Debian's libfaketime.
+faketime:
+	@command -v faketime >/dev/null 2>&1 || { \
+	  echo "Installing Debian's faketime for the shifted-clock test runs"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq faketime; }
+
 run: install
 	$(BIN)/penaltypay run
 
 # Checks first (seconds), then the whole suite on SQLite (the embedded default), then on the
-# local PostgreSQL with Redis; then the coverage floor over both.
-test: install check services test-sqlite test-postgres coverage
+# local PostgreSQL with Redis, then on SQLite again under shifted clocks; then the coverage
+# floor over the first two.
+test: install check services test-sqlite test-postgres test-dates coverage
 
 # A production environment as an operator would set one (no real secret: generated here).
 PRODUCTION_CHECK_ENV := PENALTYPAY_ENV=production DATABASE_URL=postgres://penaltypay@db.internal:5432/penaltypay \
@@ -90,6 +97,17 @@ test-sqlite:
 
 test-postgres:
 	DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) PENALTYPAY_ENV=test $(BIN)/coverage run -m pytest -m "not browser"
+
+# The suite (but the browser tests, which show only what the server renders) with the
+# machine's clock moved: across the spring clock change, on the last Sunday of October
+# while London's date is ahead of UTC's, on 29 February and 400 days on. A test that reads
+# the real date where it meant the test clock fails here (ADR 0017).
+SHIFTED_CLOCKS := 2027-03-28T00:58:00Z 2027-10-30T23:30:00Z 2028-02-29T10:00:00Z today+400d
+test-dates:
+	@for moment in $(SHIFTED_CLOCKS); do \
+	  env -u DATABASE_URL -u REDIS_URL PENALTYPAY_ENV=test PENALTYPAY_VAR_DIR=var/shifted-clock \
+	    scripts/shifted-clock $$moment -- $(BIN)/pytest -q -p no:cacheprovider -m "not browser" || exit 1; \
+	done
 
 coverage:
 	$(BIN)/coverage combine --quiet

@@ -66,6 +66,18 @@ def problems(s: Mapping[str, Any]) -> list[str]:
     for name in ("PAY_API_KEY", "PAY_WEBHOOK_SECRET"):
         if not s[name] or s[name] in SANDBOX_CREDENTIALS:
             found.append(f"{name} must be set (not the sandbox's)")
+    previous = s["PAY_WEBHOOK_SECRET_PREVIOUS"]
+    if previous and (previous in SANDBOX_CREDENTIALS or previous == s["PAY_WEBHOOK_SECRET"]):
+        # While a secret is rotated the old one is still accepted: never the sandbox's, and a
+        # copy of the new one means the rotation was not done.
+        found.append(
+            "PAY_WEBHOOK_SECRET_PREVIOUS must be the secret before PAY_WEBHOOK_SECRET (not the same, not the sandbox's)"
+        )
+    for network in s["STAFF_ALLOWED_NETWORKS"]:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            found.append(f"STAFF_ALLOWED_NETWORKS has {network!r}, which is not an address range (CIDR)")
     if s["OPS_API_TOKEN"] and len(s["OPS_API_TOKEN"]) < MIN_TOKEN_LENGTH:
         found.append(f"OPS_API_TOKEN must be at least {MIN_TOKEN_LENGTH} characters")
     if s["DATABASES"]["default"]["ENGINE"] != "django.db.backends.postgresql":
@@ -98,6 +110,9 @@ def problems(s: Mapping[str, Any]) -> list[str]:
             "receipts need GOV.UK Notify (NOTIFY_API_KEY) or a real EMAIL_BACKEND, not "
             + s["EMAIL_BACKEND"].rsplit(".", 2)[-2]
         )
+    for name in ("RECEIPT_SENDER", "TEAM_EMAIL_SENDER"):
+        if not s[name].startswith("penaltypay.adapters."):
+            found.append(f"{name} must name an adapter in penaltypay.adapters")
     for name, url in urls.items():
         if url and (problem := url_problem(name, url)):
             found.append(problem)

@@ -69,6 +69,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The probes answer to any Host over plain HTTP (the pod's IP): before the host check
+    # and the HTTPS redirect, and only on their two paths (penaltypay.operations.probes).
+    "penaltypay.operations.probes.ProbeMiddleware",
     # First: every later line of the request carries its id, and every answer is counted.
     "penaltypay.operations.requests.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -118,6 +121,13 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # After a restart or failover a kept connection is dead: test it before each request
+    # uses it (one round trip) instead of failing the request; never wait long to connect.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5"))
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker) share the file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
@@ -126,10 +136,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # then wait on the write lock as a local run does, instead of failing "table is locked".
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The application's own PostgreSQL role (docs/runbook.md "Database roles"): `penaltypay
+# migrate`, run as the schema's owner, grants it what the service needs and no more.
+DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE", "")
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # A Redis that is slow or unreachable must cost a request a fraction of a second, not
+    # hang it: the rate limits then count in the process (penaltypay.ratelimits).
+    _redis_timeout = float(os.environ.get("REDIS_TIMEOUT_SECONDS", "0.5"))
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": _redis_timeout, "socket_timeout": _redis_timeout},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "penaltypay"}}
 
@@ -216,6 +238,9 @@ PAY_WEBHOOK_SECRET = os.environ.get("PAY_WEBHOOK_SECRET", "sandbox-webhook-secre
 # While the webhook secret is being rotated, the one before it is still accepted.
 PAY_WEBHOOK_SECRET_PREVIOUS = os.environ.get("PAY_WEBHOOK_SECRET_PREVIOUS", "")
 PAY_TIMEOUT = float(os.environ.get("PAY_TIMEOUT", "10"))
+# The provider's payments expire this long after they are made (GOV.UK Pay: 90 minutes): a
+# live payment blocks anyone else from paying the penalty until then (docs/adr/0018).
+PAY_PAYMENT_EXPIRY_MINUTES = int(os.environ.get("PAY_PAYMENT_EXPIRY_MINUTES", "90"))
 # Where the provider sends the payer back: our public origin (production requires it;
 # locally the request's own origin is used).
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
@@ -236,11 +261,12 @@ RECEIPT_SENDER = os.environ.get(
     "RECEIPT_SENDER",
     "penaltypay.adapters.notify.NotifyReceipts" if NOTIFY_API_KEY else "penaltypay.adapters.notify.EmailReceipts",
 )
-# The team's email about new exceptions (a callable(subject, body, to)): Notify when configured.
+# The team's email about new exceptions (a penaltypay.exceptions.ports.TeamEmail): Notify when
+# configured. Both senders must be adapters in penaltypay.adapters (built by its factories).
 NOTIFY_TEAM_TEMPLATE_ID = os.environ.get("NOTIFY_TEAM_TEMPLATE_ID", "")
 TEAM_EMAIL_SENDER = os.environ.get(
     "TEAM_EMAIL_SENDER",
-    "penaltypay.adapters.notify.notify_team" if NOTIFY_API_KEY else "penaltypay.adapters.notify.email_team",
+    "penaltypay.adapters.notify.NotifyTeamEmail" if NOTIFY_API_KEY else "penaltypay.adapters.notify.EmailTeamEmail",
 )
 # The daily reconciliation (docs/runbook.md): the worker reconciles yesterday at this
 # Europe/London time, reading at most this many ECS ledgers at once.

@@ -21,4 +21,4 @@ urlpatterns = [
 handler400 = "penaltypay.citizen.errors.bad_request"
 handler403 = "penaltypay.citizen.errors.forbidden"
 handler404 = "penaltypay.citizen.errors.not_found"
-handler500 = "penaltypay.citizen.errors.server_error"
+handler500 = "penaltypay.error_pages.server_error"

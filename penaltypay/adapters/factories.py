@@ -4,10 +4,16 @@ Called by the interfaces (views, commands, the worker), which pass the result in
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from penaltypay.adapters.ecs_soap import EcsClient
 from penaltypay.adapters.pay_api import PayClient
+from penaltypay.exceptions.ports import TeamEmail
 from penaltypay.kernel.bulkhead import Bulkhead
+from penaltypay.payments.ports import ReceiptSender
+
+ADAPTERS = "penaltypay.adapters."
 
 
 def ecs_for_lookups() -> EcsClient:
@@ -41,3 +47,20 @@ def payment_provider() -> PayClient:
         bulkhead=PROVIDER_CALLS,
         webhook_secrets=(settings.PAY_WEBHOOK_SECRET, settings.PAY_WEBHOOK_SECRET_PREVIOUS),
     )
+
+
+def _named_adapter(setting: str) -> type:
+    """An adapter class a setting names: only ever one of ours (a setting cannot wire in
+    arbitrary code, nor a test double)."""
+    path = getattr(settings, setting)
+    if not path.startswith(ADAPTERS):
+        raise ImproperlyConfigured(f"{setting} must name an adapter in penaltypay.adapters, not {path!r}")
+    return import_string(path)
+
+
+def receipt_sender() -> ReceiptSender:
+    return _named_adapter("RECEIPT_SENDER")()
+
+
+def team_email() -> TeamEmail:
+    return _named_adapter("TEAM_EMAIL_SENDER")()

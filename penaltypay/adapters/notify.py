@@ -117,16 +117,20 @@ class EmailReceipts:
         log.info("refund email sent", extra={"refund_reference": refund.reference})
 
 
-def notify_team(subject: str, body: str, to: str) -> None:
+class NotifyTeamEmail:
     """An email to the service team through Notify (a template whose subject and body are
     `((subject))` and `((body))`)."""
-    NotificationsAPIClient(settings.NOTIFY_API_KEY, base_url=settings.NOTIFY_BASE_URL).send_email_notification(
-        email_address=to,
-        template_id=settings.NOTIFY_TEAM_TEMPLATE_ID,
-        personalisation={"subject": subject, "body": body},
-    )
+
+    def send(self, subject: str, body: str, to: str) -> None:
+        NotificationsAPIClient(settings.NOTIFY_API_KEY, base_url=settings.NOTIFY_BASE_URL).send_email_notification(
+            email_address=to,
+            template_id=settings.NOTIFY_TEAM_TEMPLATE_ID,
+            personalisation={"subject": subject, "body": body},
+        )
 
 
-def email_team(subject: str, body: str, to: str) -> None:
+class EmailTeamEmail:
     """An email to the service team through Django's email backend."""
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
+
+    def send(self, subject: str, body: str, to: str) -> None:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 
-from django.core.cache import cache
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
+from penaltypay import ratelimits
 from penaltypay.api.clients import client_for_token
 from penaltypay.api.models import ApiClient
 from penaltypay.api.problems import Problem
@@ -28,13 +28,7 @@ def _within_rate_limit(client: ApiClient) -> None:
     """A fixed one-minute window per client, counted atomically (Redis INCR in production)."""
     now = int(time.time())
     window = now - now % 60
-    key = f"ratelimit:api:{client.pk}:{window}"
-    cache.add(key, 0, timeout=70)
-    try:
-        used = int(cache.incr(key))
-    except ValueError:
-        cache.add(key, 1, timeout=70)
-        used = 1
+    used = ratelimits.count(f"ratelimit:api:{client.pk}:{window}", timeout=70)
     if used > client.rate_limit_per_minute:
         raise Problem(
             429,

@@ -3,8 +3,6 @@ per-reference limit, one answer for "no such reference" and "wrong vehicle")."""
 
 from __future__ import annotations
 
-from django.utils import timezone
-
 from penaltypay import ratelimits
 from penaltypay.adapters.factories import ecs_for_lookups
 from penaltypay.api.models import ApiClient
@@ -12,15 +10,13 @@ from penaltypay.api.problems import Problem
 from penaltypay.cases.domain import (
     CASE_TYPE_NAMES,
     Case,
-    amount_due_at,
     is_valid_reference,
     is_valid_vrm,
     normalise_reference,
     normalise_vrm,
-    why_not_payable,
 )
 from penaltypay.cases.lookup import LookupOutcome, find_case
-from penaltypay.payments.queries import pending_paid_pence
+from penaltypay.payments.checkout import quote
 
 NOT_FOUND = "No case matches that reference and registration"
 
@@ -68,10 +64,8 @@ def look_up(client: ApiClient, reference: str, registration: str) -> Case:
 
 
 def summary(case: Case) -> dict:
-    now = timezone.now()
-    pending = pending_paid_pence(case.reference)
-    due = amount_due_at(case, now, pending)
-    reason = why_not_payable(case, now, pending)
+    answer = quote(case)
+    due, reason = answer.due, answer.reason
     return {
         "reference": case.reference,
         "case_type": case.case_type,

@@ -20,24 +20,20 @@ from django.utils import timezone
 from penaltypay.adapters.factories import payment_provider
 from penaltypay.api.models import ApiClient, IdempotencyRecord
 from penaltypay.api.problems import Problem
-from penaltypay.ecs.models import OutboxEvent
-from penaltypay.payments.creation import PaymentUnavailable, start_payment
+from penaltypay.cases.domain import Case
+from penaltypay.ecs.deliveries import delivery_of_payment
+from penaltypay.payments import checkout
+from penaltypay.payments.creation import PaymentUnavailable
 from penaltypay.payments.models import Payment, Refund
 from penaltypay.payments.ports import ProviderError
 from penaltypay.security import card_page_allowed
 
-ECS_STATUS = {
-    OutboxEvent.PENDING: "queued",
-    OutboxEvent.SENT: "sent",
-    OutboxEvent.EXCEPTION: "exception",
-    OutboxEvent.RESOLVED: "resolved",
-}
 WAIT_FOR_TWIN_SECONDS = 10.0
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "testserver"}
 
 
 def as_json(payment: Payment, next_url: str | None = None) -> dict:
-    event = OutboxEvent.objects.filter(kind=OutboxEvent.KIND_PAYMENT, payment_reference=payment.reference).first()
+    delivery = delivery_of_payment(payment.reference)
     return {
         "payment_reference": payment.reference,
         "case_reference": payment.case_reference,
@@ -48,7 +44,7 @@ def as_json(payment: Payment, next_url: str | None = None) -> dict:
         "finished_at": payment.finished_at,
         "next_url": next_url,
         "ecs": {
-            "status": ECS_STATUS.get(event.status, "queued") if event else "not_queued",
+            "status": delivery.status.value,
             "recorded_at": payment.ecs_recorded_at,
         },
         "refunds": [
@@ -84,15 +80,18 @@ def body_hash(body: dict) -> str:
 
 
 def claim_key(client: ApiClient, key: str, digest: str) -> IdempotencyRecord | Payment:
-    """Our record of this key, new; or the payment an earlier request with it made."""
-    try:
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(client=client, key=key, request_hash=digest)
-    except IntegrityError:
-        pass
+    """Our record of this key, new; or the payment an earlier request with it made. A twin
+    waits for the first; if the first fails it releases the key and the twin goes ahead."""
     deadline = time.monotonic() + WAIT_FOR_TWIN_SECONDS
     while True:
-        earlier = IdempotencyRecord.objects.get(client=client, key=key)
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(client=client, key=key, request_hash=digest)
+        except IntegrityError:
+            pass
+        earlier = IdempotencyRecord.objects.filter(client=client, key=key).first()
+        if earlier is None:
+            continue  # the first request failed and let the key go: this one may make the payment
         if earlier.request_hash != digest:
             raise Problem(422, "idempotency-key-reused", "This Idempotency-Key was used with a different request")
         if earlier.payment_reference:
@@ -107,6 +106,16 @@ def claim_key(client: ApiClient, key: str, digest: str) -> IdempotencyRecord | P
         time.sleep(0.1)
 
 
+def release_key(record: IdempotencyRecord | None) -> None:
+    if record is not None:
+        IdempotencyRecord.objects.filter(pk=record.pk, payment_reference="").delete()
+
+
+def settle_key(record: IdempotencyRecord | None, payment: Payment) -> None:
+    if record is not None:
+        IdempotencyRecord.objects.filter(pk=record.pk).update(payment_reference=payment.reference)
+
+
 def fresh_next_url(payment: Payment) -> str | None:
     """The payer's card page for a payment still in progress (each read gives a new link)."""
     if not payment.is_live or not payment.provider_payment_id:
@@ -119,17 +128,17 @@ def fresh_next_url(payment: Payment) -> str | None:
 
 
 def create(
-    client: ApiClient, case, amount_pence: int, email: str | None, return_url: str, language: str
-) -> tuple[Payment, str | None]:
+    client: ApiClient, case: Case, email: str | None, return_url: str, language: str
+) -> tuple[Payment, str | None, bool]:
+    """The checkout's answer for a machine client: (payment, card page, resumed) or a problem."""
     try:
-        started = start_payment(
+        outcome = checkout.check_out(
             case,
-            amount_pence=amount_pence,
+            checkout.Payer.api_client(client.client_id, client.name),
             email=email or "",
             language=language,
             return_url_for=lambda payment: return_url,
             client=payment_provider(),
-            created_by=f"api:{client.name}",
         )
     except (PaymentUnavailable, ProviderError):
         raise Problem(
@@ -138,8 +147,22 @@ def create(
             "The card payment provider is not answering; try again soon",
             headers={"Retry-After": "60"},
         ) from None
-    next_url = started.next_url if started.next_url and card_page_allowed(started.next_url) else None
-    return started.payment, next_url
+    if isinstance(outcome, checkout.NotPayable):
+        reason = outcome.quote.reason.value if outcome.quote.reason else "nothing due"
+        raise Problem(422, "case-not-payable", f"This penalty cannot be paid now ({reason})")
+    if isinstance(outcome, checkout.PaidElsewhere):
+        wait = max(1, int((outcome.until - timezone.now()).total_seconds()))
+        raise Problem(
+            409,
+            "payment-in-progress",
+            f"This penalty is being paid through another channel ({outcome.channel}) right now; "
+            f"try again after {outcome.until.isoformat(timespec='seconds')}",
+            headers={"Retry-After": str(wait)},
+            extra={"channel": outcome.channel},
+        )
+    if isinstance(outcome, checkout.CardPageRefused):
+        raise Problem(503, "service-unavailable", "The card payment provider's answer could not be trusted; try again")
+    return outcome.payment, outcome.next_url, outcome.resumed
 
 
 def as_utc(name: str, value: datetime | None) -> datetime | None:

@@ -19,6 +19,7 @@ TYPES = {
     "service-unavailable": "A system this needs is not answering",
     "idempotency-key-reused": "The Idempotency-Key was used with another request",
     "request-in-progress": "A request with this Idempotency-Key is still being processed",
+    "payment-in-progress": "Someone else is paying this penalty right now",
     "payment-not-found": "No payment with that reference",
     "invalid-cursor": "The cursor is not one this API gave",
     "not-found": "No such resource",
@@ -36,11 +37,13 @@ class Problem(Exception):
         *,
         headers: dict[str, str] | None = None,
         errors: list[dict] | None = None,
+        extra: dict | None = None,
     ):
         super().__init__(detail or TYPES[kind])
         self.status, self.kind, self.detail = status, kind, detail or TYPES[kind]
         self.headers = headers or {}
         self.errors = errors
+        self.extra = extra or {}
 
 
 def type_uri(kind: str) -> str:
@@ -58,6 +61,7 @@ def problem_response(problem: Problem, instance: str = "") -> HttpResponse:
         body["instance"] = instance
     if problem.errors is not None:
         body["errors"] = problem.errors
+    body.update(problem.extra)
     response = HttpResponse(json.dumps(body), status=problem.status, content_type=CONTENT_TYPE)
     for name, value in problem.headers.items():
         response[name] = value

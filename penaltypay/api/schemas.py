@@ -92,3 +92,6 @@ class ProblemOut(Schema):
     detail: str
     instance: str | None = None
     errors: list[dict] | None = None
+    channel: str | None = Field(
+        default=None, description="payment-in-progress: the channel of the payment in progress (ONLINE or PHONE)"
+    )

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
-from ninja import Header, NinjaAPI, Query, Status
+from ninja import Header, NinjaAPI, Path, Query, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from penaltypay.api import lookups, payments
@@ -17,6 +18,8 @@ from penaltypay.api.problems import CONTENT_TYPE, Problem, problem_response
 from penaltypay.api.schemas import CaseOut, LookupIn, PaymentIn, PaymentOut, PaymentPage, ProblemOut
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment
+from penaltypay.web.limits import LIMIT_REQUEST_LINE
+from penaltypay.web.unavailable import RETRY_AFTER_SECONDS, database_unavailable
 
 
 class PenaltyPayApi(NinjaAPI):
@@ -40,6 +43,12 @@ def _describe_problems(operation: dict) -> None:
     extra = ["401", "403", "429", "503"] + (["400", "413", "422"] if "requestBody" in operation else [])
     for status in extra:
         responses.setdefault(status, problem)
+    # The web server's own limit, met before the API sees the request (so not a problem
+    # document): a request line (method, path and query) over LIMIT_REQUEST_LINE bytes.
+    responses.setdefault(
+        "414",
+        {"description": f"URI too long: the request line is over {LIMIT_REQUEST_LINE} bytes (the web server's limit)"},
+    )
     for status, response in responses.items():
         if status.startswith(("4", "5")):
             content = response.get("content", {})
@@ -62,6 +71,19 @@ PROBLEMS = dict.fromkeys((400, 401, 403, 404, 409, 413, 422, 429, 503), ProblemO
 @api.exception_handler(Problem)
 def on_problem(request: HttpRequest, exc: Problem) -> HttpResponse:
     return problem_response(exc, request.path)
+
+
+@api.exception_handler(DatabaseError)
+def on_database_error(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    if not database_unavailable(exc):
+        raise exc  # a fault: Django's 500 and its log line
+    problem = Problem(
+        503,
+        "service-unavailable",
+        "The service is unavailable for a moment; try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+    return problem_response(problem, request.path)
 
 
 @api.exception_handler(AuthenticationError)
@@ -133,29 +155,34 @@ def create_payment(
         record = claimed
     try:
         case = lookups.look_up(client, body.reference, body.registration)
-        found = lookups.summary(case)
-        if not found["payable"]:
-            raise Problem(422, "case-not-payable", f"This penalty cannot be paid now ({found['not_payable_reason']})")
-        payment, next_url = payments.create(
-            client, case, found["amount_due"]["total_pence"], body.email, body.return_url, body.language
-        )
+        payment, next_url, resumed = payments.create(client, case, body.email, body.return_url, body.language)
     except Problem as problem:
-        if record is not None:
-            record.delete()  # nothing was made: the same request may be tried again
+        payments.release_key(record)  # nothing was made: the same request may be tried again
         audit(request, "api:create-payment", outcome="failure", detail=problem.kind)
         raise
-    if record is not None:
-        type(record).objects.filter(pk=record.pk).update(payment_reference=payment.reference)
-    audit(request, "api:create-payment", object_type="payment", object_id=payment.reference)
-    return Status(201, payments.as_json(payment, next_url))
+    except BaseException:
+        payments.release_key(record)  # whatever went wrong, a twin waiting on the key is not left hanging
+        raise
+    payments.settle_key(record, payment)
+    audit(
+        request,
+        "api:create-payment",
+        object_type="payment",
+        object_id=payment.reference,
+        detail="resumed" if resumed else "",
+    )
+    return Status(200 if resumed else 201, payments.as_json(payment, next_url))
 
 
 @api.get(
     "/payments/{payment_reference}", response={200: PaymentOut, **PROBLEMS}, summary="Read a payment", tags=["payments"]
 )
-def read_payment(request: HttpRequest, payment_reference: str) -> Any:
+def read_payment(
+    request: HttpRequest,
+    payment_reference: str = Path(..., min_length=1, max_length=36, description="Our payment reference"),
+) -> Any:
     caller(request, "payments:read")
-    payment = Payment.objects.filter(reference=payment_reference[:36]).first()
+    payment = Payment.objects.filter(reference=payment_reference).first()
     if payment is None:
         audit(request, "api:read-payment", object_id=payment_reference[:80], outcome="failure")
         raise Problem(404, "payment-not-found", "No payment with that reference")

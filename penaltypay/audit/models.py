@@ -4,9 +4,14 @@ migration 0002); the model and its queryset refuse them everywhere else."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, NoReturn
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+from penaltypay.audit.policy import HASHED, address_hash
 
 
 class AppendOnly(Exception):
@@ -54,10 +59,13 @@ class AuditEntry(models.Model):
         raise AppendOnly("audit entries cannot be removed")
 
     @classmethod
-    def pseudonymise_address(cls, pk: int, hashed: str) -> None:
-        """The one change an entry may have: after the retention period its client address
-        is replaced by a keyed hash (the PostgreSQL trigger allows exactly this, once)."""
-        if not hashed.startswith("h:"):
-            raise AppendOnly("an address may only be replaced by its keyed hash")
-        plain: models.QuerySet[AuditEntry] = models.QuerySet(model=cls).filter(pk=pk).exclude(address__startswith="h:")
-        models.QuerySet.update(plain, address=hashed)
+    def pseudonymise_address(cls, pk: int) -> None:
+        """The one change an entry may have: once its address is older than
+        RETENTION_AUDIT_ADDRESS_DAYS, the address is replaced by its keyed hash, once. On
+        PostgreSQL the database checks the same (migration 0004); here the model does."""
+        entry = models.QuerySet(model=cls).filter(pk=pk).values("address", "at").first()
+        oldest = timezone.now() - timedelta(days=max(1, settings.RETENTION_AUDIT_ADDRESS_DAYS))
+        if entry is None or not entry["address"] or entry["address"].startswith(HASHED) or entry["at"] >= oldest:
+            raise AppendOnly("only an address older than the retention period may be replaced, once")
+        plain: models.QuerySet[AuditEntry] = models.QuerySet(model=cls).filter(pk=pk, address=entry["address"])
+        models.QuerySet.update(plain, address=address_hash(entry["address"]))

@@ -84,10 +84,11 @@ def amount_due_at(case: Case, at: datetime, pending_paid_pence: int = 0) -> Amou
     )
 
 
-def amount_due_after_reduction(case: Case, pending_paid_pence: int = 0) -> AmountDue:
-    """What will be due once the reduction deadline has passed ("or £80 after")."""
+def amount_due_after_reduction(case: Case, at: datetime, pending_paid_pence: int = 0) -> AmountDue:
+    """What will be due once the reduction deadline has passed ("or £80 after"); with no
+    reduction, what is due at `at`."""
     if case.reduction_deadline is None:
-        return amount_due_at(case, datetime.now(LONDON), pending_paid_pence)
+        return amount_due_at(case, at, pending_paid_pence)
     day_after = datetime.combine(case.reduction_deadline + timedelta(days=1), time(12), tzinfo=LONDON)
     return amount_due_at(case, day_after, pending_paid_pence)
 

@@ -1,4 +1,5 @@
-"""GOV.UK-style error pages (400, 403 incl. CSRF failure, 404, 500)."""
+"""GOV.UK-style error pages (400, 403 incl. CSRF failure, 404, 500, and 503 while the
+database is away)."""
 
 from django.shortcuts import render
 
@@ -22,3 +23,7 @@ def not_found(request, exception=None):
 
 def server_error(request):
     return render(request, "citizen/errors/500.html", status=500)
+
+
+def unavailable(request, exception=None):
+    return render(request, "citizen/errors/503.html", status=503)

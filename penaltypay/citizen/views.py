@@ -3,40 +3,34 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import uuid
 
 from django.conf import settings
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from penaltypay import ratelimits as ratelimit
 from penaltypay.adapters.factories import ecs_for_lookups, payment_provider
-from penaltypay.cases.domain import (
-    CASE_TYPE_NAMES,
-    NotPayableReason,
-    amount_due_after_reduction,
-    amount_due_at,
-    why_not_payable,
-)
+from penaltypay.cases.domain import CASE_TYPE_NAMES, NotPayableReason
 from penaltypay.cases.lookup import LookupOutcome, find_case
 from penaltypay.cases.store import local_case
 from penaltypay.citizen import typed
 from penaltypay.citizen.confirmation import confirmation_proof, confirmation_shown
 from penaltypay.citizen.forms import FeedbackForm, FindPenaltyForm, ReceiptEmailForm
-from penaltypay.kernel.security_events import CARD_PAGE_REFUSED, PAYMENT_PAGE_OTHER_SESSION, security_event
-from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable, start_payment
+from penaltypay.kernel.security_events import PAYMENT_PAGE_OTHER_SESSION, security_event
+from penaltypay.payments import checkout
+from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable
 from penaltypay.payments.domain import Outcome, PaymentStatus, outcome_of
 from penaltypay.payments.models import Payment
 from penaltypay.payments.ports import ProviderBusy, ProviderError
-from penaltypay.payments.queries import pending_paid_pence
 from penaltypay.payments.settlement import refresh_payment
 from penaltypay.reporting.record import give_feedback, note_lookup
-from penaltypay.security import card_page_allowed, client_address
+from penaltypay.security import client_address
 from penaltypay.web.language import SESSION_KEY as SESSION_LANGUAGE
 from penaltypay.web.language import keep_language
 
@@ -45,6 +39,7 @@ log = logging.getLogger(__name__)
 SESSION_CASE = "case"
 SESSION_EMAIL = "receipt_email"
 SESSION_PAYMENTS = "payments"
+SESSION_PAYER = "payer"  # this keeper's token: only this session resumes its own payments
 
 
 def _current_case(request):
@@ -84,10 +79,10 @@ def find_penalty(request):
         )
         if lookup.outcome is LookupOutcome.FOUND:
             assert lookup.case is not None
-            payable = why_not_payable(lookup.case, timezone.now(), pending_paid_pence(reference)) is None
-            note_lookup(reference, payable=payable)
+            note_lookup(reference, payable=checkout.quote(lookup.case).payable)
             request.session.cycle_key()  # a new session for a new case: no fixation
             request.session[SESSION_CASE] = {"reference": reference, "vrm": vrm}
+            _payer(request)  # now, while the answer is one the session is saved with (not a 5xx)
             return redirect("citizen:penalty")
         if lookup.outcome is LookupOutcome.NOT_PAYABLE_HERE:
             return render(
@@ -108,15 +103,22 @@ def find_penalty(request):
     return render(request, "citizen/find.html", {"form": form})
 
 
-def _penalty_context(case, now):
-    pending = pending_paid_pence(case.reference)
+def _penalty_context(case):
+    quote = checkout.quote(case)
     return {
         "case": case,
         "case_type_name": CASE_TYPE_NAMES.get(case.case_type, case.case_type),
-        "due": amount_due_at(case, now, pending),
-        "full_amount": amount_due_after_reduction(case, pending),
-        "reason": why_not_payable(case, now, pending),
+        "due": quote.due,
+        "full_amount": quote.after_reduction,
+        "reason": quote.reason,
     }
+
+
+def _payer(request) -> checkout.Payer:
+    token = request.session.get(SESSION_PAYER)
+    if not token:
+        token = request.session[SESSION_PAYER] = secrets.token_urlsafe(18)
+    return checkout.Payer.keeper(token)
 
 
 @require_GET
@@ -124,7 +126,7 @@ def penalty(request):
     case = _current_case(request)
     if case is None:
         return redirect("citizen:find")
-    context = _penalty_context(case, timezone.now())
+    context = _penalty_context(case)
     if context["reason"] is not None:
         return render(request, "citizen/not_payable.html", {**context, "reason": context["reason"].value})
     return render(request, "citizen/penalty.html", context)
@@ -141,8 +143,7 @@ def pay_now(request):
     case = _current_case(request)
     if case is None:
         return redirect("citizen:find")
-    now = timezone.now()
-    context = _penalty_context(case, now)
+    context = _penalty_context(case)
     if context["reason"] is not None:
         return redirect("citizen:penalty")
     shown = typed.switched(request, "pay", ReceiptEmailForm)
@@ -155,9 +156,9 @@ def pay_now(request):
         email = form.cleaned_data["email"]
         request.session[SESSION_EMAIL] = email
         try:
-            started = start_payment(
+            outcome = checkout.check_out(
                 case,
-                amount_pence=context["due"].total_pence,
+                _payer(request),
                 email=email,
                 language=(get_language() or "en")[:2],
                 return_url_for=lambda p: _return_url(request, p),
@@ -165,20 +166,30 @@ def pay_now(request):
             )
         except (PaymentBusy, ProviderBusy):
             return busy(request)
-        except PaymentUnavailable:
+        except (PaymentUnavailable, ProviderError):
+            log.warning("payment could not be started or resumed")
             return render(request, "citizen/payment_unavailable.html", status=503)
-        except ProviderError:
-            log.warning("provider error while resuming a payment")
-            return render(request, "citizen/payment_unavailable.html", status=503)
-        _remember_payment(request, started.payment)
-        if started.next_url is None:
-            return redirect("citizen:payment-complete", payment_id=started.payment.id)
-        if not card_page_allowed(started.next_url):
-            # Never send a keeper somewhere else with their card in hand, whatever the answer said.
-            security_event(CARD_PAGE_REFUSED, payment_reference=started.payment.reference)
-            return render(request, "citizen/payment_unavailable.html", status=503)
-        return HttpResponseRedirect(started.next_url, status=303)
+        return _after_checkout(request, outcome)
     return render(request, "citizen/pay.html", {**context, "form": form})
+
+
+def _after_checkout(request, outcome: checkout.Outcome):
+    """The checkout's answer as the keeper's next page."""
+    if isinstance(outcome, checkout.NotPayable):
+        return redirect("citizen:penalty")
+    if isinstance(outcome, checkout.PaidElsewhere):
+        return render(
+            request,
+            "citizen/being_paid.html",
+            {"by_phone": outcome.channel == checkout.PHONE, "until": outcome.until},
+            status=409,
+        )
+    if isinstance(outcome, checkout.CardPageRefused):
+        return render(request, "citizen/payment_unavailable.html", status=503)
+    _remember_payment(request, outcome.payment)
+    if outcome.next_url is None:
+        return redirect("citizen:payment-complete", payment_id=outcome.payment.id)
+    return HttpResponseRedirect(outcome.next_url, status=303)
 
 
 def busy(request):

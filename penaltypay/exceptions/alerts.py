@@ -10,14 +10,19 @@ from datetime import datetime
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from penaltypay.exceptions.models import ExceptionAlert
+from penaltypay.exceptions.ports import TeamEmail
 from penaltypay.exceptions.queue import Item, open_exceptions
 from penaltypay.kernel.metrics import EXCEPTIONS_RAISED
 from penaltypay.kernel.money import format_pence
+from penaltypay.kernel.wiring import Wire
 
 log = logging.getLogger("penaltypay.exceptions")
+
+
+# Wired to the adapter at start-up (penaltypay.operations.apps).
+team_email: Wire[TeamEmail] = Wire("team email")
 
 
 def _record_new(items: list[Item], now: datetime) -> None:
@@ -60,9 +65,7 @@ def announce_new_exceptions(now: datetime | None = None) -> int:
         + f"\n\nSee {settings.PUBLIC_BASE_URL or ''}/staff/exceptions\n"
     )
     try:
-        import_string(settings.TEAM_EMAIL_SENDER)(
-            f"Penalty payments: {len(waiting)} new exception(s)", body, settings.EXCEPTIONS_NOTIFY_EMAIL
-        )
+        team_email().send(f"Penalty payments: {len(waiting)} new exception(s)", body, settings.EXCEPTIONS_NOTIFY_EMAIL)
     except Exception as exc:
         log.warning("exceptions email failed; will retry", extra={"error": type(exc).__name__})
         return 0

@@ -7,13 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Min, Q, Sum
+from django.db.models import Min
 
 from penaltypay.cases.domain import amount_due_at
 from penaltypay.cases.models import CaseRecord
 from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Payment, Refund
-from penaltypay.payments.refund_rules import HOLDS_MONEY, excess_pence
+from penaltypay.payments.models import Payment
+from penaltypay.payments.queries import held_against_many
+from penaltypay.payments.refund_rules import excess_pence
 
 LOOKBACK = timedelta(days=90)
 
@@ -38,26 +39,15 @@ def overpayments(now: datetime) -> list[Overpayment]:
         row["case_reference"]: row
         for row in Payment.objects.filter(status=PaymentStatus.SUCCESS.value, case_reference__in=recent)
         .values("case_reference")
-        .annotate(
-            pending=Sum("amount_pence", filter=Q(ecs_recorded_at__isnull=True)),
-            first=Min("authorised_at"),
-            first_created=Min("created_at"),
-        )
+        .annotate(first=Min("authorised_at"), first_created=Min("created_at"))
     }
-    returned = dict(
-        Refund.objects.filter(
-            payment__case_reference__in=recent,
-            status__in=[status.value for status in HOLDS_MONEY],
-            ecs_recorded_at__isnull=True,
-        )
-        .values("payment__case_reference")
-        .annotate(total=Sum("amount_pence"))
-        .values_list("payment__case_reference", "total")
-    )
+    held = held_against_many(taken)
     found = []
     for record in CaseRecord.objects.filter(reference__in=list(taken)):
         row = taken[record.reference]
-        paid = record.amount_paid_pence + int(row["pending"] or 0) - int(returned.get(record.reference) or 0)
+        # What ECS will hold once everything on its way arrives, less refunds already asked for.
+        case_held = held[record.reference]
+        paid = record.amount_paid_pence + case_held.pending_pence - case_held.refunding_pence
         first_paid_at = row["first"] or row["first_created"]
         case = record.to_case()
         due = amount_due_at(case, first_paid_at).penalty_pence + case.arrears_pence

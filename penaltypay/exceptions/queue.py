@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from penaltypay.ecs.models import OutboxEvent
+from penaltypay.ecs import deliveries
 from penaltypay.exceptions.models import OverpaymentReview
 from penaltypay.exceptions.overpayments import overpayments
 from penaltypay.payments.models import Refund
@@ -24,18 +24,21 @@ STUCK = "stuck"
 OVERPAID = "overpaid"
 REFUND_FAILED = "refund-failed"
 NOT_RECORDED = "not-recorded"
+REFUND_UNKNOWN = "refund-unknown"
 KINDS = {
     ECS_REFUSED: "ECS refused it",
     STUCK: "Not reaching ECS",
     OVERPAID: "Paid more than was due",
     REFUND_FAILED: "Refund failed",
     NOT_RECORDED: "Taken but not recorded",
+    REFUND_UNKNOWN: "Refund outcome unknown",
 }
 
 # What a person can do about an item (the staff pages turn these into buttons).
 REFUND = "refund"
 RETRY = "retry"
 RESOLVE = "resolve"
+ADOPT = "adopt"  # a refund whose outcome is unknown: "that one at the provider is this one"
 
 
 class NothingToResolve(Exception):
@@ -54,6 +57,7 @@ class Item:
     refund_reference: str = ""
     outbox_event: int | None = None
     actions: tuple[str, ...] = field(default=())
+    choices: tuple[str, ...] = field(default=())  # the provider's refund ids a person picks from
 
     @property
     def kind_name(self) -> str:
@@ -66,12 +70,13 @@ def stuck_after() -> timedelta:
 
 def _outbox_items(now: datetime) -> list[Item]:
     items = []
-    for event in OutboxEvent.objects.filter(status=OutboxEvent.EXCEPTION).order_by("id"):
-        refundable = event.kind == OutboxEvent.KIND_PAYMENT
+    for event in deliveries.exceptions():
+        refundable = not event.is_refund
+        assert event.created_at is not None
         items.append(
             Item(
                 ECS_REFUSED,
-                f"{ECS_REFUSED}:{event.pk}",
+                f"{ECS_REFUSED}:{event.id}",
                 event.sent_at or event.next_attempt_at or event.created_at,
                 f"{event.kind.lower()} {event.ledger_reference}: "
                 + "; ".join(part for part in (event.exception_reason, event.last_error) if part),
@@ -79,18 +84,17 @@ def _outbox_items(now: datetime) -> list[Item]:
                 event.case_reference,
                 event.payment_reference,
                 event.refund_reference,
-                event.pk,
+                event.id,
                 (REFUND, RETRY, RESOLVE) if refundable else (RETRY, RESOLVE),
             )
         )
-    for event in OutboxEvent.objects.filter(status=OutboxEvent.PENDING, created_at__lte=now - stuck_after()).order_by(
-        "id"
-    ):
+    for event in deliveries.waiting_since(now - stuck_after()):
+        assert event.created_at is not None
         waited = int((now - event.created_at).total_seconds() // 60)
         items.append(
             Item(
                 STUCK,
-                f"{STUCK}:{event.pk}",
+                f"{STUCK}:{event.id}",
                 event.created_at,
                 f"{event.kind.lower()} {event.ledger_reference} waiting {waited} minutes"
                 + (f" (last error: {event.last_error})" if event.last_error else ""),
@@ -98,7 +102,7 @@ def _outbox_items(now: datetime) -> list[Item]:
                 event.case_reference,
                 event.payment_reference,
                 event.refund_reference,
-                event.pk,
+                event.id,
                 (RETRY,),
             )
         )
@@ -123,6 +127,28 @@ def _refund_items() -> list[Item]:
             (REFUND, RESOLVE),
         )
         for refund in failed
+    ]
+
+
+def _unknown_refund_items() -> list[Item]:
+    """Refunds asked for whose answer was lost, while the provider holds refunds we did not
+    record: only a person, looking at the provider's console, can say which is which."""
+    unknown = Refund.objects.filter(status=RefundStatus.UNKNOWN.value).select_related("payment")
+    return [
+        Item(
+            REFUND_UNKNOWN,
+            f"{REFUND_UNKNOWN}:{refund.reference}",
+            refund.updated_at,
+            f"refund {refund.reference}: {refund.failure_reason}",
+            refund.amount_pence,
+            refund.payment.case_reference,
+            refund.payment.reference,
+            refund.reference,
+            None,
+            (ADOPT, RETRY),
+            tuple(part.strip() for part in refund.failure_reason.rsplit(":", 1)[-1].split(",") if part.strip()),
+        )
+        for refund in unknown
     ]
 
 
@@ -171,7 +197,9 @@ def _unrecorded_items() -> list[Item]:
 
 def open_exceptions(now: datetime | None = None, kind: str = "") -> list[Item]:
     now = now or timezone.now()
-    items = _outbox_items(now) + _refund_items() + _overpayment_items(now) + _unrecorded_items()
+    items = (
+        _outbox_items(now) + _refund_items() + _unknown_refund_items() + _overpayment_items(now) + _unrecorded_items()
+    )
     if kind:
         items = [item for item in items if item.kind == kind]
     return sorted(items, key=lambda item: (item.since, item.key))

@@ -21,6 +21,7 @@ OPERATOR_TOKEN_REFUSED = "operator_token_refused"  # noqa: S105 - an event name
 OUTBOX_EXCEPTION_HANDLED = "outbox_exception_handled"
 PAYMENT_PAGE_OTHER_SESSION = "payment_page_other_session"
 CARD_PAGE_REFUSED = "card_page_refused"
+RATE_LIMIT_STORE_UNAVAILABLE = "rate_limit_store_unavailable"
 
 EVENTS = (
     LOOKUP_NOT_FOUND,
@@ -31,6 +32,7 @@ EVENTS = (
     OUTBOX_EXCEPTION_HANDLED,
     PAYMENT_PAGE_OTHER_SESSION,
     CARD_PAGE_REFUSED,
+    RATE_LIMIT_STORE_UNAVAILABLE,
 )
 
 

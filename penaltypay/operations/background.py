@@ -54,8 +54,11 @@ def build_outbox_worker(concurrency: int | None = None) -> OutboxWorker:
     )
 
 
-def run_recheck_pass() -> None:
-    """Settle payments still in progress; one process at a time across all workers."""
+def run_periodic_jobs() -> None:
+    """The worker's round, every `--interval` seconds: settle payments and refunds still in
+    progress (and resend failed receipts), tell the team about new exceptions, the morning's
+    reconciliation when due, the nightly purge when due. Each job one process at a time
+    across all workers (a lease); the ECS outbox is delivered by its own threads."""
     try:
         with exclusive_job("payment-recheck") as mine:
             if not mine:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from penaltypay.ecs.models import OutboxEvent
+from penaltypay.ecs import deliveries
 from penaltypay.kernel.clock import london_date
 from penaltypay.payments.models import Payment, Refund
 
@@ -27,7 +27,7 @@ class Check:
 
 
 def _payments_on_their_way() -> Check:
-    queued = set(OutboxEvent.objects.filter(kind=OutboxEvent.KIND_PAYMENT).values_list("payment_reference", flat=True))
+    queued = deliveries.queued_references(deliveries.PAYMENT)
     missing = [
         reference
         for reference, recorded in Payment.objects.filter(status="success").values_list("reference", "ecs_recorded_at")
@@ -42,7 +42,7 @@ def _payments_on_their_way() -> Check:
 
 
 def _refunds_on_their_way() -> Check:
-    queued = set(OutboxEvent.objects.filter(kind=OutboxEvent.KIND_REFUND).values_list("refund_reference", flat=True))
+    queued = deliveries.queued_references(deliveries.REFUND)
     missing = [
         reference
         for reference, recorded, note in Refund.objects.filter(status="success").values_list(
@@ -58,9 +58,7 @@ def _refunds_on_their_way() -> Check:
 def _money_per_day() -> Check:
     """Per Europe/London day of payment, what we took equals what we send to ECS."""
     taken: dict[str, int] = defaultdict(int)
-    events = dict(
-        OutboxEvent.objects.filter(kind=OutboxEvent.KIND_PAYMENT).values_list("payment_reference", "amount_pence")
-    )
+    events = deliveries.queued_payment_amounts()
     sent: dict[str, int] = defaultdict(int)
     for reference, amount, paid_at in Payment.objects.filter(status="success").values_list(
         "reference", "amount_pence", "authorised_at"
@@ -76,9 +74,7 @@ def _money_per_day() -> Check:
 
 def _orphans() -> Check:
     references = set(Payment.objects.values_list("reference", flat=True))
-    orphan_events = sorted(
-        {r for r in OutboxEvent.objects.values_list("payment_reference", flat=True) if r not in references}
-    )
+    orphan_events = sorted({r for r in deliveries.payment_references_queued() if r not in references})
     return Check(
         "no_orphans",
         not orphan_events,

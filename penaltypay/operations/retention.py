@@ -10,8 +10,6 @@ reconciliation and the audit trail still add up. The periods are settings
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +23,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from penaltypay.audit.models import AuditEntry
+from penaltypay.audit.policy import HASHED
 from penaltypay.cases.domain import COURT, DEBT_RECOVERY, NO_PAYMENT_REQUIRED, PAID
 from penaltypay.cases.models import CaseRecord
+from penaltypay.ecs import deliveries
 from penaltypay.operations.models import PurgeRun
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment, Refund, WebhookMessage
@@ -34,13 +34,6 @@ from penaltypay.reporting.models import Feedback
 
 BATCH = 500
 CLOSED_CASE_STATUSES = (PAID, NO_PAYMENT_REQUIRED, COURT, DEBT_RECOVERY)
-HASHED = "h:"
-
-
-def keyed_hash(value: str) -> str:
-    """The same value always gives the same hash (so records can still be matched), and
-    it cannot be reversed without the service's key."""
-    return HASHED + hmac.new(settings.SECRET_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()[:24]
 
 
 @dataclass(frozen=True)
@@ -57,12 +50,18 @@ def _days(name: str) -> timedelta:
 
 
 def _settled_payments(now: datetime) -> models.QuerySet:
-    """Receipt email addresses, once the payment is finished, in ECS (when it succeeded),
-    has no refund in progress, and the period has passed."""
+    """Receipt email addresses, once the payment is finished, settled with ECS (in its
+    ledger, or resolved as never going there — refused and refunded, say), has no refund in
+    progress, and the period has passed."""
     open_refunds = Refund.objects.filter(finished_at__isnull=True).values("payment_id")
+    success = PaymentStatus.SUCCESS.value
     return (
         Payment.objects.filter(finished_at__lt=now - _days("RETENTION_RECEIPT_EMAIL_DAYS"))
-        .filter(Q(status=PaymentStatus.SUCCESS.value, ecs_recorded_at__isnull=False) | ~Q(status="success"))
+        .filter(
+            Q(status=success, ecs_recorded_at__isnull=False)
+            | Q(status=success, reference__in=deliveries.payments_never_to_ecs())
+            | ~Q(status=success)
+        )
         .exclude(email="", description__startswith="Penalty ")
         .exclude(pk__in=open_refunds)
     )
@@ -97,16 +96,15 @@ def _blank_feedback(pks: list) -> None:
 
 
 def _old_audit_addresses(now: datetime) -> models.QuerySet:
-    return (
-        AuditEntry.objects.filter(at__lt=now - _days("RETENTION_AUDIT_ADDRESS_DAYS"))
-        .exclude(address="")
-        .exclude(address__startswith=HASHED)
-    )
+    # The database's own clock decides what is old enough (it refuses anything younger),
+    # so a purge "as of" a later moment cannot hash an address early.
+    oldest = min(now, timezone.now()) - max(_days("RETENTION_AUDIT_ADDRESS_DAYS"), timedelta(days=1))
+    return AuditEntry.objects.filter(at__lt=oldest).exclude(address="").exclude(address__startswith=HASHED)
 
 
 def _hash_audit_addresses(pks: list) -> None:
-    for pk, address in AuditEntry.objects.filter(pk__in=pks).values_list("pk", "address"):
-        AuditEntry.pseudonymise_address(pk, keyed_hash(address))
+    for pk in pks:
+        AuditEntry.pseudonymise_address(pk)  # the database checks the age and the hash itself
 
 
 def _old_idempotency_keys(now: datetime) -> models.QuerySet:
@@ -152,10 +150,14 @@ class PurgeResult:
 
 
 def purge_and_record(trigger: str, now: datetime | None = None) -> PurgeResult:
-    """Purge, keeping a record of the run (what was removed, per kind)."""
-    run = PurgeRun.objects.create(started_at=timezone.now(), trigger=trigger)
-    result = purge(now=now)
-    PurgeRun.objects.filter(pk=run.pk).update(finished_at=timezone.now(), removed=result.removed)
+    """Purge, keeping a record of the run (what was removed, per kind). The record is
+    stamped by the same clock that decided the run, so "already ran tonight" compares
+    like with like (a caller's clock and the machine's may differ)."""
+    moment = now or timezone.now()
+    run = PurgeRun.objects.create(started_at=moment, trigger=trigger)
+    result = purge(now=moment)
+    finished = moment + timedelta(seconds=result.seconds)
+    PurgeRun.objects.filter(pk=run.pk).update(finished_at=finished, removed=result.removed)
     return result
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import sys
 
+from penaltypay.web.limits import LIMIT_REQUEST_FIELD_SIZE, LIMIT_REQUEST_LINE
+
 
 def gunicorn_argv(bind: str, *, access_log: bool = False) -> list[str]:
     workers = os.environ.get("WEB_WORKERS", "2")
@@ -24,6 +26,10 @@ def gunicorn_argv(bind: str, *, access_log: bool = False) -> list[str]:
         threads,
         "--worker-class",
         "gthread",
+        "--limit-request-line",
+        str(LIMIT_REQUEST_LINE),
+        "--limit-request-field_size",
+        str(LIMIT_REQUEST_FIELD_SIZE),
     ]
     if access_log:
         argv += ["--access-logfile", "-"]

@@ -1,5 +1,7 @@
-"""Taking a payment: send the keeper to the provider's card page for the amount due,
-never leaving two live payments for one penalty. See docs/adr/0003-payment-creation.md."""
+"""Taking a payment, mechanically: write the row, create it at the provider, or resume or
+close the live one — never leaving two live payments for one penalty (docs/adr/0003).
+Only the checkout (penaltypay.payments.checkout) calls it: it decides the amount and who
+may resume what."""
 
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ class PaymentBusy(PaymentUnavailable):
 class PaymentStart:
     payment: Payment
     next_url: str | None  # the provider's card page; None when the payment already finished
+    resumed: bool = False
 
 
 def payment_description(case: Case) -> str:
@@ -55,21 +58,25 @@ def start_payment(
     language: str,
     return_url_for: Callable[[Payment], str],
     client: ports.PaymentProvider,
-    channel: str = Payment.CHANNEL_ONLINE,
-    created_by: str = "",
-) -> PaymentStart:
-    """Send the keeper to a card page for `amount_pence`, never leaving two live payments.
+    channel: str,
+    created_by: str,
+    owner: str,
+) -> PaymentStart | None:
+    """A card page for `amount_pence`, never leaving two live payments.
 
-    A live payment for the case is resumed (fresh card-page link) when it is for the
-    same amount, and cancelled otherwise. The payment row is written before the
+    The owner's own live payment for the case is resumed (fresh card-page link) when it is
+    for the same amount, and cancelled otherwise. The payment row is written before the
     provider is called, so whatever happens next is on record. A phone payment
     (`channel=PHONE`, `created_by` the member of staff) is a MOTO payment at the provider.
+    None: someone else's live payment for the case appeared meanwhile (decide again).
     """
     for _ in range(3):
         live = Payment.objects.filter(
             case_reference=case.reference, status__in=[s.value for s in LIVE_STATUSES]
         ).first()
         if live is not None:
+            if live.owner != owner or live.channel != channel:
+                return None
             resumed = _resume_or_close(live, amount_pence, client)
             if resumed is not None:
                 return resumed
@@ -86,6 +93,7 @@ def start_payment(
                     language=language if language in ("en", "cy") else "en",
                     channel=channel,
                     created_by=created_by,
+                    owner=owner,
                     request_id=request_id.current(),
                 )
         except IntegrityError:
@@ -156,7 +164,7 @@ def _resume_or_close(live: Payment, amount_pence: int, client: ports.PaymentProv
     if not live.is_live:
         return None
     if live.amount_pence == amount_pence and current.next_url:
-        return PaymentStart(live, current.next_url)
+        return PaymentStart(live, current.next_url, resumed=True)
     # The amount due has changed (a reduction deadline passed): replace the payment.
     try:
         client.cancel_payment(live.provider_payment_id)

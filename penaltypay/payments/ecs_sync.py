@@ -5,14 +5,14 @@ the ECS ledger. The worker command wires `record_delivered` in as the delivery e
 from __future__ import annotations
 
 from penaltypay.cases.store import apply_ecs_write
-from penaltypay.ecs.models import OutboxEvent
+from penaltypay.ecs.deliveries import PAYMENT
 from penaltypay.ecs.outbox_worker import Delivered
 from penaltypay.payments.models import Payment, Refund
 
 
 def record_delivered(delivered: Delivered) -> None:
     """Called inside the transaction that marks the event sent."""
-    if delivered.kind == OutboxEvent.KIND_PAYMENT:
+    if delivered.kind == PAYMENT:
         Payment.objects.filter(reference=delivered.payment_reference).update(ecs_recorded_at=delivered.at)
         apply_ecs_write(delivered.case_reference, delivered.amount_pence, delivered.case_status)
     else:

@@ -31,6 +31,9 @@ class Payment(models.Model):
     channel = models.CharField(max_length=10, default=CHANNEL_ONLINE)
     # Who took it: blank for a keeper online; a staff username for a phone payment.
     created_by = models.CharField(max_length=150, blank=True)
+    # Who may resume it while it is live (penaltypay.payments.checkout.Payer): the keeper's
+    # session token, the agent or the API client. Blank on payments made before it existed.
+    owner = models.CharField(max_length=200, blank=True)
     status = models.CharField(
         max_length=20, choices=[(s.value, s.value) for s in PaymentStatus], default=PaymentStatus.NEW.value
     )
@@ -141,6 +144,10 @@ class Refund(models.Model):
     resolved_by = models.CharField(max_length=150, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution_note = models.CharField(max_length=500, blank=True)
+    # Who is asking the provider now, and until when: the approver while their call is out;
+    # the re-checker takes over only once the lease has run out (never both at once).
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -153,3 +160,22 @@ class Refund(models.Model):
     @property
     def state(self) -> RefundStatus:
         return RefundStatus(self.status)
+
+
+class RefundEvent(models.Model):
+    """Every status a refund moved to, from what, why and by whom: the timeline reads this."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=20)
+    to_status = models.CharField(max_length=20)
+    source = models.CharField(max_length=20)  # request | decision | provider | webhook | recheck | person
+    by = models.CharField(max_length=150, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "refund_event"
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} -> {self.to_status} ({self.source})"

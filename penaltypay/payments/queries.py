@@ -2,20 +2,55 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 
-from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Payment
+from penaltypay.ecs.deliveries import deliveries_of_payments
+from penaltypay.payments.domain import LIVE_STATUSES, PaymentStatus
+from penaltypay.payments.held import Held, PaymentFact, RefundFact, held
+from penaltypay.payments.models import Payment, Refund
+from penaltypay.payments.refund_rules import HOLDS_MONEY, RefundStatus
+
+_COUNTED = [PaymentStatus.SUCCESS.value, *(s.value for s in LIVE_STATUSES)]
 
 
-def pending_paid_pence(case_reference: str) -> int:
-    """Money we have taken for a case that ECS's ledger does not show yet."""
-    total = Payment.objects.filter(
-        case_reference=case_reference, status=PaymentStatus.SUCCESS.value, ecs_recorded_at__isnull=True
-    ).aggregate(total=Sum("amount_pence"))["total"]
-    return int(total or 0)
+def held_against_many(case_references: Iterable[str]) -> dict[str, Held]:
+    """The money held against each case (penaltypay.payments.held), in three queries."""
+    references = list(dict.fromkeys(case_references))
+    payments = list(
+        Payment.objects.filter(case_reference__in=references, status__in=_COUNTED).values(
+            "pk", "reference", "case_reference", "amount_pence", "status", "ecs_recorded_at"
+        )
+    )
+    refunds: dict[object, list[RefundFact]] = defaultdict(list)
+    for payment_pk, amount, status, recorded in Refund.objects.filter(
+        payment_id__in=[p["pk"] for p in payments], status__in=[s.value for s in HOLDS_MONEY]
+    ).values_list("payment_id", "amount_pence", "status", "ecs_recorded_at"):
+        refunds[payment_pk].append(
+            RefundFact(amount, succeeded=status == RefundStatus.SUCCESS.value, in_ecs=recorded is not None)
+        )
+    delivered = deliveries_of_payments(p["reference"] for p in payments if p["status"] == PaymentStatus.SUCCESS.value)
+    facts: dict[str, list[PaymentFact]] = {reference: [] for reference in references}
+    for p in payments:
+        delivery = delivered.get(p["reference"])
+        facts[p["case_reference"]].append(
+            PaymentFact(
+                p["amount_pence"],
+                live=p["status"] != PaymentStatus.SUCCESS.value,
+                succeeded=p["status"] == PaymentStatus.SUCCESS.value,
+                in_ecs=p["ecs_recorded_at"] is not None,
+                never_to_ecs=delivery is not None and delivery.never_to_ecs,
+                refunds=tuple(refunds[p["pk"]]),
+            )
+        )
+    return {reference: held(facts[reference]) for reference in references}
+
+
+def held_against(case_reference: str) -> Held:
+    return held_against_many([case_reference])[case_reference]
 
 
 def cases_paid_since(cut: datetime) -> QuerySet:

@@ -13,9 +13,9 @@ from penaltypay.kernel import request_id
 from penaltypay.payments import ports
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment, Refund
-from penaltypay.payments.receipts import send_receipt_once
+from penaltypay.payments.receipts import send_receipt_once, send_refund_email_once
 from penaltypay.payments.refund_rules import RefundStatus
-from penaltypay.payments.refunds import follow_refunds, send_refund_email_once
+from penaltypay.payments.refunds import follow_refunds
 from penaltypay.payments.settlement import (
     find_at_provider,
     move,

@@ -16,11 +16,38 @@ class RefundStatus(str, Enum):
     SUCCESS = "success"  # the money went back to the keeper
     ERROR = "error"  # the provider could not make it (no money moved)
     REFUSED = "refused"  # the provider refused to take it (e.g. nothing left to refund)
+    # Asked, answer lost, and the provider holds a refund of this payment we did not record:
+    # its refunds carry no reference of ours, so only a person can say whether it is this one.
+    UNKNOWN = "unknown"
 
 
 # Money already promised back, or on its way: it cannot be promised twice.
-HOLDS_MONEY = frozenset({RefundStatus.REQUESTED, RefundStatus.SUBMITTING, RefundStatus.SUBMITTED, RefundStatus.SUCCESS})
+HOLDS_MONEY = frozenset(
+    {
+        RefundStatus.REQUESTED,
+        RefundStatus.SUBMITTING,
+        RefundStatus.SUBMITTED,
+        RefundStatus.SUCCESS,
+        RefundStatus.UNKNOWN,
+    }
+)
 FINISHED = frozenset({RefundStatus.REJECTED, RefundStatus.SUCCESS, RefundStatus.ERROR, RefundStatus.REFUSED})
+
+# Every move a refund may make; anything else is refused (penaltypay.payments.refund_moves).
+MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
+    RefundStatus.REQUESTED: frozenset({RefundStatus.REJECTED, RefundStatus.SUBMITTING}),
+    RefundStatus.SUBMITTING: frozenset(
+        {RefundStatus.SUBMITTED, RefundStatus.ERROR, RefundStatus.REFUSED, RefundStatus.UNKNOWN}
+    ),
+    RefundStatus.SUBMITTED: frozenset({RefundStatus.SUCCESS, RefundStatus.ERROR}),
+    # A person looked at the provider's refunds: that one was ours, or none was (ask again).
+    RefundStatus.UNKNOWN: frozenset({RefundStatus.SUBMITTED, RefundStatus.SUBMITTING}),
+}
+
+
+def move_allowed(current: RefundStatus, target: RefundStatus) -> bool:
+    return target in MOVES.get(current, frozenset())
+
 
 REASONS = {
     "duplicate": "Paid twice",

@@ -6,6 +6,7 @@ run. A run that could not read everything is `incomplete`, never presented as ba
 from __future__ import annotations
 
 import logging
+import time as monotonic_time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,9 +18,8 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from penaltypay.ecs import errors
+from penaltypay.ecs import deliveries, errors
 from penaltypay.ecs.delivery import in_batch_window
-from penaltypay.ecs.models import OutboxEvent
 from penaltypay.ecs.ports import EcsLedger
 from penaltypay.kernel.clock import LONDON
 from penaltypay.payments import ports
@@ -258,11 +258,22 @@ def read_ledgers(
 def _deliveries(sides: Sides) -> dict[str, Delivery]:
     found: dict[str, Delivery] = {}
     for keys in _chunks([m.key for m in sides.ours]):
-        for event in OutboxEvent.objects.filter(payment_reference__in=keys, kind=OutboxEvent.KIND_PAYMENT):
-            found[event.payment_reference] = Delivery(event.status, event.created_at)
-        for event in OutboxEvent.objects.filter(refund_reference__in=keys, kind=OutboxEvent.KIND_REFUND):
-            found[event.refund_reference] = Delivery(event.status, event.created_at)
+        for reference, d in {
+            **deliveries.deliveries_of_payments(keys),
+            **deliveries.deliveries_of_refunds(keys),
+        }.items():
+            found[reference] = Delivery(RULE_STATUS[d.status], d.created_at)
     return found
+
+
+# The reconciliation rules' words for where a delivery stands.
+RULE_STATUS = {
+    deliveries.DeliveryStatus.QUEUED: "pending",
+    deliveries.DeliveryStatus.SENT: "sent",
+    deliveries.DeliveryStatus.EXCEPTION: "exception",
+    deliveries.DeliveryStatus.RESOLVED: "resolved",
+    deliveries.DeliveryStatus.NOT_QUEUED: "none",
+}
 
 
 def _lines_for_day(ledgers: dict[str, list[LedgerLine]], keys: set[str], day: date) -> list[LedgerLine]:
@@ -289,6 +300,7 @@ def reconcile_day(
     now: datetime | None = None,
 ) -> ReconciliationRun:
     now = now or timezone.now()
+    began = monotonic_time.monotonic()  # finished_at = now + elapsed: one clock for the whole record
     previous = ReconciliationRun.objects.filter(day=day).exclude(status=ReconciliationRun.RUNNING).first()
     run = None
     if resume:
@@ -303,7 +315,9 @@ def reconcile_day(
         ledgers = read_ledgers(run, cases, ecs_factory, settings.RECONCILE_ECS_CONCURRENCY, now)
     except Incomplete as exc:
         ReconciliationRun.objects.filter(pk=run.pk).update(
-            status=ReconciliationRun.INCOMPLETE, problem=str(exc)[:300], finished_at=timezone.now()
+            status=ReconciliationRun.INCOMPLETE,
+            problem=str(exc)[:300],
+            finished_at=now + timedelta(seconds=monotonic_time.monotonic() - began),
         )
         log.warning("reconciliation incomplete", extra={"day": day.isoformat(), "problem": str(exc)})
         run.refresh_from_db()
@@ -317,13 +331,13 @@ def reconcile_day(
         now,
         timedelta(minutes=settings.EXCEPTION_STUCK_AFTER_MINUTES),
     )
-    _store(run, outcome)
+    _store(run, outcome, finished_at=now + timedelta(seconds=monotonic_time.monotonic() - began))
     run.refresh_from_db()
     log.info("reconciliation finished", extra={"day": day.isoformat(), "status": run.status, **run.counts})
     return run
 
 
-def _store(run: ReconciliationRun, outcome: Outcome) -> None:
+def _store(run: ReconciliationRun, outcome: Outcome, finished_at: datetime) -> None:
     totals = outcome.totals
     with transaction.atomic():
         ReconciliationItem.objects.filter(run=run).delete()  # a resumed run stores its items once
@@ -348,6 +362,6 @@ def _store(run: ReconciliationRun, outcome: Outcome) -> None:
             penaltypay_pence=totals.penaltypay_pence,
             ecs_pence=totals.ecs_pence,
             counts=outcome.counts(),
-            finished_at=timezone.now(),
+            finished_at=finished_at,
             problem="",
         )

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
-from penaltypay.ecs.models import DeliveryAttempt, OutboxEvent
+from penaltypay.ecs import deliveries
 from penaltypay.kernel.clock import LONDON
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment, Refund
@@ -70,15 +70,8 @@ def outbox_by_day(first: date, last: date) -> list[OutboxDay]:
     while day <= last:
         end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=LONDON)
         start = end - timedelta(days=1)
-        waiting = (
-            OutboxEvent.objects.filter(created_at__lt=end)
-            .filter(Q(sent_at__isnull=True) | Q(sent_at__gte=end))
-            .exclude(status=OutboxEvent.RESOLVED, handled_at__lt=end)
-            .count()
-        )
-        exceptions = DeliveryAttempt.objects.filter(
-            outcome=DeliveryAttempt.EXCEPTION, at__gte=start, at__lt=end
-        ).count()
+        waiting = deliveries.not_in_ecs_at(end)
+        exceptions = deliveries.exceptions_raised_between(start, end)
         days.append(OutboxDay(day, waiting, exceptions))
         day += timedelta(days=1)
     return days

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import DatabaseError
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -26,7 +27,10 @@ def navigation(request: HttpRequest) -> dict:
     if not is_staff_path(request):
         return {}
     user = getattr(request, "user", None)
-    held = roles_of(user) if user is not None and user.is_verified() else set()
+    try:
+        held = roles_of(user) if user is not None and user.is_verified() else set()
+    except DatabaseError:  # an error page while the database is away still renders
+        return {}
     items = []
     for text, name, roles in AREAS:
         if held & (roles | AUDIT):  # the auditor reads every area

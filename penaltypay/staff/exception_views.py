@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from penaltypay.adapters.factories import payment_provider
 from penaltypay.ecs.outbox import NotAnException, requeue_exception, resolve_exception, send_now
 from penaltypay.exceptions.queue import (
     ECS_REFUSED,
@@ -17,6 +18,7 @@ from penaltypay.exceptions.queue import (
     NOT_RECORDED,
     OVERPAID,
     REFUND_FAILED,
+    REFUND_UNKNOWN,
     STUCK,
     Item,
     NothingToResolve,
@@ -28,7 +30,12 @@ from penaltypay.exceptions.queue import (
 )
 from penaltypay.payments.models import Payment
 from penaltypay.payments.refund_rules import RefundRuleBroken
-from penaltypay.payments.refunds import remaining_refundable, request_refund
+from penaltypay.payments.refunds import (
+    adopt_provider_refund,
+    ask_provider_again,
+    remaining_refundable,
+    request_refund,
+)
 from penaltypay.staff.pages import audit
 from penaltypay.staff.roles import EXCEPTIONS, REFUNDS, requires, roles_of
 
@@ -94,6 +101,8 @@ def act(request: HttpRequest) -> HttpResponse:
         return redirect(_refund_url(item))
     if item.kind != STUCK and not note:
         return _queue(request, "Say what was done and why before you retry or resolve it", 400)
+    if item.kind == REFUND_UNKNOWN:
+        return _settle_unknown_refund(request, item, action, note)
     try:
         if item.kind == STUCK:
             send_now(item.outbox_event or 0, by=by)
@@ -109,6 +118,35 @@ def act(request: HttpRequest) -> HttpResponse:
         return _queue(request, "Someone else has dealt with that exception", 409)
     audit(request, f"exception-{action}", object_type="exception", object_id=key[:80], detail=note[:200])
     return redirect(reverse("staff:exceptions") + (f"?kind={item.kind}" if request.GET.get("kind") else ""))
+
+
+def _settle_unknown_refund(request: HttpRequest, item: Item, action: str, note: str) -> HttpResponse:
+    """Finance, having looked at the provider's console: that refund there is this one
+    (adopt), or none of them is (ask the provider again)."""
+    if not roles_of(request.user) & REFUNDS:
+        return _queue(request, "Only finance can settle a refund", 403)
+    chosen = request.POST.get("provider_refund_id", "")
+    try:
+        if action == "adopt":
+            if chosen not in item.choices:
+                return _queue(request, "Choose which of the provider's refunds is this one", 400)
+            refund = adopt_provider_refund(
+                item.refund_reference, chosen, by=request.user.get_username(), note=note, client=payment_provider()
+            )
+        else:
+            refund = ask_provider_again(
+                item.refund_reference, by=request.user.get_username(), note=note, client=payment_provider()
+            )
+    except RefundRuleBroken as error:
+        return _queue(request, str(error), 409)
+    audit(
+        request,
+        f"exception-{action}",
+        object_type="refund",
+        object_id=refund.reference,
+        detail=(f"provider refund {chosen}: " if action == "adopt" else "asked again: ") + note[:150],
+    )
+    return redirect("staff:payment", reference=item.payment_reference)
 
 
 def _refund_excess(request: HttpRequest, item: Item) -> HttpResponse:

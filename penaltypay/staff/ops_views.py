@@ -9,7 +9,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from penaltypay.ecs.models import OutboxEvent
+from penaltypay.ecs import deliveries
 from penaltypay.ecs.outbox import NotAnException, backlog, requeue_exception, resolve_exception
 from penaltypay.extract.importer import expected_sequence
 from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
@@ -26,8 +26,8 @@ ACTIONS = {"resolve": resolve_exception, "requeue": requeue_exception}
 @requires(read=OPERATIONS)
 @require_GET
 def outbox(request: HttpRequest) -> HttpResponse:
-    exceptions = OutboxEvent.objects.filter(status=OutboxEvent.EXCEPTION).order_by("id")[:MAX_EXCEPTIONS]
-    handled = OutboxEvent.objects.exclude(handled_at=None).order_by("-handled_at")[:20]
+    exceptions = deliveries.exceptions(limit=MAX_EXCEPTIONS)
+    handled = deliveries.recently_handled(20)
     return render(request, "staff/outbox.html", {"backlog": backlog(), "exceptions": exceptions, "handled": handled})
 
 
@@ -35,7 +35,7 @@ def outbox(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def outbox_exception(request: HttpRequest, event_id: int) -> HttpResponse:
     """Resolve (dealt with outside this service; never sent) or re-queue (send again)."""
-    event = OutboxEvent.objects.filter(pk=event_id).first()
+    event = deliveries.delivery_by_id(event_id)
     if event is None:
         return not_found(request, "There is no outbox event with that number.")
     form = NoteForm(request.POST if request.method == "POST" else None)
@@ -46,14 +46,14 @@ def outbox_exception(request: HttpRequest, event_id: int) -> HttpResponse:
             form.add_error(None, "Choose whether to resolve or re-queue it")
         elif valid:
             try:
-                ACTIONS[action](event.pk, by=request.user.get_username(), note=form.cleaned_data["note"])
+                ACTIONS[action](event.id, by=request.user.get_username(), note=form.cleaned_data["note"])
             except NotAnException:
                 form.add_error(None, "This event is no longer an exception: someone else has dealt with it")
                 audit(
                     request,
                     f"outbox-{action}",
                     object_type="outbox-event",
-                    object_id=str(event.pk),
+                    object_id=str(event.id),
                     outcome="refused",
                     detail="not an exception",
                 )
@@ -62,7 +62,7 @@ def outbox_exception(request: HttpRequest, event_id: int) -> HttpResponse:
                     request,
                     f"outbox-{action}",
                     object_type="outbox-event",
-                    object_id=str(event.pk),
+                    object_id=str(event.id),
                     detail=f"case {event.case_reference}",
                 )
                 return redirect("staff:outbox")

@@ -11,19 +11,17 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from penaltypay.adapters.factories import ecs_for_lookups, payment_provider
-from penaltypay.cases.domain import CASE_TYPE_NAMES, amount_due_at, why_not_payable
+from penaltypay.cases.domain import CASE_TYPE_NAMES
 from penaltypay.cases.lookup import LookupOutcome, find_case
-from penaltypay.kernel.security_events import CARD_PAGE_REFUSED, security_event
-from penaltypay.payments.creation import PaymentUnavailable, start_payment
+from penaltypay.kernel.clock import LONDON
+from penaltypay.payments import checkout
+from penaltypay.payments.creation import PaymentUnavailable
 from penaltypay.payments.models import Payment
 from penaltypay.payments.ports import ProviderError
-from penaltypay.payments.queries import pending_paid_pence
 from penaltypay.payments.settlement import refresh_payment
-from penaltypay.security import card_page_allowed
 from penaltypay.staff.forms import PhoneFindForm, PhoneTakeForm
 from penaltypay.staff.pages import audit
 from penaltypay.staff.roles import CASEWORK, public, requires
@@ -33,20 +31,21 @@ NOT_FOUND = "No penalty matches that reference and registration: check them with
 UNAVAILABLE = "We cannot look up penalties at the moment. Try again in a few minutes"
 
 
-def _look_up(form: PhoneFindForm) -> tuple[dict | None, str]:
-    """The case and what is due now, or why there is nothing to take."""
+def _look_up(request: HttpRequest, form: PhoneFindForm) -> tuple[dict | None, str]:
+    """The case and what is due now (the checkout's quote), or why there is nothing to take."""
     lookup = find_case(form.cleaned_data["reference"], form.cleaned_data["registration"], ecs_for_lookups())
     if lookup.outcome in (LookupOutcome.UNAVAILABLE, LookupOutcome.BUSY) or lookup.case is None:
         return None, NOT_FOUND if lookup.outcome is LookupOutcome.NOT_FOUND else UNAVAILABLE
-    case, now = lookup.case, timezone.now()
-    pending = pending_paid_pence(case.reference)
-    due = amount_due_at(case, now, pending)
-    reason = why_not_payable(case, now, pending)
+    quote = checkout.quote(lookup.case)
+    mine = checkout.Payer.agent(request.user.get_username())
+    other = quote.live if quote.live and (quote.live.owner, quote.live.channel) != (mine.owner, mine.channel) else None
     return {
-        "case": case,
-        "due": due,
-        "reason": reason.value if reason else "",
-        "case_type_name": CASE_TYPE_NAMES.get(case.case_type, case.case_type),
+        "case": quote.case,
+        "due": quote.due,
+        "reason": quote.reason.value if quote.reason else "",
+        "case_type_name": CASE_TYPE_NAMES.get(quote.case.case_type, quote.case.case_type),
+        "someone_else_paying": other,
+        "blocked_until": checkout.blocked_until(other) if other else None,
     }, ""
 
 
@@ -56,7 +55,7 @@ def phone_payment(request: HttpRequest) -> HttpResponse:
     form = PhoneFindForm(request.POST if request.method == "POST" else None)
     context: dict = {"form": form}
     if request.method == "POST" and form.is_valid():
-        found, problem = _look_up(form)
+        found, problem = _look_up(request, form)
         audit(
             request,
             "phone-payment-look-up",
@@ -86,39 +85,61 @@ def take_phone_payment(request: HttpRequest) -> HttpResponse:
     form = PhoneTakeForm(request.POST)
     if not form.is_valid():
         return render(request, "staff/phone_find.html", {"form": form}, status=400)
-    found, problem = _look_up(form)
+    found, problem = _look_up(request, form)
     if found is None or found["reason"]:
         form.add_error("reference", problem or "This penalty cannot be paid now: look it up again")
         return render(request, "staff/phone_find.html", {"form": form}, status=400)
-    agent = request.user.get_username()
     try:
-        started = start_payment(
+        outcome = checkout.check_out(
             found["case"],
-            amount_pence=found["due"].total_pence,
+            checkout.Payer.agent(request.user.get_username()),
             email=form.cleaned_data["email"],
             language="en",
             return_url_for=lambda payment: _return_url(request, payment),
             client=payment_provider(),
-            channel=Payment.CHANNEL_PHONE,
-            created_by=agent,
         )
     except (PaymentUnavailable, ProviderError):
         form.add_error(None, "The card payment service is not answering. Try again in a few minutes")
         return render(request, "staff/phone_find.html", {"form": form}, status=503)
+    return _after_checkout(request, form, found, outcome)
+
+
+def _after_checkout(request: HttpRequest, form: PhoneTakeForm, found: dict, outcome: checkout.Outcome) -> HttpResponse:
+    """The checkout's answer as the agent's next page, and an audit entry saying what happened."""
+    if not isinstance(outcome, checkout.Started):
+        message, detail, status, about = _refusal(outcome, found["case"].reference)
+        form.add_error("reference" if isinstance(outcome, checkout.NotPayable) else None, message)
+        object_type = "payment" if isinstance(outcome, checkout.CardPageRefused) else "case"
+        audit(request, "take-phone-payment", object_type=object_type, object_id=about, outcome="refused", detail=detail)
+        return render(request, "staff/phone_find.html", {"form": form}, status=status)
+    payment = outcome.payment
     audit(
         request,
         "take-phone-payment",
         object_type="payment",
-        object_id=started.payment.reference,
-        detail=f"case {found['case'].reference}, {found['due'].total_pence} pence",
+        object_id=payment.reference,
+        detail=f"case {payment.case_reference}, {payment.amount_pence} pence{', resumed' if outcome.resumed else ''}",
     )
-    if started.next_url is None:
-        return HttpResponseRedirect(reverse("staff:payment", args=[started.payment.reference]), status=303)
-    if not card_page_allowed(started.next_url):
-        security_event(CARD_PAGE_REFUSED, payment_reference=started.payment.reference)
-        form.add_error(None, "The card payment service gave an address we do not trust: nothing was taken")
-        return render(request, "staff/phone_find.html", {"form": form}, status=503)
-    return HttpResponseRedirect(started.next_url, status=303)
+    if outcome.next_url is None:
+        return HttpResponseRedirect(reverse("staff:payment", args=[payment.reference]), status=303)
+    return HttpResponseRedirect(outcome.next_url, status=303)
+
+
+def _refusal(outcome: checkout.Outcome, case_reference: str) -> tuple[str, str, int, str]:
+    """(what the agent is told, what the audit log says, status, what it is about)."""
+    if isinstance(outcome, checkout.NotPayable):
+        reason = outcome.quote.reason.value if outcome.quote.reason else ""
+        return "This penalty cannot be paid now: look it up again", f"not payable: {reason}", 400, case_reference
+    if isinstance(outcome, checkout.PaidElsewhere):
+        how = "online by the keeper" if outcome.channel == checkout.ONLINE else "by phone by another agent"
+        told = (
+            f"This penalty is being paid {how} right now: nothing was taken. "
+            f"Look it up again after {outcome.until.astimezone(LONDON):%H:%M}, or when that payment has finished"
+        )
+        return told, f"being paid ({outcome.channel}) as {outcome.payment.reference}", 409, case_reference
+    assert isinstance(outcome, checkout.CardPageRefused)
+    told = "The card payment service gave an address we do not trust: nothing was taken"
+    return told, "card page refused", 503, outcome.payment.reference
 
 
 @public

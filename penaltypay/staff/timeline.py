@@ -8,10 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from penaltypay.ecs.models import DeliveryAttempt, OutboxEvent
+from penaltypay.ecs import deliveries
 from penaltypay.kernel.money import format_pence
 from penaltypay.payments.models import Payment, PaymentEvent, Refund, WebhookMessage
-from penaltypay.payments.refund_rules import RefundStatus
 
 SOURCES = {
     "create": "penaltypay, creating it at the provider",
@@ -41,10 +40,11 @@ def timeline(payment: Payment) -> list[Entry]:
     if payment.provider_payment_id:
         for message in WebhookMessage.objects.filter(resource_id=payment.provider_payment_id):
             entries.append(Entry(message.received_at, f"Webhook received: {message.event_type}", "the provider"))
-    for queued in OutboxEvent.objects.filter(payment_reference=payment.reference):
-        what = "payment" if queued.kind == OutboxEvent.KIND_PAYMENT else f"refund {queued.refund_reference}"
+    for queued in deliveries.deliveries_for_payment(payment.reference):
+        what = f"refund {queued.refund_reference}" if queued.is_refund else "payment"
+        assert queued.created_at is not None  # a queued event always has its time
         entries.append(Entry(queued.created_at, f"Queued for ECS: {what}", "penaltypay"))
-        for attempt in DeliveryAttempt.objects.filter(event=queued):
+        for attempt in deliveries.attempts_of(queued):
             entries.append(
                 Entry(
                     attempt.at,
@@ -53,7 +53,7 @@ def timeline(payment: Payment) -> list[Entry]:
                 )
             )
         if queued.handled_at:
-            done = "resolved without sending" if queued.status == OutboxEvent.RESOLVED else "re-queued"
+            done = "resolved without sending" if queued.never_to_ecs else "re-queued"
             entries.append(Entry(queued.handled_at, f"ECS exception {done}: {queued.handling_note}", queued.handled_by))
     if payment.receipt_sent_at:
         entries.append(Entry(payment.receipt_sent_at, "Receipt email sent", "penaltypay"))
@@ -61,18 +61,35 @@ def timeline(payment: Payment) -> list[Entry]:
     return sorted(entries, key=lambda entry: entry.at)
 
 
+# What a refund's move means on the timeline, by the status it moved to (and who moved it).
+REFUND_MOVES = {
+    "requested": "requested",
+    "rejected": "rejected",
+    "submitting": "approved",
+    "submitted": "sent to the provider",
+    "success": "the money went back",
+    "error": "the provider could not make it, no money moved",
+    "refused": "the provider refused it",
+    "unknown": "a person must check the provider",
+}
+ENDINGS = ("success", "error", "refused", "unknown")
+
+
 def _refund_entries(payment: Payment) -> list[Entry]:
+    """From each refund's own history (every move, with who or what made it)."""
     entries = []
-    for refund in Refund.objects.filter(payment=payment):
+    for refund in Refund.objects.filter(payment=payment).prefetch_related("events"):
         name = f"Refund {refund.reference} of {format_pence(refund.amount_pence)}"
-        entries.append(Entry(refund.requested_at, f"{name} requested ({refund.reason})", refund.requested_by))
-        if refund.decided_at:
-            verb = "rejected" if refund.status == RefundStatus.REJECTED.value else "approved"
-            entries.append(Entry(refund.decided_at, f"{name} {verb}", refund.decided_by))
-        if refund.submitted_at:
-            entries.append(Entry(refund.submitted_at, f"{name} sent to the provider", "penaltypay"))
-        if refund.finished_at and refund.status != RefundStatus.REJECTED.value:
-            entries.append(Entry(refund.finished_at, f"{name}: {refund.status}", "the provider"))
+        for event in refund.events.all():
+            what = REFUND_MOVES.get(event.to_status, event.to_status)
+            if event.to_status == "requested":
+                what = f"requested ({refund.reason})"
+            elif event.from_status == "unknown" and event.to_status == "submitting":
+                what = "asked of the provider again"
+            detail = f": {event.note}" if event.note and event.source != "decision" else ""
+            by = event.by or ("the provider" if event.source in ("provider", "webhook") else "penaltypay")
+            text = f"{name}: {event.to_status} ({what})" if event.to_status in ENDINGS else f"{name} {what}"
+            entries.append(Entry(event.at, text + detail, by))
         if refund.email_sent_at:
             entries.append(Entry(refund.email_sent_at, f"{name}: email to the keeper sent", "penaltypay"))
     return entries

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from penaltypay.cases.domain import normalise_reference
 from penaltypay.cases.models import CaseRecord
-from penaltypay.ecs.models import OutboxEvent
+from penaltypay.ecs import deliveries
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment, Refund
 from penaltypay.payments.refund_rules import REASONS
@@ -68,7 +68,7 @@ def case_page(request: HttpRequest, reference: str) -> HttpResponse:
     if case is None and not payments:
         audit(request, "view-case", object_type="case", object_id=reference, outcome="failure", detail="not held")
         return not_found(request, f"We hold no case {reference} and no payments for it.")
-    refunds = list(OutboxEvent.objects.filter(case_reference=reference, kind=OutboxEvent.KIND_REFUND).order_by("id"))
+    refunds = deliveries.refunds_for_case(reference)
     audit(request, "view-case", object_type="case", object_id=reference)
     return render(
         request, "staff/case.html", {"reference": reference, "case": case, "payments": payments, "refunds": refunds}

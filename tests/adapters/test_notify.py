@@ -125,11 +125,12 @@ def test_receipt_is_an_email_locally(paid, mailoutbox, settings):
     assert "&" not in mail.body  # plain text, not HTML-escaped
 
 
-def test_a_failed_receipt_logs_its_kind_never_its_text(paid, settings, caplog):
+def test_a_failed_receipt_logs_its_kind_never_its_text(paid, caplog, monkeypatch):
     """The error's message can quote the address it was sending to."""
+    from penaltypay.payments import receipts
     from penaltypay.payments.receipts import send_receipt_once
 
-    settings.RECEIPT_SENDER = "tests.adapters.test_notify.FailingSender"
+    monkeypatch.setattr(receipts.receipt_sender, "_factory", FailingSender)
     with caplog.at_level(logging.INFO):
         assert send_receipt_once(paid.pk) is False
     paid.refresh_from_db()
@@ -146,3 +147,17 @@ class SMTPRecipientsRefused(Exception):
 class FailingSender:
     def send_payment_receipt(self, payment):
         raise SMTPRecipientsRefused(f"{payment.email}: mailbox unavailable")
+
+
+@pytest.mark.parametrize("setting", ["RECEIPT_SENDER", "TEAM_EMAIL_SENDER"])
+def test_settings_can_only_name_our_own_adapters(settings, setting):
+    """Adapters are built in one place (penaltypay.adapters.factories), from our own code:
+    a setting naming anything else is refused, in every environment."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from penaltypay.adapters import factories
+
+    setattr(settings, setting, "tests.adapters.test_notify.FailingSender")
+    build = factories.receipt_sender if setting == "RECEIPT_SENDER" else factories.team_email
+    with pytest.raises(ImproperlyConfigured, match=f"{setting} must name an adapter in penaltypay.adapters"):
+        build()

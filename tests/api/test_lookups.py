@@ -43,6 +43,20 @@ def test_the_per_reference_limit_applies(api, token, reduced_case, settings):
     assert int(limited["Retry-After"]) > 0
 
 
+def test_a_clients_failed_lookups_never_lock_keepers_or_other_clients_out(
+    api, api_token, token, reduced_case, settings, client
+):
+    settings.LOOKUP_RATE_LIMIT_PER_REFERENCE = 3
+    wrong = {"reference": "70000001", "registration": "ZZ99ZZZ"}
+    for _ in range(5):
+        api("post", "/api/v1/case-lookups", token, json=wrong)  # this client is now limited on the reference
+    keeper = client.post("/find-your-penalty", {"reference": "70000001", "registration": "AB12CDE"})
+    assert keeper.status_code == 302 and keeper.url.endswith("/your-penalty")
+    other = api_token("cases:read")
+    right = {"reference": "70000001", "registration": "AB12CDE"}
+    assert api("post", "/api/v1/case-lookups", other, json=right).status_code == 200
+
+
 def test_ecs_away_with_nothing_held_is_503(api, token, ecs):
     ecs.set_faults(refuse_connections_for_seconds=30)
     response = api("post", "/api/v1/case-lookups", token, json={"reference": "70000001", "registration": "AB12CDE"})

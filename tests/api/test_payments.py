@@ -91,6 +91,67 @@ def test_a_failed_request_frees_its_key(api, token, reduced_case, provider):
     )
 
 
+def test_a_twin_waiting_on_a_request_that_fails_gets_a_problem_never_a_500(token, reduced_case, provider, monkeypatch):
+    """The first request holds the key and fails (the case cannot be found); the twin waiting
+    on the same key goes ahead on its own once the key is let go: a problem, never a 500."""
+    from penaltypay.api import lookups
+
+    real_look_up = lookups.look_up
+    first_in = threading.Event()
+
+    def slow_look_up(client, reference, registration):
+        first_in.set()
+        time.sleep(0.5)  # the twin is waiting on the key meanwhile
+        return real_look_up(client, reference, registration)
+
+    monkeypatch.setattr(lookups, "look_up", slow_look_up)
+    wrong = {**BODY, "registration": "ZZ99ZZZ"}
+    answers = {}
+
+    def call(name):
+        answers[name] = Client(raise_request_exception=False).post(
+            "/api/v1/payments",
+            data=json.dumps(wrong),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+            HTTP_IDEMPOTENCY_KEY="fails",
+        )
+        connection.close()
+
+    first = threading.Thread(target=call, args=("first",))
+    first.start()
+    first_in.wait(5)
+    call("twin")
+    first.join()
+    for response in answers.values():
+        assert response.status_code == 404 and response["Content-Type"] == "application/problem+json"
+
+
+def test_a_key_is_released_whatever_the_first_request_failed_with(api, token, reduced_case, provider, monkeypatch):
+    from penaltypay.api import payments
+
+    real_create = payments.create
+    calls = []
+
+    def breaks_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a fault nobody foresaw")
+        return real_create(*args, **kwargs)
+
+    monkeypatch.setattr(payments, "create", breaks_once)
+    broken = Client(raise_request_exception=False).post(
+        "/api/v1/payments",
+        data=json.dumps(BODY),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_IDEMPOTENCY_KEY="retry-me",
+    )
+    assert broken.status_code == 500
+    again = api("post", "/api/v1/payments", token, json=BODY, **{"Idempotency-Key": "retry-me"})
+    assert again.status_code == 201  # not a 409 "still in progress" for ever
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [

@@ -64,7 +64,14 @@ def browser(_playwright):
     """One headless Chromium for the whole session (starting one costs about a second)."""
     executable = _chromium_path()
     try:
-        chromium = _playwright.chromium.launch(executable_path=executable, headless=True, args=LAUNCH_ARGS)
+        chromium = _playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=LAUNCH_ARGS,
+            # The browser keeps the real clock under a shifted-clock run (scripts/shifted-clock):
+            # Chromium stalls under libfaketime, and every date it shows comes from the server.
+            env={k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")},
+        )
     except PlaywrightError as exc:
         pytest.fail(
             f"Chromium at {executable} would not start ({exc.message.splitlines()[0]}). "

@@ -131,5 +131,8 @@ class TestPayability:
 def test_amount_after_the_reduction_is_the_full_penalty_less_payments():
     from penaltypay.cases.domain import amount_due_after_reduction
 
-    assert amount_due_after_reduction(late_licensing_case()).total_pence == 8000
-    assert amount_due_after_reduction(late_licensing_case(amount_paid_pence=1000)).total_pence == 7000
+    at = london(2026, 11, 24, 12)
+    assert amount_due_after_reduction(late_licensing_case(), at).total_pence == 8000
+    assert amount_due_after_reduction(late_licensing_case(amount_paid_pence=1000), at).total_pence == 7000
+    no_reduction = late_licensing_case(reduction_deadline=None)
+    assert amount_due_after_reduction(no_reduction, at).total_pence == 8000  # what is due at `at`

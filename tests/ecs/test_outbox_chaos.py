@@ -24,6 +24,7 @@ from django.db import connection
 from penaltypay.ecs.models import OutboxEvent
 from penaltypay.kernel.clock import london_date
 from standins.chaos import Workers, build_scenario, enqueue, verify, worker_env
+from tests.infrastructure import database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -34,14 +35,6 @@ REFUND_RATIO = 0.3
 CLIENT_TIMEOUT = 1.0
 LEASE_SECONDS = 3.0
 DEADLINE_SECONDS = 100  # the whole run normally takes well under a minute
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] or ""
-    if s.get("PASSWORD"):
-        auth += f":{s['PASSWORD']}"
-    return f"postgresql://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def base_faults(scenario) -> dict:

@@ -358,6 +358,8 @@ def test_drop_folder_leaves_a_file_ahead_of_a_gap_and_rejects_bad_ones(tmp_path)
 def test_drop_folder_waits_for_a_file_still_being_written(tmp_path):
     path = tmp_path / layout.file_name(EXTRACT_DATE, 1)
     path.write_bytes(extract(sample_cases(1)))
+    just_now = time.time()  # the service's clock, which a shifted-clock run moves and the disk's does not
+    os.utime(path, (just_now, just_now))
     assert drop_folder.import_drop_folder(tmp_path, settle_seconds=3600) == []
     old = time.time() - 7200
     os.utime(path, (old, old))

@@ -32,7 +32,14 @@ SAFE_PRODUCTION_ENV = {
     "NOTIFY_REFUND_TEMPLATE_ID_CY": "8e2d4c6b-1a3f-4e5d-9b7c-0f1e2d3c4b5a",
     "OPS_API_TOKEN": "t" * 20 + "0123456789abcdef",
 }
-_CLEARED = {*SAFE_PRODUCTION_ENV, "EMAIL_BACKEND", "PAY_WEBHOOK_SECRET_PREVIOUS", "DJANGO_SETTINGS_MODULE"}
+_CLEARED = {
+    *SAFE_PRODUCTION_ENV,
+    "EMAIL_BACKEND",
+    "PAY_WEBHOOK_SECRET_PREVIOUS",
+    "DJANGO_SETTINGS_MODULE",
+    "RECEIPT_SENDER",
+    "TEAM_EMAIL_SENDER",
+}
 
 
 def start_with(env_overrides: dict, code: str = "print('started')") -> subprocess.CompletedProcess:
@@ -95,6 +102,11 @@ def test_a_production_environment_name_runs_as_production():
         ({"NOTIFY_BASE_URL": "https://[::1]:8443"}, "NOTIFY_BASE_URL must not point at this machine"),
         ({"NOTIFY_API_KEY": "", "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend"}, "filebased"),
         ({"NOTIFY_API_KEY": ""}, "filebased"),  # the default backend writes files
+        ({"PAY_WEBHOOK_SECRET_PREVIOUS": "sandbox-webhook-secret"}, "PAY_WEBHOOK_SECRET_PREVIOUS"),
+        ({"PAY_WEBHOOK_SECRET_PREVIOUS": "live-secret"}, "PAY_WEBHOOK_SECRET_PREVIOUS"),  # = the current one
+        ({"STAFF_ALLOWED_NETWORKS": "10.0.0.0/8,10.0.0/33"}, "'10.0.0/33', which is not an address range"),
+        ({"RECEIPT_SENDER": "somewhere.else.Sender"}, "RECEIPT_SENDER must name an adapter"),
+        ({"TEAM_EMAIL_SENDER": "somewhere.else.send"}, "TEAM_EMAIL_SENDER must name an adapter"),
     ],
 )
 def test_production_refuses_unsafe_settings(change, complaint):
@@ -105,6 +117,16 @@ def test_production_refuses_unsafe_settings(change, complaint):
     result = start_with(env)
     assert result.returncode != 0
     assert complaint in result.stderr
+
+
+def test_a_previous_webhook_secret_and_staff_networks_that_are_real_are_accepted():
+    env = {
+        **SAFE_PRODUCTION_ENV,
+        "PAY_WEBHOOK_SECRET_PREVIOUS": "the-secret-before-rotation",
+        "STAFF_ALLOWED_NETWORKS": "10.20.0.0/16, 2001:db8::/48",
+    }
+    result = start_with(env)
+    assert result.returncode == 0, result.stderr
 
 
 def test_every_problem_is_named_at_once():

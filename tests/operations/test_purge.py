@@ -18,11 +18,12 @@ from penaltypay.api.clients import add_client
 from penaltypay.api.models import IdempotencyRecord
 from penaltypay.audit.log import record
 from penaltypay.audit.models import AppendOnly, AuditEntry
+from penaltypay.audit.policy import address_hash
 from penaltypay.cases.models import CaseRecord
 from penaltypay.kernel.clock import LONDON
 from penaltypay.operations.background import purge_if_due
 from penaltypay.operations.models import PurgeRun
-from penaltypay.operations.retention import keyed_hash, purge
+from penaltypay.operations.retention import purge
 from penaltypay.payments.models import Payment, WebhookMessage
 from penaltypay.reporting.models import Feedback
 from tests.ecs_helpers import deliver, reconcile
@@ -67,6 +68,36 @@ def test_receipt_emails_go_after_their_period_once_the_payment_is_in_ecs(setting
     assert recent.email == "keeper@example.com" and "AB12CDE" in recent.description
     assert not_in_ecs.email == "keeper@example.com"  # not settled everywhere yet: kept
     assert purge(now=NOW).removed["receipt_emails"] == 0  # nothing twice
+
+
+def test_a_payment_resolved_as_never_going_to_ecs_is_blanked_like_the_others(settings):
+    """Refused by ECS (a closed case), refunded and resolved by a person: it will never reach
+    ECS, so waiting for ECS would keep the keeper's address for ever."""
+    from django.db import transaction
+
+    from penaltypay.ecs.deliveries import delivery_of_payment
+    from penaltypay.ecs.models import OutboxEvent
+    from penaltypay.ecs.outbox import enqueue_payment, resolve_exception
+
+    settings.RETENTION_RECEIPT_EMAIL_DAYS = 90
+    refused = paid("PP-REFUSED", 91, in_ecs=False)
+    waiting = paid("PP-WAITING", 91, in_ecs=False)
+    for payment in (refused, waiting):
+        with transaction.atomic():
+            enqueue_payment(
+                case_reference=payment.case_reference,
+                payment_reference=payment.reference,
+                amount_pence=payment.amount_pence,
+                paid_at=days_ago(91),
+                channel="ONLINE",
+                psp_reference="psp",
+            )
+    OutboxEvent.objects.filter(payment_reference="PP-REFUSED").update(status="exception")  # ECS refused it
+    resolve_exception(delivery_of_payment("PP-REFUSED").id, by="fin.one", note="refunded; case closed")
+
+    assert purge(now=NOW).removed["receipt_emails"] == 1
+    refused.refresh_from_db(), waiting.refresh_from_db()
+    assert refused.email == "" and waiting.email == "keeper@example.com"
 
 
 def test_each_kind_past_its_period_and_none_inside_it(settings, db):
@@ -120,40 +151,65 @@ def test_each_kind_past_its_period_and_none_inside_it(settings, db):
     assert removed["sessions"] == 1 and Session.objects.filter(session_key=live.session_key).exists()
 
 
+def audit_entry_made(days_ago_: float, address: str, action: str = "sign-in", object_id: str = "") -> int:
+    """An entry written `days_ago_` days ago (its time cannot be moved afterwards: the log is
+    append-only, so it is written with that time)."""
+    at = timezone.now() - timedelta(days=days_ago_)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_entry (at, actor, actor_kind, action, object_type, object_id, address, outcome, detail)"
+            " VALUES (%s, 'a.person', 'staff', %s, %s, %s, %s, 'success', '')",
+            [at, action, "case" if object_id else "", object_id, address],
+        )
+    return AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first()
+
+
 def test_audit_addresses_are_hashed_once_and_nothing_else_changes(settings):
     settings.RETENTION_AUDIT_ADDRESS_DAYS = 90
-    record("a.person", "sign-in", address="192.0.2.10")
-    record("a.person", "view-case", object_type="case", object_id="70000001", address="192.0.2.10")
+    audit_entry_made(91, "192.0.2.10")
+    audit_entry_made(100, "192.0.2.10", "view-case", "70000001")
+    fresh = audit_entry_made(89, "192.0.2.11")
     entries = list(AuditEntry.objects.order_by("pk"))
     before = [(e.pk, e.at, e.actor, e.action, e.object_type, e.object_id, e.outcome, e.detail) for e in entries]
-    # A hundred days on (entries' times cannot be moved back: the log is append-only).
-    removed = purge(now=NOW + timedelta(days=100)).removed
+
+    removed = purge(now=NOW).removed
 
     assert removed["audit_addresses"] == 2
     after = list(AuditEntry.objects.order_by("pk"))
     assert [(e.pk, e.at, e.actor, e.action, e.object_type, e.object_id, e.outcome, e.detail) for e in after] == before
-    assert {e.address for e in after} == {keyed_hash("192.0.2.10")}  # the same address, still matched
-    assert purge(now=NOW + timedelta(days=100)).removed["audit_addresses"] == 0
-    # The exception is exactly that one change: nothing else can be written.
+    assert [e.address for e in after] == [address_hash("192.0.2.10")] * 2 + ["192.0.2.11"]  # still matched
+    assert purge(now=NOW).removed["audit_addresses"] == 0
+    # A purge "as of" a later day cannot hash an address early: the clock that decides is the
+    # database's (and the model's), not the caller's.
+    assert purge(now=NOW + timedelta(days=30)).removed["audit_addresses"] == 0
+    # The exception is exactly that one change, once, on an old entry: nothing else.
     with pytest.raises(AppendOnly):
-        AuditEntry.pseudonymise_address(after[0].pk, "plain text")
+        AuditEntry.pseudonymise_address(after[0].pk)
+    with pytest.raises(AppendOnly):
+        AuditEntry.pseudonymise_address(fresh)
     with pytest.raises(AppendOnly):
         AuditEntry.objects.filter(pk=after[0].pk).update(actor="someone else")
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the audit trigger is PostgreSQL's")
-def test_the_database_still_refuses_every_other_change_to_the_audit_log():
+def test_the_database_still_refuses_every_other_change_to_the_audit_log(settings):
     from django.db import DatabaseError, transaction
 
-    record("a.person", "sign-in", address="192.0.2.10")
-    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE audit_entry SET actor = 'x', address = 'h:abc'")
-    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("DELETE FROM audit_entry")
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE audit_entry SET address = 'h:abc'")  # the retention change
-    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE audit_entry SET address = 'h:def'")  # only once
+    settings.RETENTION_AUDIT_ADDRESS_DAYS = 90  # as the database's policy was written at migrate
+    old = audit_entry_made(100, "192.0.2.10")
+    fresh = audit_entry_made(1, "192.0.2.12")
+
+    def refused(sql, params):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+    refused("UPDATE audit_entry SET actor = 'x', address = %s WHERE id = %s", [address_hash("192.0.2.10"), old])
+    refused("DELETE FROM audit_entry WHERE id = %s", [old])
+    refused("UPDATE audit_entry SET address = 'h:abc' WHERE id = %s", [old])  # not its hash
+    refused("UPDATE audit_entry SET address = %s WHERE id = %s", [address_hash("192.0.2.12"), fresh])  # too young
+    with connection.cursor() as cursor:  # the retention change
+        cursor.execute("UPDATE audit_entry SET address = %s WHERE id = %s", [address_hash("192.0.2.10"), old])
+    refused("UPDATE audit_entry SET address = %s WHERE id = %s", [address_hash("h:x"), old])  # only once
 
 
 def test_a_purge_leaves_the_reconciliation_and_the_audit_trail_as_they_were(
@@ -162,10 +218,10 @@ def test_a_purge_leaves_the_reconciliation_and_the_audit_trail_as_they_were(
     payment = pay_online(reduced_case)
     deliver(ecs, clock)
     record("a.person", "view-payment", object_type="payment", object_id=payment.reference, address="192.0.2.7")
+    audit_entry_made(120, "192.0.2.8")
     before = reconcile(today, ecs)
     audit_before = list(AuditEntry.objects.values_list("pk", "actor", "action", "object_id", "outcome"))
-    for name in ("RETENTION_RECEIPT_EMAIL_DAYS", "RETENTION_AUDIT_ADDRESS_DAYS"):
-        setattr(settings, name, 0)
+    settings.RETENTION_RECEIPT_EMAIL_DAYS = 0
 
     removed = purge(now=timezone.now() + timedelta(seconds=1)).removed
     assert removed["receipt_emails"] == 1 and removed["audit_addresses"] >= 1

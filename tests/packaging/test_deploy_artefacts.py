@@ -182,3 +182,45 @@ def test_the_manifests_run_real_commands_with_real_settings_from_configmap_and_s
             secret_names.add(variable["name"])
     assert secret_names <= known
     production_check({**config["data"], **{name: fill_in(name) for name in secret_names}})
+
+
+# --- two database roles, locked-down pods ------------------------------------------------------
+
+
+def test_compose_migrates_as_the_owner_and_runs_as_the_app_role():
+    services = compose()["services"]
+    user = {
+        name: re.match(r"postgres://(\w+):", services[name]["environment"]["DATABASE_URL"]).group(1)
+        for name in ("migrate", "web", "worker")
+    }
+    assert user == {"migrate": "penaltypay_owner", "web": "penaltypay_app", "worker": "penaltypay_app"}
+    assert services["migrate"]["environment"]["DATABASE_APP_ROLE"] == "penaltypay_app"
+    assert "DATABASE_APP_ROLE" not in services["web"]["environment"]
+    passwords = {
+        name: re.search(r"\$\{(\w+)", services[name]["environment"]["DATABASE_URL"]).group(1)
+        for name in ("migrate", "web")
+    }
+    assert passwords["migrate"] != passwords["web"]  # separate secrets
+    mounts = " ".join(services["db"]["volumes"])
+    assert "init-roles.sh:/docker-entrypoint-initdb.d/" in mounts and "roles.sql" in mounts
+    example = (ROOT / "deploy/compose.env.example").read_text()
+    assert all(f"\n{name}=" in example for name in passwords.values())
+
+
+def test_every_pod_is_locked_down_and_only_the_migration_job_holds_the_owner(manifests):
+    owner_keys, app_keys = set(), set()
+    for doc in manifests:
+        if doc["kind"] not in ("Deployment", "Job"):
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False, doc["metadata"]["name"]
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in pod["containers"]:
+            assert container["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+            (database,) = [v for v in container["env"] if v["name"] == "DATABASE_URL"]
+            key = database["valueFrom"]["secretKeyRef"]["key"]
+            (owner_keys if doc["kind"] == "Job" else app_keys).add(key)
+    assert owner_keys == {"DATABASE_MIGRATION_URL"} and app_keys == {"DATABASE_URL"}
+    (config,) = [doc for doc in manifests if doc["kind"] == "ConfigMap"]
+    assert config["data"]["DATABASE_APP_ROLE"] == "penaltypay_app"
+    assert config["data"]["STAFF_ALLOWED_NETWORKS"]

@@ -19,8 +19,9 @@ from penaltypay.payments.models import Refund
 from penaltypay.payments.recheck import recheck_payments
 from penaltypay.payments.refund_rules import RefundRuleBroken, RefundStatus
 from penaltypay.payments.refunds import (
-    RESUBMIT_AFTER,
+    adopt_provider_refund,
     approve_refund,
+    ask_provider_again,
     reject_refund,
     remaining_refundable,
     request_refund,
@@ -141,31 +142,101 @@ def test_an_unreachable_provider_leaves_it_approved_and_the_rechecker_sends_it_o
     waiting = approve_refund(refund.reference, by="fin.b", note="", client=payment_provider())
     assert waiting.status == "submitting" and not waiting.submit_unknown
     settings.PAY_API_URL = sandbox.base_url
-    # Too soon: the approver may still be asking.
+    # Too soon: nobody asks again until the pause after an unreachable provider is over.
     recheck_payments(client, older_than=timedelta(0))
     assert Refund.objects.get(pk=refund.pk).status == "submitting"
-    Refund.objects.filter(pk=refund.pk).update(updated_at=timezone.now() - RESUBMIT_AFTER - timedelta(seconds=1))
+    Refund.objects.filter(pk=refund.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
     report = recheck_payments(client, older_than=timedelta(0))
     assert report.refunds_moved == 1 and Refund.objects.get(pk=refund.pk).status == "success"
     assert len(client.list_refunds(payment.provider_payment_id)) == 1
 
 
-def test_an_unknown_outcome_is_found_at_the_provider_not_sent_twice(reduced_case, pay_online, client, sandbox):
+def lost_answer(refund, *, landed: bool, client, payment):
+    """As if the approver's create was sent and its answer lost (it landed or it did not)."""
+    Refund.objects.filter(pk=refund.pk).update(
+        status=RefundStatus.SUBMITTING.value, decided_by="fin.b", submit_unknown=True, lease_until=None
+    )
+    if landed:
+        remote = client.get_payment(payment.provider_payment_id)
+        return client.create_refund(payment.provider_payment_id, 1000, remote.refund_amount_available)
+    return None
+
+
+def test_an_unknown_outcome_is_never_settled_by_matching_the_amount(reduced_case, pay_online, client, sandbox):
+    """The provider's refunds carry no reference of ours: one there that we did not record
+    may be ours or one made by hand in its console. A person says which; nothing is asked
+    of the provider twice meanwhile."""
     payment = pay_online(reduced_case)
     refund = request_refund(payment.reference, 1000, "other", "", by="fin.a")
-    # As if the approver's create took effect but the answer was lost.
-    Refund.objects.filter(pk=refund.pk).update(
-        status=RefundStatus.SUBMITTING.value,
-        decided_by="fin.b",
-        submit_unknown=True,
-        updated_at=timezone.now() - RESUBMIT_AFTER - timedelta(seconds=1),
-    )
-    remote = client.get_payment(payment.provider_payment_id)
-    made = client.create_refund(payment.provider_payment_id, 1000, remote.refund_amount_available)
+    made = lost_answer(refund, landed=True, client=client, payment=payment)
+
     recheck_payments(client, older_than=timedelta(0))
-    adopted = Refund.objects.get(pk=refund.pk)
-    assert (adopted.status, adopted.provider_refund_id) == ("success", made.refund_id)
+
+    waiting = Refund.objects.get(pk=refund.pk)
+    assert (waiting.status, waiting.provider_refund_id) == ("unknown", "")
+    assert made.refund_id in waiting.failure_reason
     assert len(client.list_refunds(payment.provider_payment_id)) == 1
+    recheck_payments(client, older_than=timedelta(0))
+    assert len(client.list_refunds(payment.provider_payment_id)) == 1  # still not asked again
+
+    adopted = adopt_provider_refund(
+        refund.reference, made.refund_id, by="fin.c", note="ours: console checked", client=client
+    )
+    assert (adopted.status, adopted.provider_refund_id) == ("success", made.refund_id)
+    steps = list(adopted.events.values_list("from_status", "to_status", "source"))
+    assert steps[-2:] == [("unknown", "submitted", "person"), ("submitted", "success", "provider")]
+
+
+def test_a_refund_made_by_hand_is_not_adopted_and_ours_is_asked_for_again(reduced_case, pay_online, client, sandbox):
+    payment = pay_online(reduced_case)
+    refund = request_refund(payment.reference, 1000, "other", "", by="fin.a")
+    by_hand = lost_answer(refund, landed=True, client=client, payment=payment)  # same amount, not ours
+    recheck_payments(client, older_than=timedelta(0))
+    assert Refund.objects.get(pk=refund.pk).status == "unknown"
+
+    again = ask_provider_again(refund.reference, by="fin.c", note="that one was made by hand", client=client)
+
+    assert again.status == "success" and again.provider_refund_id != by_hand.refund_id
+    assert len(client.list_refunds(payment.provider_payment_id)) == 2
+
+
+def test_an_unknown_outcome_with_nothing_at_the_provider_is_asked_once_more(reduced_case, pay_online, client, sandbox):
+    payment = pay_online(reduced_case)
+    refund = request_refund(payment.reference, 1000, "other", "", by="fin.a")
+    lost_answer(refund, landed=False, client=client, payment=payment)
+    recheck_payments(client, older_than=timedelta(0))
+    assert Refund.objects.get(pk=refund.pk).status == "success"
+    assert len(client.list_refunds(payment.provider_payment_id)) == 1
+
+
+def test_a_refund_approved_while_the_provider_is_slow_is_sent_once(reduced_case, pay_online, client, sandbox):
+    """The approver's call is slow; the re-checker runs meanwhile, again and again: the lease
+    keeps it off (no timing assumption), and the provider gets one refund."""
+    import threading
+
+    payment = pay_online(reduced_case)
+    refund = request_refund(payment.reference, 1000, "other", "", by="fin.a")
+    sandbox.configure(refund_delay=1.5)
+    approved = {}
+    approver = threading.Thread(
+        target=lambda: approved.setdefault(
+            "refund", approve_refund(refund.reference, by="fin.b", note="", client=payment_provider())
+        )
+    )
+    approver.start()
+    while approver.is_alive():
+        recheck_payments(client, older_than=timedelta(0))
+    approver.join()
+    sandbox.configure(refund_delay=0)
+    assert approved["refund"].status == "success"
+    assert len(client.list_refunds(payment.provider_payment_id)) == 1
+    moves = [(e.to_status, e.source) for e in Refund.objects.get(pk=refund.pk).events.all()]
+    assert moves == [
+        ("requested", "request"),
+        ("submitting", "decision"),
+        ("submitted", "provider"),
+        ("success", "provider"),
+    ]
 
 
 def test_a_full_refund_of_a_payment_ecs_refused_resolves_the_exception(put_case, pay_online, client, ecs, clock):

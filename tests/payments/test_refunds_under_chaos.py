@@ -20,6 +20,7 @@ from penaltypay.payments.refund_rules import RefundRuleBroken
 from penaltypay.payments.refunds import approve_refund, request_refund
 from penaltypay.payments.settlement import settle_payment
 from standins.chaos import Workers, chaos_case, worker_env
+from tests.infrastructure import database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -28,11 +29,6 @@ CASES = 16
 ROUNDS = 3
 CLIENT_TIMEOUT = 1.0
 DEADLINE_SECONDS = 90
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    return f"postgresql://{s['USER'] or ''}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def faults() -> dict:

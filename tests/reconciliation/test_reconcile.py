@@ -153,6 +153,17 @@ def test_an_unreachable_ecs_is_incomplete_never_balanced_and_the_run_resumes(day
     assert LedgerRead.objects.filter(run=resumed).count() == 1
 
 
+def test_ecs_is_not_read_in_its_batch_window(day, reduced_case, pay_online, ecs, settings):
+    from penaltypay.kernel.clock import LONDON
+
+    settings.ECS_RESPECT_BATCH_WINDOW = True
+    pay_online(reduced_case)
+    inside = datetime.combine(day, datetime.min.time(), tzinfo=LONDON).replace(hour=1)
+    run = reconcile(day, ecs, now=inside)
+    assert run.status == "incomplete" and "batch window" in run.problem
+    assert LedgerRead.objects.count() == 0  # ECS was not asked
+
+
 def test_an_unreachable_provider_is_incomplete(day, reduced_case, ecs, settings):
     settings.PAY_API_URL = "http://127.0.0.1:9"
     run = reconcile(day, ecs)

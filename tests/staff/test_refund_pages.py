@@ -102,3 +102,41 @@ def test_an_agent_sees_refunds_but_cannot_ask_for_one(paid, staff_client):
         agent.post(f"/staff/payments/{paid.reference}/refund", {"amount": "1", "reason": "duplicate"}).status_code
         == 403
     )
+
+
+def test_finance_settles_a_refund_whose_outcome_was_lost_from_the_exceptions_queue(paid, staff_client):
+    """The answer to the approver's ask was lost and the provider holds a refund nobody
+    recorded: the queue says so; finance, having looked at the provider's console, says
+    which refund it is (never decided by its amount)."""
+    from datetime import timedelta
+
+    from penaltypay.adapters.factories import payment_provider
+    from penaltypay.payments.recheck import recheck_payments
+
+    asker, checker = staff_client(Role.FINANCE), staff_client(Role.FINANCE)
+    asker.post(
+        f"/staff/payments/{paid.reference}/refund", {"amount": "£10.00", "reason": "overpaid", "detail": "paid twice"}
+    )
+    refund = Refund.objects.get()
+    Refund.objects.filter(pk=refund.pk).update(status="submitting", decided_by="x", submit_unknown=True)
+    provider = payment_provider()
+    available = provider.get_payment(paid.provider_payment_id).refund_amount_available
+    landed = provider.create_refund(paid.provider_payment_id, 1000, available)
+    recheck_payments(provider, older_than=timedelta(0))
+
+    queue = checker.get("/staff/exceptions").content.decode()
+    assert "Refund outcome unknown" in queue and landed.refund_id in queue
+    key = f"refund-unknown:{refund.reference}"
+    no_choice = checker.post("/staff/exceptions/act", {"key": key, "action": "adopt", "note": "checked console"})
+    assert no_choice.status_code == 400 and "Choose which" in no_choice.content.decode()
+    done = checker.post(
+        "/staff/exceptions/act",
+        {"key": key, "action": "adopt", "note": "checked console", "provider_refund_id": landed.refund_id},
+    )
+
+    assert done.status_code == 302
+    refund.refresh_from_db()
+    assert (refund.status, refund.provider_refund_id) == ("success", landed.refund_id)
+    entry = AuditEntry.objects.get(action="exception-adopt")
+    assert entry.actor == checker.user.username and landed.refund_id in entry.detail
+    assert f"refund {refund.reference}:" not in checker.get("/staff/exceptions").content.decode()

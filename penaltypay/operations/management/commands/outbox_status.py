@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from penaltypay.ecs.models import OutboxEvent
+from penaltypay.ecs import deliveries
 from penaltypay.ecs.outbox import backlog
 
 
@@ -15,22 +15,21 @@ class Command(BaseCommand):
 
     def handle(self, *args, as_json=False, exceptions=False, **options):
         status = backlog()
-        listed = []
+        listed: list[dict] = []
         if exceptions:
-            listed = list(
-                OutboxEvent.objects.filter(status=OutboxEvent.EXCEPTION)
-                .order_by("id")
-                .values(
-                    "id",
-                    "case_reference",
-                    "kind",
-                    "payment_reference",
-                    "refund_reference",
-                    "amount_pence",
-                    "exception_reason",
-                    "last_error",
-                )
-            )
+            listed = [
+                {
+                    "id": event.id,
+                    "case_reference": event.case_reference,
+                    "kind": event.kind,
+                    "payment_reference": event.payment_reference,
+                    "refund_reference": event.refund_reference,
+                    "amount_pence": event.amount_pence,
+                    "exception_reason": event.exception_reason,
+                    "last_error": event.last_error,
+                }
+                for event in deliveries.exceptions()
+            ]
         if as_json:
             self.stdout.write(json.dumps({**status.as_dict(), **({"exception_events": listed} if exceptions else {})}))
             return

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
+from penaltypay.operations.db_roles import problem_at_start
 from penaltypay.operations.web_command import gunicorn_argv
 
 
@@ -17,5 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--access-log", action="store_true", help="write an access log to standard output")
 
     def handle(self, *args, bind, access_log, **options):
+        if settings.PRODUCTION and (problem := problem_at_start(connection)):
+            raise CommandError(f"refusing to start: {problem}")
         argv = gunicorn_argv(bind, access_log=access_log)
         os.execv(argv[0], argv)  # noqa: S606 - our own argv: this process becomes the server

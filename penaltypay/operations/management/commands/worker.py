@@ -12,13 +12,15 @@ import signal
 import threading
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections, connection
 
 from penaltypay.operations.background import (
     DropFolderWatch,
     build_outbox_worker,
-    run_recheck_pass,
+    run_periodic_jobs,
 )
+from penaltypay.operations.db_roles import problem_at_start
 
 
 class Command(BaseCommand):
@@ -38,6 +40,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-outbox", action="store_true", help="do not deliver the ECS outbox")
 
     def handle(self, *args, once=False, interval=15.0, concurrency=None, no_outbox=False, **options):
+        if settings.PRODUCTION and (problem := problem_at_start(connection)):
+            raise CommandError(f"refusing to start: {problem}")
         stop = threading.Event()
 
         def on_signal(signum, frame):
@@ -49,7 +53,7 @@ class Command(BaseCommand):
         outbox = build_outbox_worker(concurrency)
         drop_folder = DropFolderWatch()
         if once:
-            run_recheck_pass()
+            run_periodic_jobs()
             drop_folder.run_pass(force=True)
             if not no_outbox:
                 outbox.run(stop, until_idle=True)
@@ -59,7 +63,9 @@ class Command(BaseCommand):
             delivering = threading.Thread(target=outbox.run, args=(stop,), name="outbox", daemon=True)
             delivering.start()
         while not stop.is_set():
-            run_recheck_pass()
+            # A connection the database dropped (restart, failover) is replaced, not reused.
+            close_old_connections()
+            run_periodic_jobs()
             drop_folder.run_pass()
             stop.wait(interval)
         if delivering is not None:

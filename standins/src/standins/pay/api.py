@@ -205,7 +205,11 @@ class PaymentApi:
             else:
                 refund.status = "success"
                 self._emit_webhook(payment, "card_payment_refunded")
-            return 202, body, {}
+            delay = self._config["refund_delay"]
+        # The refund exists from here on, however slowly the caller hears of it.
+        if delay:
+            time.sleep(delay)
+        return 202, body, {}
 
     def api_list_refunds(self, payment_id: str, base: str):
         with self._lock:

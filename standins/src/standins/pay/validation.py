@@ -85,6 +85,7 @@ CONFIG_SPEC = {
     "fail_next_creates_before_commit": (0, _check_count),
     "fail_next_refunds": (0, _check_count),
     "create_delay": (0.0, _check_number),
+    "refund_delay": (0.0, _check_number),  # seconds before a refund's answer (it is made at once)
     "search_delay": (0.0, _check_number),
     "rate_limit_per_second": (15, _check_count),  # 0 switches the limit off
     "public_url": (None, _check_optional_url),

@@ -1,0 +1,25 @@
+"""Django's error views (handler500 and the CSRF failure view are one setting each for the
+whole site): each area's own page, chosen by path. Each interface renders its own.
+
+A database that is restarting or failing over is not a fault in the service: the request
+gets a "try again in a few minutes" page (503, Retry-After), not "there is a problem"."""
+
+from __future__ import annotations
+
+import sys
+
+from django.http import HttpRequest, HttpResponse
+
+from penaltypay.citizen import errors as citizen_errors
+from penaltypay.staff import errors as staff_errors
+from penaltypay.staff.sessions import is_staff_path
+from penaltypay.web.unavailable import RETRY_AFTER_SECONDS, database_unavailable
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if database_unavailable(sys.exc_info()[1]):
+        view = staff_errors.unavailable if is_staff_path(request) else citizen_errors.unavailable
+        response = view(request)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return staff_errors.server_error(request) if is_staff_path(request) else citizen_errors.server_error(request)

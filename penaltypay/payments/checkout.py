@@ -1,0 +1,193 @@
+"""Checkout: the one place that decides, for every channel (the keeper's pages, phone
+payments, the API), what is due now, whether it can be paid, and whether to start a
+payment or resume one — and whose card page it may be. Channels map its outcomes onto
+pages or HTTP answers; none passes an amount or works one out. ADR 0018.
+
+- `quote(case)`: the amount due now from the case and the money held against it (one
+  rule: penaltypay.payments.held), with why it cannot be paid when it cannot.
+- `check_out(case, payer, …)`: under the case's lock, quote again; then resume the payer's
+  own live payment, or start a new one, or say who else is paying it right now. A live
+  payment is resumed only by the same channel and the same owner (the keeper's session,
+  the agent, the API client); it blocks everyone else until it finishes or the provider's
+  expiry (PAY_PAYMENT_EXPIRY_MINUTES) passes.
+- The provider's card page is followed only to PAY_CARD_ORIGIN; anything else is refused
+  with a `card_page_refused` security event, whatever the channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from penaltypay.cases.domain import (
+    AmountDue,
+    Case,
+    NotPayableReason,
+    amount_due_after_reduction,
+    amount_due_at,
+    why_not_payable,
+)
+from penaltypay.cases.models import CaseRecord
+from penaltypay.kernel.security_events import CARD_PAGE_REFUSED, security_event
+from penaltypay.payments import creation, ports
+from penaltypay.payments.domain import LIVE_STATUSES, PaymentStatus
+from penaltypay.payments.models import Payment
+from penaltypay.payments.queries import held_against
+from penaltypay.payments.settlement import refresh_payment
+from penaltypay.security import card_page_allowed
+
+ONLINE = Payment.CHANNEL_ONLINE
+PHONE = Payment.CHANNEL_PHONE
+
+
+@dataclass(frozen=True)
+class Payer:
+    """Who is paying, through which channel. `owner` is who may resume a live payment:
+    `keeper:<token kept in the keeper's session>`, `staff:<username>`, `api:<client id>`.
+    `created_by` is what the timelines show (blank for a keeper)."""
+
+    channel: str
+    owner: str
+    created_by: str = ""
+
+    @classmethod
+    def keeper(cls, session_token: str) -> Payer:
+        return cls(ONLINE, f"keeper:{session_token}")
+
+    @classmethod
+    def agent(cls, username: str) -> Payer:
+        return cls(PHONE, f"staff:{username}", created_by=username)
+
+    @classmethod
+    def api_client(cls, client_id: str, name: str) -> Payer:
+        return cls(ONLINE, f"api:{client_id}", created_by=f"api:{name}")
+
+
+@dataclass(frozen=True)
+class Quote:
+    case: Case
+    at: datetime
+    due: AmountDue  # what is due now, after the money held against the case
+    after_reduction: AmountDue  # what will be due once the reduction has ended
+    reason: NotPayableReason | None  # why it cannot be paid now (None: it can)
+    live: Payment | None  # a payment for this case on a card page right now, whoever's
+
+    @property
+    def payable(self) -> bool:
+        return self.reason is None
+
+
+def quote(case: Case, at: datetime | None = None) -> Quote:
+    at = at or timezone.now()
+    held = held_against(case.reference)
+    live = Payment.objects.filter(case_reference=case.reference, status__in=[s.value for s in LIVE_STATUSES]).first()
+    return Quote(
+        case=case,
+        at=at,
+        due=amount_due_at(case, at, held.pending_pence),
+        after_reduction=amount_due_after_reduction(case, at, held.pending_pence),
+        reason=why_not_payable(case, at, held.pending_pence),
+        live=live,
+    )
+
+
+# --- what check_out answers ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    """Go to `next_url` (the provider's card page) to pay `payment`; `next_url` is None when
+    the payment had already finished successfully (show its confirmation)."""
+
+    payment: Payment
+    next_url: str | None
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class NotPayable:
+    quote: Quote
+
+
+@dataclass(frozen=True)
+class PaidElsewhere:
+    """Someone else's payment for this case is on a card page now (another channel, or
+    another keeper, agent or client): nothing was started; try again after `until`."""
+
+    payment: Payment
+    until: datetime
+
+    @property
+    def channel(self) -> str:
+        return self.payment.channel
+
+
+@dataclass(frozen=True)
+class CardPageRefused:
+    """The provider named a card page we do not trust: nothing was shown to the payer."""
+
+    payment: Payment
+
+
+Outcome = Started | NotPayable | PaidElsewhere | CardPageRefused
+
+
+def blocked_until(payment: Payment) -> datetime:
+    return payment.created_at + timedelta(minutes=settings.PAY_PAYMENT_EXPIRY_MINUTES)
+
+
+def _lock_case(reference: str) -> None:
+    """The case's row lock for the decision (PostgreSQL; SQLite's transactions are serial
+    anyway). Released before the provider is called: a lock is never held across a call."""
+    CaseRecord.objects.select_for_update().filter(reference=reference).first()
+
+
+def check_out(
+    case: Case,
+    payer: Payer,
+    *,
+    email: str,
+    language: str,
+    return_url_for: Callable[[Payment], str],
+    client: ports.PaymentProvider,
+) -> Outcome:
+    for _ in range(3):
+        with transaction.atomic():
+            _lock_case(case.reference)
+            current = quote(case)
+            live = current.live
+        if live is not None and (live.owner != payer.owner or live.channel != payer.channel):
+            live = refresh_payment(live, client, source="resume") if live.provider_payment_id else live
+            if live.is_live:
+                return PaidElsewhere(live, blocked_until(live))
+            continue  # it finished meanwhile: quote again
+        if not current.payable:
+            return NotPayable(current)
+        started = creation.start_payment(
+            case,
+            amount_pence=current.due.total_pence,
+            email=email,
+            language=language,
+            return_url_for=return_url_for,
+            client=client,
+            channel=payer.channel,
+            created_by=payer.created_by,
+            owner=payer.owner,
+        )
+        if started is None:
+            continue  # another payer's payment appeared at the same moment: decide again
+        if started.next_url is None:
+            if started.payment.state is PaymentStatus.SUCCESS:
+                return Started(started.payment, None, resumed=started.resumed)
+            continue
+        if not card_page_allowed(started.next_url):
+            # Never send anyone somewhere else with their card in hand, whatever the answer said.
+            security_event(CARD_PAGE_REFUSED, payment_reference=started.payment.reference, channel=payer.channel)
+            return CardPageRefused(started.payment)
+        return Started(started.payment, started.next_url, resumed=started.resumed)
+    raise creation.PaymentUnavailable("the payments for this penalty kept changing; try again")
