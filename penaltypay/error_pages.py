@@ -16,6 +16,13 @@ from penaltypay.staff.sessions import is_staff_path
 from penaltypay.web.unavailable import RETRY_AFTER_SECONDS, database_unavailable
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Usually a form left open too long: each area says so in its own words and links."""
+    if is_staff_path(request):
+        return staff_errors.csrf_failure(request)
+    return citizen_errors.csrf_failure(request, reason)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     if database_unavailable(sys.exc_info()[1]):
         view = staff_errors.unavailable if is_staff_path(request) else citizen_errors.unavailable

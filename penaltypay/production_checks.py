@@ -103,6 +103,8 @@ def problems(s: Mapping[str, Any]) -> list[str]:
         ):
             if not s[name]:
                 found.append(f"{name} must be set with NOTIFY_API_KEY")
+        if not s["NOTIFY_STAFF_TEMPLATE_ID"]:
+            found.append("NOTIFY_STAFF_TEMPLATE_ID must be set with NOTIFY_API_KEY (staff set-up and reset links)")
         if s["EXCEPTIONS_NOTIFY_EMAIL"] and not s["NOTIFY_TEAM_TEMPLATE_ID"]:
             found.append("NOTIFY_TEAM_TEMPLATE_ID must be set with NOTIFY_API_KEY and EXCEPTIONS_NOTIFY_EMAIL")
     elif any(f".{lossy}." in s["EMAIL_BACKEND"] for lossy in LOSSY_EMAIL_BACKENDS):
@@ -110,7 +112,7 @@ def problems(s: Mapping[str, Any]) -> list[str]:
             "receipts need GOV.UK Notify (NOTIFY_API_KEY) or a real EMAIL_BACKEND, not "
             + s["EMAIL_BACKEND"].rsplit(".", 2)[-2]
         )
-    for name in ("RECEIPT_SENDER", "TEAM_EMAIL_SENDER"):
+    for name in ("RECEIPT_SENDER", "TEAM_EMAIL_SENDER", "STAFF_MAIL_SENDER"):
         if not s[name].startswith("penaltypay.adapters."):
             found.append(f"{name} must name an adapter in penaltypay.adapters")
     for name, url in urls.items():

@@ -186,3 +186,21 @@ def allow_feedback(address: str) -> bool:
     counted atomically like the look-ups."""
     hour = int(time.time()) // 3600
     return count(f"ratelimit:feedback:{address_hash(address)}:{hour}", timeout=3600) <= FEEDBACK_PER_HOUR
+
+
+SIGN_IN_WINDOW_SECONDS = 15 * 60
+
+
+def _sign_in_key(address: str) -> str:
+    window = int(time.time()) // SIGN_IN_WINDOW_SECONDS
+    return f"ratelimit:staff-sign-in:{address_hash(address)}:{window}"
+
+
+def note_sign_in_failure(address: str) -> int:
+    """A failed staff sign-in (any username) from this address, counted atomically."""
+    return count(_sign_in_key(address), SIGN_IN_WINDOW_SECONDS + 5)
+
+
+def sign_in_failures(address: str) -> int:
+    """This address's failed staff sign-ins in the current 15 minutes."""
+    return count(_sign_in_key(address), SIGN_IN_WINDOW_SECONDS + 5, by=0)

@@ -268,6 +268,20 @@ TEAM_EMAIL_SENDER = os.environ.get(
     "TEAM_EMAIL_SENDER",
     "penaltypay.adapters.notify.NotifyTeamEmail" if NOTIFY_API_KEY else "penaltypay.adapters.notify.EmailTeamEmail",
 )
+# Emails to staff (one-time set-up and reset links, notices): Notify's own template when
+# configured (`((subject))`, `((body))`; required in production with Notify).
+NOTIFY_STAFF_TEMPLATE_ID = os.environ.get("NOTIFY_STAFF_TEMPLATE_ID", "")
+STAFF_MAIL_SENDER = os.environ.get(
+    "STAFF_MAIL_SENDER",
+    "penaltypay.adapters.notify.NotifyStaffMail" if NOTIFY_API_KEY else "penaltypay.adapters.notify.EmailStaffMail",
+)
+# How long a one-time link to staff works, and (optional) the domains their work email
+# addresses must be on, e.g. "example.gov.uk".
+STAFF_LINK_HOURS = int(os.environ.get("STAFF_LINK_HOURS", "24"))
+STAFF_EMAIL_DOMAINS = [d.strip().lower() for d in os.environ.get("STAFF_EMAIL_DOMAINS", "").split(",") if d.strip()]
+# Failed sign-ins from one address, across every username, in 15 minutes before that address
+# must wait (password spraying); sized for a contact centre behind one address (ADR 0019).
+STAFF_SIGN_IN_FAILURES_PER_ADDRESS = int(os.environ.get("STAFF_SIGN_IN_FAILURES_PER_ADDRESS", "40"))
 # The daily reconciliation (docs/runbook.md): the worker reconciles yesterday at this
 # Europe/London time, reading at most this many ECS ledgers at once.
 RECONCILE_AT = os.environ.get("RECONCILE_AT", "06:30")
@@ -320,7 +334,7 @@ LOGGING = {
 
 # Reverse proxies in front of the app whose X-Forwarded-For we trust (0 locally).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
-CSRF_FAILURE_VIEW = "penaltypay.citizen.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "penaltypay.error_pages.csrf_failure"  # each area's own page
 
 # Nightly ECS extract (docs/adr/0007-extract-import.md, docs/runbook.md).
 EXTRACT_DROP_DIR = Path(os.environ.get("EXTRACT_DROP_DIR", VAR_DIR / "extract"))

@@ -40,8 +40,53 @@ def staff_session(client: Client):
 
 
 def make_staff(username: str, *roles: Role, confirmed: bool = True):
-    account = add_staff(username, list(roles), PASSWORD, created_by="test", confirm_second_factor=confirmed)
+    account = add_staff(
+        username,
+        list(roles),
+        PASSWORD,
+        created_by="test",
+        confirm_second_factor=confirmed,
+        email=f"{username}@example.gov.uk",
+    )
     return account.user, account.device
+
+
+def code_from_secret(secret: str, steps_from_now: int = 0) -> str:
+    """What an authenticator app shows for a secret typed in from the set-up page."""
+    import base64
+
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    counter = int(time.time() // 30) + steps_from_now
+    return f"{hotp(key, counter, digits=6):06d}"
+
+
+def link_sent_to(mailoutbox, address: str) -> str:
+    """The path of the newest one-time link emailed to `address`."""
+    import re
+
+    for message in reversed(mailoutbox):
+        if address in message.to:
+            found = re.search(r"https?://[^/\s]+(/staff/link/[A-Za-z0-9_-]+)", message.body)
+            if found:
+                return found.group(1)
+    raise AssertionError(f"no link was emailed to {address}")
+
+
+def secret_on(page: str) -> str:
+    import re
+
+    return re.search(r'id="secret">([A-Z2-7]+)<', page).group(1)
+
+
+def set_up_from_link(client: Client, path: str, *, password: str = PASSWORD, choose: bool = True):
+    """Open the link, choose (or give) the password, set up the app; returns the secret the
+    person's app now holds and the final response."""
+    form = {"password": password, "confirm": password} if choose else {"password": password}
+    step = client.post(path, form)
+    assert step.status_code == 302 and step["Location"] == "/staff/sign-in/set-up-authenticator", step.content[:800]
+    secret = secret_on(client.get("/staff/sign-in/set-up-authenticator").content.decode())
+    done = client.post("/staff/sign-in/set-up-authenticator", {"code": code_from_secret(secret)})
+    return secret, done
 
 
 def sign_in(client: Client, username: str, device: TOTPDevice, *, password: str = PASSWORD, steps_from_now: int = 0):

@@ -64,3 +64,8 @@ def receipt_sender() -> ReceiptSender:
 
 def team_email() -> TeamEmail:
     return _named_adapter("TEAM_EMAIL_SENDER")()
+
+
+def staff_mail() -> TeamEmail:
+    """Emails to a member of staff (the same shape as the team's email: subject, body, to)."""
+    return _named_adapter("STAFF_MAIL_SENDER")()

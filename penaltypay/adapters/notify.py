@@ -134,3 +134,22 @@ class EmailTeamEmail:
 
     def send(self, subject: str, body: str, to: str) -> None:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
+
+
+class NotifyStaffMail:
+    """Emails to staff (one-time links, notices) through Notify: a template of their own
+    whose subject and body are `((subject))` and `((body))` (NOTIFY_STAFF_TEMPLATE_ID)."""
+
+    def send(self, subject: str, body: str, to: str) -> None:
+        NotificationsAPIClient(settings.NOTIFY_API_KEY, base_url=settings.NOTIFY_BASE_URL).send_email_notification(
+            email_address=to,
+            template_id=settings.NOTIFY_STAFF_TEMPLATE_ID,
+            personalisation={"subject": subject, "body": body},
+        )
+
+
+class EmailStaffMail:
+    """Emails to staff through Django's email backend (locally a file under var/mail)."""
+
+    def send(self, subject: str, body: str, to: str) -> None:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])

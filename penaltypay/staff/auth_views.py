@@ -1,14 +1,17 @@
-"""Signing in (username and password, then the authenticator app's code), setting up the
-app at a first sign-in, signing out (here, or everywhere). Lock-out is django-axes'
-(5 failures on a username in 15 minutes); codes are django-otp's TOTP (RFC 6238: a code
-is refused once used, or when too old)."""
+"""Signing in (username and password, then the authenticator app's code) and signing out
+(here, or everywhere). An account is set up only from the one-time link emailed to the
+person (penaltypay.staff.link_views), never at a sign-in. Lock-out is django-axes' (5
+failures on a username in 15 minutes) and, against password spraying, a limit on failures
+from one address across usernames; codes are django-otp's TOTP (RFC 6238: a code is
+refused once used, or when too old)."""
 
 from __future__ import annotations
 
 import time
 
-import segno
 from axes.handlers.proxy import AxesProxyHandler
+from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate, login, logout, user_login_failed
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
@@ -17,12 +20,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from markupsafe import Markup
 
+from penaltypay import ratelimits
 from penaltypay.audit.log import record
 from penaltypay.audit.models import AuditEntry
 from penaltypay.security import client_address
-from penaltypay.staff.accounts import base32_secret, end_sessions
+from penaltypay.staff.accounts import end_sessions
 from penaltypay.staff.forms import CodeForm, SignInForm
 from penaltypay.staff.middleware import EPOCH, LAST_SEEN, SIGNED_IN_AT
 from penaltypay.staff.roles import ANY_STAFF, public, requires
@@ -32,6 +35,7 @@ PENDING_AT = "staff_pending_at"
 NEXT = "staff_next"
 PENDING_SECONDS = 300
 WRONG = "Your username, password or security code is not right"
+NOT_SET_UP = "This account is not set up. Use the link in the email we sent you, or ask a supervisor to send a new one"
 ENDED = {
     "idle": "You were signed out because you had not done anything for 15 minutes.",
     "expired": "You were signed out because you had been signed in for 8 hours.",
@@ -54,28 +58,47 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         request.session[NEXT] = request.GET["next"]
     if request.method == "POST" and form.is_valid():
         username = form.cleaned_data["username"].strip()
+        if ratelimits.sign_in_failures(client_address(request)) >= settings.STAFF_SIGN_IN_FAILURES_PER_ADDRESS:
+            return _address_locked_out(request, username)
         user = authenticate(request, username=username, password=form.cleaned_data["password"])
         if getattr(request, "axes_locked_out", False):
             return locked_out(request, HttpResponse(), {"username": username})
         if user is None or not user.is_active or not hasattr(user, "staff_profile"):
-            record(
-                username or "-",
-                "sign-in",
-                address=client_address(request),
-                outcome=AuditEntry.FAILURE,
-                detail="username or password",
-            )
+            _failed(request, username, "username or password")
             form.add_error(None, WRONG)
+        elif not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            _failed(request, username, "not set up")
+            form.add_error(None, NOT_SET_UP)
         else:
-            wanted = request.session.get(NEXT)
-            request.session.cycle_key()
-            request.session[PENDING] = user.pk
-            request.session[PENDING_AT] = time.time()
-            if wanted:
-                request.session[NEXT] = wanted
-            confirmed = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
-            return redirect("staff:sign-in-code" if confirmed else "staff:set-up-authenticator")
+            pending(request, user)
+            return redirect("staff:sign-in-code")
     return render(request, "staff/sign_in.html", {"form": form, "ended": ended})
+
+
+def pending(request: HttpRequest, user: User) -> None:
+    """Password (or a link's password step) accepted: the session waits for the code."""
+    wanted = request.session.get(NEXT)
+    request.session.cycle_key()
+    request.session[PENDING] = user.pk
+    request.session[PENDING_AT] = time.time()
+    if wanted:
+        request.session[NEXT] = wanted
+
+
+def _failed(request: HttpRequest, username: str, why: str) -> None:
+    ratelimits.note_sign_in_failure(client_address(request))
+    record(username or "-", "sign-in", address=client_address(request), outcome=AuditEntry.FAILURE, detail=why)
+
+
+def _address_locked_out(request: HttpRequest, username: str) -> HttpResponse:
+    record(
+        username[:150] or "-",
+        "sign-in",
+        address=client_address(request),
+        outcome=AuditEntry.REFUSED,
+        detail="too many failed sign-ins from this address",
+    )
+    return render(request, "staff/locked_out.html", status=429)
 
 
 def _pending_user(request: HttpRequest) -> User | None:
@@ -85,16 +108,14 @@ def _pending_user(request: HttpRequest) -> User | None:
     return User.objects.filter(pk=user_id, is_active=True).first()
 
 
-def _code_refused(request: HttpRequest, user: User, form: CodeForm) -> None:
-    # A wrong code counts towards the lock-out like a wrong password does.
+def refuse_code(request: HttpRequest, user: User, form: forms.Form) -> None:
+    # A wrong code counts towards the lock-outs like a wrong password does.
     user_login_failed.send(sender=__name__, credentials={"username": user.username}, request=request)
-    record(
-        user.username, "sign-in", address=client_address(request), outcome=AuditEntry.FAILURE, detail="security code"
-    )
+    _failed(request, user.username, "security code")
     form.add_error("code", WRONG)
 
 
-def _complete(request: HttpRequest, user: User, device: TOTPDevice) -> HttpResponse:
+def complete_sign_in(request: HttpRequest, user: User, device: TOTPDevice) -> HttpResponse:
     wanted = _next(request)
     # Cycles the session key, and tells django-axes (user_logged_in) to clear the failures.
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -115,48 +136,17 @@ def code(request: HttpRequest) -> HttpResponse:
         return redirect("staff:sign-in")
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
-        return redirect("staff:set-up-authenticator")
+        return redirect("staff:sign-in")
     if AxesProxyHandler.is_locked(request, {"username": user.username}):
         return locked_out(request, HttpResponse(), {"username": user.username})
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"]):
-            return _complete(request, user, device)
-        _code_refused(request, user, form)
+            return complete_sign_in(request, user, device)
+        refuse_code(request, user, form)
         if getattr(request, "axes_locked_out", False):
             return locked_out(request, HttpResponse(), {"username": user.username})
     return render(request, "staff/code.html", {"form": form})
-
-
-@public
-@require_http_methods(["GET", "POST"])
-def set_up_authenticator(request: HttpRequest) -> HttpResponse:
-    user = _pending_user(request)
-    if user is None:
-        return redirect("staff:sign-in")
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-        return redirect("staff:sign-in-code")
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first() or TOTPDevice.objects.create(
-        user=user, name="authenticator app", confirmed=False
-    )
-    form = CodeForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["code"]):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
-            record(
-                user.username,
-                "set-up-authenticator",
-                object_type="staff",
-                object_id=user.username,
-                address=client_address(request),
-            )
-            return _complete(request, user, device)
-        _code_refused(request, user, form)
-    qr = segno.make(device.config_url, error="m").svg_inline(scale=5, title="QR code to set up your authenticator app")
-    # segno's SVG of our own otpauth URL (the username is letters, digits and ._- only).
-    svg = Markup(qr)  # noqa: S704
-    return render(request, "staff/set_up.html", {"form": form, "qr": svg, "secret": base32_secret(device)})
 
 
 @requires(read=ANY_STAFF, act=ANY_STAFF)

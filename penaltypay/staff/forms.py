@@ -68,9 +68,12 @@ class SearchForm(forms.Form):
 
 
 class NewAccountForm(forms.Form):
+    """A new account: who, their work address (the set-up link goes there) and roles. No
+    password: the person chooses their own."""
+
     username = forms.CharField(max_length=150, required=False)
+    email = forms.CharField(max_length=254, required=False)
     roles = forms.MultipleChoiceField(choices=ROLE_CHOICES, required=False)
-    password = forms.CharField(max_length=1000, required=False, strip=False)
 
     def clean_username(self) -> str:
         value = self.cleaned_data.get("username", "").strip()
@@ -78,11 +81,78 @@ class NewAccountForm(forms.Form):
             raise forms.ValidationError("Enter a username")
         return value
 
+    def clean_email(self) -> str:
+        value = self.cleaned_data.get("email", "").strip()
+        if not value:
+            raise forms.ValidationError("Enter their work email address")
+        return value
+
     def clean_roles(self) -> list[Role]:
         roles = [Role(value) for value in self.cleaned_data.get("roles", [])]
         if not roles:
             raise forms.ValidationError("Choose at least one role")
         return roles
+
+
+class EmailForm(forms.Form):
+    email = forms.CharField(max_length=254, required=False)
+
+    def clean_email(self) -> str:
+        value = self.cleaned_data.get("email", "").strip()
+        if not value:
+            raise forms.ValidationError("Enter their new work email address")
+        return value
+
+
+class NewPasswordForm(forms.Form):
+    """The person's own new password, twice (Django's validators run in the view, which
+    knows whose password it is)."""
+
+    password = forms.CharField(max_length=1000, required=False, strip=False)
+    confirm = forms.CharField(max_length=1000, required=False, strip=False)
+
+    def clean(self):
+        data = super().clean() or {}
+        if not data.get("password"):
+            self.add_error("password", "Enter a new password")
+        elif data.get("password") != data.get("confirm"):
+            self.add_error("confirm", "The passwords do not match")
+        return data
+
+
+class CurrentPasswordForm(forms.Form):
+    password = forms.CharField(max_length=1000, required=False, strip=False)
+
+    def clean_password(self) -> str:
+        value = self.cleaned_data.get("password", "")
+        if not value:
+            raise forms.ValidationError("Enter your password")
+        return value
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current = forms.CharField(max_length=1000, required=False, strip=False)
+    code = forms.CharField(max_length=20, required=False)
+
+    def clean_current(self) -> str:
+        value = self.cleaned_data.get("current", "")
+        if not value:
+            raise forms.ValidationError("Enter your current password")
+        return value
+
+    def clean_code(self) -> str:
+        return CodeForm.clean_code(self)  # type: ignore[arg-type]  # the same rule, the same field name
+
+
+class AccountDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")], required=False)
+    note = forms.CharField(max_length=500, required=False)
+
+    def clean_decision(self) -> str:
+        value = self.cleaned_data.get("decision", "")
+        if not value:
+            raise forms.ValidationError("Choose whether to approve or reject it")
+        return value
 
 
 class RolesForm(forms.Form):

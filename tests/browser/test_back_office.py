@@ -138,20 +138,39 @@ def test_first_sign_in_set_up_and_the_other_pages_pass_axe(axe_page, live_server
         expect(page.locator("h1")).to_have_text(heading)
         no_violations(page)
 
-    # A supervisor adds a colleague, who sets up their app at first sign-in.
+    # A supervisor asks to add a colleague; a second supervisor approves; the colleague sets
+    # up the account from the emailed link: their own password, their own app.
     page.goto(f"{live_server.url}/staff/accounts/new")
-    page.get_by_role("button", name="Add account").click()
+    page.get_by_role("button", name="Ask to add the account").click()
     expect(page.locator(".govuk-error-summary")).to_contain_text("Enter a username")
     no_violations(page)
     page.get_by_label("Username").fill("new.colleague")
+    page.get_by_label("Work email address").fill("new.colleague@example.gov.uk")
     page.get_by_label("Contact centre agent").check()
-    page.get_by_label("First password").fill(PASSWORD)
-    page.get_by_role("button", name="Add account").click()
-    expect(page.locator("h1")).to_have_text("new.colleague")
+    page.get_by_role("button", name="Ask to add the account").click()
+    expect(page.locator("h1")).to_have_text("Staff accounts")
+    expect(page.locator("main")).to_contain_text("Another supervisor decides this")
+    no_violations(page)
     page.get_by_role("button", name="Sign out browser.super").click()
 
-    page.get_by_label("Username").fill("new.colleague")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    second = penaltypay(
+        "staff", "add", "second.super", "--role", "supervisor", "--password-stdin", "--json", stdin=PASSWORD + "\n"
+    )
+    second_secret = json.loads(second.stdout)["totp_secret"]
+    sign_in_as(page, live_server, "second.super", second_secret)
+    page.goto(f"{live_server.url}/staff/accounts")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("main")).to_contain_text("new.colleague")
+    page.get_by_role("button", name="Sign out second.super").click()
+
+    link = link_in_mail("new.colleague@example.gov.uk")
+    page.goto(f"{live_server.url}{link}")
+    expect(page.locator("h1")).to_have_text("Choose your password")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter a new password")
+    no_violations(page)
+    page.get_by_label("New password", exact=True).fill(PASSWORD)
+    page.get_by_label("Enter the new password again").fill(PASSWORD)
     page.get_by_role("button", name="Continue").click()
     expect(page.locator("h1")).to_have_text("Set up your authenticator app")
     assert page.locator(".app-qr-code svg").count() == 1
@@ -162,17 +181,59 @@ def test_first_sign_in_set_up_and_the_other_pages_pass_axe(axe_page, live_server
     page.get_by_role("button", name="Continue").click()
     expect(page.locator("h1")).to_have_text("Penalty payments back office")
 
+    # Their own account: sign-ins, and changing their password (with a code).
+    page.get_by_role("link", name="Your account").click()
+    expect(page.locator("h1")).to_have_text("Your account")
+    no_violations(page)
+    page.get_by_role("link", name="Change your password").click()
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter your current password")
+    no_violations(page)
+
+    # A used link says so, plainly.
+    page.goto(f"{live_server.url}{link}")
+    expect(page.locator("h1")).to_have_text("This link has expired or has been used")
+    no_violations(page)
+
+
+def sign_in_as(page: Page, live_server, username: str, secret: str) -> None:
+    page.goto(f"{live_server.url}/staff/sign-in")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Security code").fill(authenticator_code(secret))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("h1")).to_have_text("Penalty payments back office")
+
+
+def link_in_mail(address: str) -> str:
+    """The newest link emailed to `address` (the tests' email backend keeps messages in memory)."""
+    from django.core import mail
+
+    from tests.staff_helpers import link_sent_to
+
+    return link_sent_to(mail.outbox, address)
+
 
 def test_the_back_office_keeps_to_the_content_security_policy(page, live_server):
-    """With the policy enforced (no bypass), nothing on the sign-in or set-up pages is blocked."""
-    penaltypay("staff", "add", "csp.checker", "--role", "agent", "--password-stdin", stdin=PASSWORD + "\n")
+    """With the policy enforced (no bypass), nothing on the sign-in, link or set-up pages is blocked."""
+    penaltypay(
+        "staff",
+        "add",
+        "csp.checker",
+        "--role",
+        "agent",
+        "--password-stdin",
+        "--email",
+        "csp.checker@example.gov.uk",
+        stdin=PASSWORD + "\n",
+    )
     from django.contrib.auth.models import User
 
-    from penaltypay.staff.accounts import reset_second_factor
+    from penaltypay.staff.accounts import reset_authenticator
 
-    reset_second_factor(User.objects.get(username="csp.checker"), confirm=False)
-    page.goto(f"{live_server.url}/staff/sign-in")
-    page.get_by_label("Username").fill("csp.checker")
+    reset_authenticator(User.objects.get(username="csp.checker"), by="test", base=live_server.url)
+    page.goto(f"{live_server.url}{link_in_mail('csp.checker@example.gov.uk')}")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Continue").click()
     expect(page.locator("h1")).to_have_text("Set up your authenticator app")

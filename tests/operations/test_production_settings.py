@@ -30,6 +30,7 @@ SAFE_PRODUCTION_ENV = {
     "NOTIFY_REFUND_TEMPLATE_ID": "0b6e1b2c-4a0b-4f7e-9d55-2f7d8e6a1c11",
     "NOTIFY_RECEIPT_TEMPLATE_ID_CY": "5a1f0c3e-7d42-4b8e-a1f6-2c9d3e4b5a60",
     "NOTIFY_REFUND_TEMPLATE_ID_CY": "8e2d4c6b-1a3f-4e5d-9b7c-0f1e2d3c4b5a",
+    "NOTIFY_STAFF_TEMPLATE_ID": "1d2c3b4a-5f6e-4d7c-8b9a-0a1b2c3d4e5f",
     "OPS_API_TOKEN": "t" * 20 + "0123456789abcdef",
 }
 _CLEARED = {
@@ -39,6 +40,7 @@ _CLEARED = {
     "DJANGO_SETTINGS_MODULE",
     "RECEIPT_SENDER",
     "TEAM_EMAIL_SENDER",
+    "STAFF_MAIL_SENDER",
 }
 
 
@@ -90,6 +92,7 @@ def test_a_production_environment_name_runs_as_production():
         ({"NOTIFY_RECEIPT_TEMPLATE_ID": ""}, "NOTIFY_RECEIPT_TEMPLATE_ID"),
         ({"NOTIFY_REFUND_TEMPLATE_ID": ""}, "NOTIFY_REFUND_TEMPLATE_ID"),
         ({"NOTIFY_RECEIPT_TEMPLATE_ID_CY": ""}, "NOTIFY_RECEIPT_TEMPLATE_ID_CY"),
+        ({"NOTIFY_STAFF_TEMPLATE_ID": ""}, "NOTIFY_STAFF_TEMPLATE_ID"),
         ({"OPS_API_TOKEN": "too-short-a-token"}, "OPS_API_TOKEN"),
         ({"REDIS_URL": ""}, "REDIS_URL"),
         ({"DATABASE_URL": ""}, "PostgreSQL"),

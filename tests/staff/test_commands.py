@@ -49,6 +49,15 @@ def test_add_prints_a_secret_that_signs_in_at_once():
     )
 
 
+def test_the_command_lines_audit_entries_name_the_operating_system_user():
+    import getpass
+
+    penaltypay("staff", "add", "break.glass", "--role", "supervisor", "--password-stdin", stdin=PASSWORD + "\n")
+    penaltypay("staff", "reset-2fa", "break.glass")
+    actors = set(AuditEntry.objects.filter(actor_kind="command").values_list("actor", flat=True))
+    assert actors == {f"command line ({getpass.getuser()})"}
+
+
 def test_a_weak_password_is_refused_with_the_validators_messages_and_status_2():
     done = penaltypay("staff", "add", "weak.one", "--role", "agent", "--password-stdin", stdin="password\n")
     assert done.returncode == 2

@@ -1,4 +1,4 @@
-"""Service support on the outbox; supervisors on staff accounts; auditors on the audit log.
+"""Service support on the outbox; auditors on the audit log (staff accounts: test_accounts.py).
 Each action leaves exactly one audit row."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ import csv
 import io
 
 import pytest
-from django.contrib.auth.models import User
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
@@ -17,7 +16,7 @@ from penaltypay.ecs.models import OutboxEvent
 from penaltypay.ecs.outbox import enqueue_payment
 from penaltypay.payments.models import Payment
 from penaltypay.staff.roles import Role
-from tests.staff_helpers import code_for, sign_in
+from tests.staff_helpers import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -84,53 +83,6 @@ def test_an_auditor_reads_the_outbox_but_cannot_act(staff_client, exception):
     assert "Send it to ECS again" not in auditor.get(f"/staff/outbox/{exception.pk}").content.decode()
     assert auditor.post(f"/staff/outbox/{exception.pk}", {"action": "resolve", "note": "x"}).status_code == 403
     assert OutboxEvent.objects.get(pk=exception.pk).status == OutboxEvent.EXCEPTION
-
-
-def test_a_supervisor_adds_an_account_that_sets_up_its_app_at_first_sign_in(staff_client, settings):
-    supervisor = staff_client(Role.SUPERVISOR)
-    weak = supervisor.post("/staff/accounts/new", {"username": "new.agent", "roles": ["agent"], "password": "short"})
-    assert "This password is too short" in weak.content.decode()
-    none = supervisor.post("/staff/accounts/new", {"username": "", "password": ""}).content.decode()
-    assert "Enter a username" in none and "Choose at least one role" in none
-    done = supervisor.post(
-        "/staff/accounts/new",
-        {"username": "new.agent", "roles": ["agent", "finance"], "password": "a long enough passphrase"},
-    )
-    assert done["Location"] == "/staff/accounts/new.agent"
-    duplicate = supervisor.post(
-        "/staff/accounts/new", {"username": "NEW.AGENT", "roles": ["agent"], "password": "a long enough passphrase"}
-    )
-    assert "There is already an account with that username" in duplicate.content.decode()
-    newcomer = Client()
-    response = newcomer.post("/staff/sign-in", {"username": "new.agent", "password": "a long enough passphrase"})
-    assert response["Location"] == "/staff/sign-in/set-up-authenticator"
-    device = User.objects.get(username="new.agent").totpdevice_set.get()
-    assert newcomer.post("/staff/sign-in/set-up-authenticator", {"code": code_for(device)})["Location"] == "/staff/"
-    assert rows_for(supervisor, action="add-account") == [("add-account", "new.agent", "success")]
-
-
-def test_a_supervisor_changes_roles_resets_the_app_and_disables(staff_client):
-    supervisor = staff_client(Role.SUPERVISOR)
-    agent = staff_client(Role.AGENT)
-    url = f"/staff/accounts/{agent.user.username}"
-    assert supervisor.post(url, {"action": "roles", "roles": ["support"]}).status_code == 302
-    assert agent.get("/staff/outbox").status_code == 200 and agent.get("/staff/search").status_code == 403
-    assert "Choose at least one role" in supervisor.post(url, {"action": "roles"}).content.decode()
-    assert supervisor.post(url, {"action": "reset-2fa"}).status_code == 302
-    assert agent.get("/staff/")["Location"].startswith("/staff/sign-in")  # signed out by the reset
-    assert not agent.user.totpdevice_set.get().confirmed
-    assert supervisor.post(url, {"action": "disable"}).status_code == 302
-    assert not User.objects.get(pk=agent.user.pk).is_active
-    own = supervisor.post(f"/staff/accounts/{supervisor.user.username}", {"action": "disable"})
-    assert own.status_code == 400 and "You cannot change or disable your own account" in own.content.decode()
-    assert [row[0] for row in rows_for(supervisor, action__contains="-")] == [
-        "sign-in",
-        "change-roles",
-        "reset-second-factor",
-        "disable-account",
-        "account-disable",
-    ]
-    assert supervisor.get("/staff/accounts/nobody").status_code == 404
 
 
 def test_the_auditor_filters_the_log_and_downloads_it(staff_client):

@@ -23,6 +23,8 @@ EXPECTED_READERS = {
     "home": ANYONE,
     "sign-out": ANYONE,
     "sign-out-everywhere": ANYONE,
+    "my-account": ANYONE,
+    "change-password": ANYONE,
     "search": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "case": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "payment": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
@@ -45,6 +47,7 @@ EXPECTED_READERS = {
     "extract-import-records": {Role.SUPPORT, Role.SUPERVISOR, Role.AUDITOR},
     "accounts": {Role.SUPERVISOR, Role.AUDITOR},
     "account-new": {Role.SUPERVISOR, Role.AUDITOR},
+    "account-request": {Role.SUPERVISOR, Role.AUDITOR},
     "account": {Role.SUPERVISOR, Role.AUDITOR},
     "audit": {Role.AUDITOR},
     "audit-csv": {Role.AUDITOR},
@@ -57,9 +60,11 @@ EXPECTED_ACTORS = {
     "refund-decision": {Role.FINANCE, Role.SUPERVISOR},
     "outbox-exception": {Role.SUPPORT, Role.SUPERVISOR},
     "account-new": {Role.SUPERVISOR},
+    "account-request": {Role.SUPERVISOR},
     "account": {Role.SUPERVISOR},
+    "change-password": ANYONE,
 }
-PUBLIC = {"sign-in", "sign-in-code", "set-up-authenticator", "phone-payment-return"}
+PUBLIC = {"sign-in", "sign-in-code", "set-up-authenticator", "link", "phone-payment-return"}
 SIGNING_OUT = {"sign-out", "sign-out-everywhere"}  # their POST is tested in test_sign_in.py
 
 

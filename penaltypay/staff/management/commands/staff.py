@@ -1,8 +1,12 @@
-"""`penaltypay staff add|list|disable|unlock|reset-2fa`: staff accounts from the command line (the
-first supervisor on a fresh install; scripts). Every change is audited as a command."""
+"""`penaltypay staff add|list|disable|unlock|reset-2fa`: staff accounts from the command line, for
+the first supervisor on a fresh install and for break-glass by an operator who already holds
+the server (it prints the authenticator secret, for that operator). Every change is audited
+as a command, naming the operating-system user who ran it. Everyone else is added in the
+back office, with a second supervisor's approval (ADR 0019)."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 
@@ -15,6 +19,14 @@ from penaltypay.staff.accounts import AccountError, add_staff, base32_secret, di
 from penaltypay.staff.roles import Role, held_roles
 
 WEAK_PASSWORD = 2  # exit status for a refused account (e.g. a weak password)
+
+
+def operator() -> str:
+    """Who ran the command: the operating-system user, named in every audit entry it writes."""
+    try:
+        return f"command line ({getpass.getuser()})"
+    except (KeyError, OSError):
+        return "command line (unknown user)"
 
 
 def _roles(user: User) -> list[str]:
@@ -35,6 +47,7 @@ class Command(BaseCommand):
             required=True,
             help="read the password from standard input (one line)",
         )
+        add.add_argument("--email", default="", help="their work address (for set-up and reset links later)")
         add.add_argument("--json", action="store_true")
         listing = actions.add_parser("list")
         listing.add_argument("--json", action="store_true")
@@ -58,15 +71,17 @@ class Command(BaseCommand):
     def _print(self, as_json: bool, value: dict | list, text: str) -> None:
         self.stdout.write(json.dumps(value) if as_json else text)
 
-    def _add(self, username, role, json=False, **options):
+    def _add(self, username, role, json=False, email="", **options):
         password = sys.stdin.readline().rstrip("\r\n")
         roles = [Role(value) for value in dict.fromkeys(role)]
         try:
-            account = add_staff(username, roles, password, created_by="command line", confirm_second_factor=True)
+            account = add_staff(
+                username, roles, password, created_by=operator(), confirm_second_factor=True, email=email
+            )
         except AccountError as error:
             self.stderr.write("\n".join(error.messages))
             record(
-                "command line",
+                operator(),
                 "add-account",
                 actor_kind="command",
                 object_type="staff",
@@ -76,7 +91,7 @@ class Command(BaseCommand):
             )
             sys.exit(WEAK_PASSWORD)
         record(
-            "command line",
+            operator(),
             "add-account",
             actor_kind="command",
             object_type="staff",
@@ -109,13 +124,13 @@ class Command(BaseCommand):
     def _disable(self, username, **options):
         user = self._account(username)
         disable(user)
-        record("command line", "disable-account", actor_kind="command", object_type="staff", object_id=username)
+        record(operator(), "disable-account", actor_kind="command", object_type="staff", object_id=username)
         self.stdout.write(f"disabled {username}; their sessions end at their next request")
 
     def _unlock(self, username, **options):
         cleared = axes_reset(username=username)
         record(
-            "command line",
+            operator(),
             "unlock-account",
             actor_kind="command",
             object_type="staff",
@@ -127,6 +142,6 @@ class Command(BaseCommand):
     def _reset_2fa(self, username, json=False, **options):
         user = self._account(username)
         device = reset_second_factor(user, confirm=True)
-        record("command line", "reset-second-factor", actor_kind="command", object_type="staff", object_id=username)
+        record(operator(), "reset-second-factor", actor_kind="command", object_type="staff", object_id=username)
         secret = base32_secret(device)
         self._print(json, {"username": username, "totp_secret": secret}, f"new authenticator secret {secret}")
