@@ -72,7 +72,8 @@ PRODUCTION_CHECK_ENV := PENALTYPAY_ENV=production DATABASE_URL=postgres://penalt
   PUBLIC_BASE_URL=https://pay-penalty.service.gov.uk ECS_URL=https://ecs.internal/ecs/v1 \
   PAY_API_URL=https://publicapi.payments.service.gov.uk PAY_CARD_ORIGIN=https://card.payments.service.gov.uk \
   NOTIFY_API_KEY=check-only NOTIFY_RECEIPT_TEMPLATE_ID=check-only NOTIFY_REFUND_TEMPLATE_ID=check-only \
-  NOTIFY_RECEIPT_TEMPLATE_ID_CY=check-only NOTIFY_REFUND_TEMPLATE_ID_CY=check-only NOTIFY_STAFF_TEMPLATE_ID=check-only
+  NOTIFY_RECEIPT_TEMPLATE_ID_CY=check-only NOTIFY_REFUND_TEMPLATE_ID_CY=check-only NOTIFY_STAFF_TEMPLATE_ID=check-only \
+  NOTIFY_PAYMENT_LINK_TEMPLATE_ID=check-only NOTIFY_PAYMENT_LINK_TEMPLATE_ID_CY=check-only
 
 # The house rules: import contracts, lint and format, types, migrations in step with models,
 # and Django's deployment checks on production settings (warnings fail too).

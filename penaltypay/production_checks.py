@@ -100,6 +100,8 @@ def problems(s: Mapping[str, Any]) -> list[str]:
             "NOTIFY_REFUND_TEMPLATE_ID",
             "NOTIFY_RECEIPT_TEMPLATE_ID_CY",
             "NOTIFY_REFUND_TEMPLATE_ID_CY",
+            "NOTIFY_PAYMENT_LINK_TEMPLATE_ID",
+            "NOTIFY_PAYMENT_LINK_TEMPLATE_ID_CY",
         ):
             if not s[name]:
                 found.append(f"{name} must be set with NOTIFY_API_KEY")

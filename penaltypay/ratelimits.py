@@ -103,6 +103,15 @@ class _Counter:
                 self._store_failed(error)
         return _add_and_count(self.local, key, timeout, by)
 
+    def call(self, operation: str, *args: object) -> object:
+        """cache.get/set/delete on the shared store, or this process's memory while it is away."""
+        if time.monotonic() >= self._local_until:
+            try:
+                return getattr(cache, operation)(*args)
+            except Exception as error:  # the store is away or slow: use this process's memory
+                self._store_failed(error)
+        return getattr(self.local, operation)(*args)
+
     def _store_failed(self, error: Exception) -> None:
         with self._lock:
             first = time.monotonic() >= self._local_until
@@ -204,3 +213,17 @@ def note_sign_in_failure(address: str) -> int:
 def sign_in_failures(address: str) -> int:
     """This address's failed staff sign-ins in the current 15 minutes."""
     return count(_sign_in_key(address), SIGN_IN_WINDOW_SECONDS + 5, by=0)
+
+
+def mark(key: str, value: float, seconds: int) -> None:
+    """Remember `value` under `key` for `seconds` (a pause, say), shared like the counts."""
+    _counter.call("set", key, value, seconds)
+
+
+def marked(key: str) -> float | None:
+    value = _counter.call("get", key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def unmark(key: str) -> None:
+    _counter.call("delete", key)

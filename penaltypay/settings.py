@@ -312,6 +312,18 @@ LOOKUP_RATE_LIMIT_WINDOW_SECONDS = int(os.environ.get("LOOKUP_RATE_LIMIT_WINDOW_
 # metric) says someone may be walking references.
 LOOKUP_FAILURE_ALERT_PER_MINUTE = int(os.environ.get("LOOKUP_FAILURE_ALERT_PER_MINUTE", "300"))
 
+# Card testing (penaltypay.payments.card_testing): declined card payments in 15 minutes
+# against one penalty, or from one address, before online payment pauses for an hour.
+CARD_TESTING_DECLINES_PER_PENALTY = int(os.environ.get("CARD_TESTING_DECLINES_PER_PENALTY", "5"))
+CARD_TESTING_DECLINES_PER_ADDRESS = int(os.environ.get("CARD_TESTING_DECLINES_PER_ADDRESS", "20"))
+CARD_TESTING_PAUSE_SECONDS = int(os.environ.get("CARD_TESTING_PAUSE_SECONDS", "3600"))
+# Payment links agents send (penaltypay.payments.links): how long one works.
+PAYMENT_LINK_DAYS = int(os.environ.get("PAYMENT_LINK_DAYS", "7"))
+# Notify templates for payment links: email (and its Welsh), and an optional text message.
+NOTIFY_PAYMENT_LINK_TEMPLATE_ID = os.environ.get("NOTIFY_PAYMENT_LINK_TEMPLATE_ID", "")
+NOTIFY_PAYMENT_LINK_TEMPLATE_ID_CY = os.environ.get("NOTIFY_PAYMENT_LINK_TEMPLATE_ID_CY", "")
+NOTIFY_PAYMENT_LINK_SMS_TEMPLATE_ID = os.environ.get("NOTIFY_PAYMENT_LINK_SMS_TEMPLATE_ID", "")
+
 # Payments still in progress after this long are settled by the worker.
 PAYMENT_RECHECK_AFTER_SECONDS = int(os.environ.get("PAYMENT_RECHECK_AFTER_SECONDS", "60"))
 
@@ -402,4 +414,5 @@ RETENTION_MONEY_YEARS = int(os.environ.get("RETENTION_MONEY_YEARS", "7"))
 RETENTION_FEEDBACK_DAYS = int(os.environ.get("RETENTION_FEEDBACK_DAYS", "365"))
 RETENTION_AUDIT_ADDRESS_DAYS = int(os.environ.get("RETENTION_AUDIT_ADDRESS_DAYS", "90"))
 RETENTION_IDEMPOTENCY_DAYS = int(os.environ.get("RETENTION_IDEMPOTENCY_DAYS", "30"))
+RETENTION_PAYMENT_LINK_DAYS = int(os.environ.get("RETENTION_PAYMENT_LINK_DAYS", "30"))  # after the link expires
 PURGE_AT = os.environ.get("PURGE_AT", "03:00")  # Europe/London: the worker's daily purge

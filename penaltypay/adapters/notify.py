@@ -84,13 +84,42 @@ class NotifyReceipts:
             reference=refund.reference,
         )
 
+    def send_payment_link(self, link: Any, url: str) -> None:
+        values = link_values(link, url)
+        if link.email:
+            template = (
+                settings.NOTIFY_PAYMENT_LINK_TEMPLATE_ID_CY if link.language == "cy" else ""
+            ) or settings.NOTIFY_PAYMENT_LINK_TEMPLATE_ID
+            _send(
+                "payment-link",
+                email_address=link.email,
+                template_id=template,
+                personalisation=values,
+                reference=f"link-{link.pk}",
+            )
+        if link.mobile and settings.NOTIFY_PAYMENT_LINK_SMS_TEMPLATE_ID:
+            _send(
+                "payment-link-sms",
+                method="send_sms_notification",
+                phone_number=link.mobile,
+                template_id=settings.NOTIFY_PAYMENT_LINK_SMS_TEMPLATE_ID,
+                personalisation=values,
+                reference=f"link-{link.pk}",
+            )
 
-def _send(operation: str, **notification: Any) -> None:
-    """One email through Notify, timed and counted by outcome."""
+
+def link_values(link: Any, url: str) -> dict[str, str]:
+    """What a payment link message says, in the keeper's language."""
+    with translation.override("cy" if link.language == "cy" else "en"):
+        return {"link": url, "penalty_reference": link.case_reference, "expires": long_date(link.expires_at)}
+
+
+def _send(operation: str, method: str = "send_email_notification", **notification: Any) -> None:
+    """One email (or text message) through Notify, timed and counted by outcome."""
     started = time.monotonic()
     client = NotificationsAPIClient(settings.NOTIFY_API_KEY, base_url=settings.NOTIFY_BASE_URL)
     try:
-        client.send_email_notification(**notification)
+        getattr(client, method)(**notification)
     except Exception as exc:
         OUTBOUND_CALLS.labels("notify", operation, type(exc).__name__).observe(time.monotonic() - started)
         raise
@@ -115,6 +144,17 @@ class EmailReceipts:
             body = render_to_string("citizen/email/refund_body.txt", values)
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [refund.payment.email])
         log.info("refund email sent", extra={"refund_reference": refund.reference})
+
+    def send_payment_link(self, link: Any, url: str) -> None:
+        """By email only (a text message needs Notify)."""
+        if not link.email:
+            return
+        values = link_values(link, url)
+        with translation.override("cy" if link.language == "cy" else "en"):
+            subject = render_to_string("citizen/email/payment_link_subject.txt", values).strip()
+            body = render_to_string("citizen/email/payment_link_body.txt", values)
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [link.email])
+        log.info("payment link email sent", extra={"case_reference": link.case_reference})
 
 
 class NotifyTeamEmail:

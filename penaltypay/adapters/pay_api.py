@@ -109,6 +109,9 @@ def payment_from_json(obj) -> ProviderPayment:
             authorised_at=_parse_time(submitted) if submitted else None,
             moto=obj.get("moto") is True,
             wallet_type=card.get("wallet_type") or None,
+            three_d_secure_required=(
+                ((obj.get("authorisation_summary") or {}).get("three_d_secure") or {}).get("required") is True
+            ),
             case_reference=str((obj.get("metadata") or {}).get("case_reference") or ""),
         )
     except (KeyError, TypeError, AttributeError) as exc:

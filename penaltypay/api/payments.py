@@ -162,6 +162,14 @@ def create(
         )
     if isinstance(outcome, checkout.CardPageRefused):
         raise Problem(503, "service-unavailable", "The card payment provider's answer could not be trusted; try again")
+    if isinstance(outcome, checkout.Paused):
+        wait = max(1, int((outcome.pause.until - timezone.now()).total_seconds()))
+        raise Problem(
+            429,
+            "payment-paused",
+            "Too many cards were declined for this penalty: online payment is paused; the keeper can pay by phone",
+            headers={"Retry-After": str(wait)},
+        )
     return outcome.payment, outcome.next_url, outcome.resumed
 
 

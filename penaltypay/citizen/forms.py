@@ -44,6 +44,14 @@ class FindPenaltyForm(forms.Form):
         return value
 
 
+class ConfirmRegistrationForm(forms.Form):
+    """A payment link's one question: the vehicle's registration, as on the letter."""
+
+    registration = forms.CharField(required=False, max_length=1000, strip=True)
+
+    clean_registration = FindPenaltyForm.clean_registration
+
+
 class ReceiptEmailForm(forms.Form):
     email = forms.CharField(required=False, max_length=1000, strip=True)
 

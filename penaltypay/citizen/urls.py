@@ -1,6 +1,6 @@
 from django.urls import path
 
-from penaltypay.citizen import info, views
+from penaltypay.citizen import info, link_views, views
 
 app_name = "citizen"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("pay/return/<str:payment_id>", views.payment_return, name="payment-return"),
     path("pay/complete/<str:payment_id>", views.payment_complete, name="payment-complete"),
     path("start-again", views.start_again, name="start-again"),
+    path("pay-link/<str:token>", link_views.payment_link, name="payment-link"),
     path("feedback", views.feedback, name="feedback"),
     path("accessibility-statement", info.accessibility, name="accessibility"),
     path("privacy", info.privacy, name="privacy"),

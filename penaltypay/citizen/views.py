@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -23,7 +24,7 @@ from penaltypay.citizen import typed
 from penaltypay.citizen.confirmation import confirmation_proof, confirmation_shown
 from penaltypay.citizen.forms import FeedbackForm, FindPenaltyForm, ReceiptEmailForm
 from penaltypay.kernel.security_events import PAYMENT_PAGE_OTHER_SESSION, security_event
-from penaltypay.payments import checkout
+from penaltypay.payments import checkout, links
 from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable
 from penaltypay.payments.domain import Outcome, PaymentStatus, outcome_of
 from penaltypay.payments.models import Payment
@@ -40,6 +41,7 @@ SESSION_CASE = "case"
 SESSION_EMAIL = "receipt_email"
 SESSION_PAYMENTS = "payments"
 SESSION_PAYER = "payer"  # this keeper's token: only this session resumes its own payments
+SESSION_LINK_SENDER = "link_sent_by"  # the agent whose payment link this keeper opened
 
 
 def _current_case(request):
@@ -118,7 +120,11 @@ def _payer(request) -> checkout.Payer:
     token = request.session.get(SESSION_PAYER)
     if not token:
         token = request.session[SESSION_PAYER] = secrets.token_urlsafe(18)
-    return checkout.Payer.keeper(token)
+    return checkout.Payer.keeper(
+        token,
+        address_hash=ratelimit.address_hash(client_address(request)),
+        link_sent_by=request.session.get(SESSION_LINK_SENDER, ""),
+    )
 
 
 @require_GET
@@ -186,7 +192,13 @@ def _after_checkout(request, outcome: checkout.Outcome):
         )
     if isinstance(outcome, checkout.CardPageRefused):
         return render(request, "citizen/payment_unavailable.html", status=503)
+    if isinstance(outcome, checkout.Paused):
+        response = render(request, "citizen/paused.html", {"pause": outcome.pause}, status=429)
+        response["Retry-After"] = str(max(1, int((outcome.pause.until - timezone.now()).total_seconds())))
+        return response
     _remember_payment(request, outcome.payment)
+    if (link_pk := request.session.get("payment_link")) is not None:
+        links.payment_started(link_pk, outcome.payment.reference)
     if outcome.next_url is None:
         return redirect("citizen:payment-complete", payment_id=outcome.payment.id)
     return HttpResponseRedirect(outcome.next_url, status=303)

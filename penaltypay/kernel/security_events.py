@@ -22,6 +22,7 @@ OUTBOX_EXCEPTION_HANDLED = "outbox_exception_handled"
 PAYMENT_PAGE_OTHER_SESSION = "payment_page_other_session"
 CARD_PAGE_REFUSED = "card_page_refused"
 RATE_LIMIT_STORE_UNAVAILABLE = "rate_limit_store_unavailable"
+CARD_TESTING_PAUSED = "card_testing_paused"
 
 EVENTS = (
     LOOKUP_NOT_FOUND,
@@ -33,6 +34,7 @@ EVENTS = (
     PAYMENT_PAGE_OTHER_SESSION,
     CARD_PAGE_REFUSED,
     RATE_LIMIT_STORE_UNAVAILABLE,
+    CARD_TESTING_PAUSED,
 )
 
 

@@ -29,7 +29,7 @@ from penaltypay.cases.models import CaseRecord
 from penaltypay.ecs import deliveries
 from penaltypay.operations.models import PurgeRun
 from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Payment, Refund, WebhookMessage
+from penaltypay.payments.models import Payment, PaymentLink, Refund, WebhookMessage
 from penaltypay.reporting.models import Feedback
 
 BATCH = 500
@@ -107,6 +107,17 @@ def _hash_audit_addresses(pks: list) -> None:
         AuditEntry.pseudonymise_address(pk)  # the database checks the age and the hash itself
 
 
+def _old_payment_links(now: datetime) -> models.QuerySet:
+    """Where a payment link was sent: kept while it can be used, and a while after."""
+    return PaymentLink.objects.filter(expires_at__lt=now - _days("RETENTION_PAYMENT_LINK_DAYS")).exclude(
+        email="", mobile=""
+    )
+
+
+def _blank_payment_links(pks: list) -> None:
+    PaymentLink.objects.filter(pk__in=pks).update(email="", mobile="")
+
+
 def _old_idempotency_keys(now: datetime) -> models.QuerySet:
     record = apps.get_model("api", "IdempotencyRecord")
     return record.objects.filter(created_at__lt=now - _days("RETENTION_IDEMPOTENCY_DAYS"))
@@ -130,6 +141,12 @@ KINDS = [
         _hash_audit_addresses,
     ),
     Kind("idempotency_keys", "API idempotency keys", _old_idempotency_keys),
+    Kind(
+        "payment_link_addresses",
+        "where payment links were sent (email address, mobile number)",
+        _old_payment_links,
+        _blank_payment_links,
+    ),
 ]
 
 

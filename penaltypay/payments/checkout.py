@@ -34,7 +34,7 @@ from penaltypay.cases.domain import (
 )
 from penaltypay.cases.models import CaseRecord
 from penaltypay.kernel.security_events import CARD_PAGE_REFUSED, security_event
-from penaltypay.payments import creation, ports
+from penaltypay.payments import card_testing, creation, ports
 from penaltypay.payments.domain import LIVE_STATUSES, PaymentStatus
 from penaltypay.payments.models import Payment
 from penaltypay.payments.queries import held_against
@@ -54,10 +54,12 @@ class Payer:
     channel: str
     owner: str
     created_by: str = ""
+    address_hash: str = ""  # the keeper's address, hashed: card testing is counted per address
+    link_sent_by: str = ""  # the agent whose payment link the keeper came from
 
     @classmethod
-    def keeper(cls, session_token: str) -> Payer:
-        return cls(ONLINE, f"keeper:{session_token}")
+    def keeper(cls, session_token: str, address_hash: str = "", link_sent_by: str = "") -> Payer:
+        return cls(ONLINE, f"keeper:{session_token}", address_hash=address_hash, link_sent_by=link_sent_by)
 
     @classmethod
     def agent(cls, username: str) -> Payer:
@@ -128,13 +130,21 @@ class PaidElsewhere:
 
 
 @dataclass(frozen=True)
+class Paused:
+    """Too many declined cards against this penalty (or from this address): online
+    payment waits until `until`; the keeper can pay by phone."""
+
+    pause: card_testing.Pause
+
+
+@dataclass(frozen=True)
 class CardPageRefused:
     """The provider named a card page we do not trust: nothing was shown to the payer."""
 
     payment: Payment
 
 
-Outcome = Started | NotPayable | PaidElsewhere | CardPageRefused
+Outcome = Started | NotPayable | PaidElsewhere | Paused | CardPageRefused
 
 
 def blocked_until(payment: Payment) -> datetime:
@@ -156,6 +166,8 @@ def check_out(
     return_url_for: Callable[[Payment], str],
     client: ports.PaymentProvider,
 ) -> Outcome:
+    if payer.channel == ONLINE and (pause := card_testing.paused(case.reference, payer.address_hash)):
+        return Paused(pause)
     for _ in range(3):
         with transaction.atomic():
             _lock_case(case.reference)
@@ -178,6 +190,8 @@ def check_out(
             channel=payer.channel,
             created_by=payer.created_by,
             owner=payer.owner,
+            payer_address_hash=payer.address_hash,
+            link_sent_by=payer.link_sent_by,
         )
         if started is None:
             continue  # another payer's payment appeared at the same moment: decide again

@@ -61,6 +61,8 @@ def start_payment(
     channel: str,
     created_by: str,
     owner: str,
+    payer_address_hash: str = "",
+    link_sent_by: str = "",
 ) -> PaymentStart | None:
     """A card page for `amount_pence`, never leaving two live payments.
 
@@ -94,6 +96,8 @@ def start_payment(
                     channel=channel,
                     created_by=created_by,
                     owner=owner,
+                    payer_address_hash=payer_address_hash,
+                    link_sent_by=link_sent_by,
                     request_id=request_id.current(),
                 )
         except IntegrityError:

@@ -43,6 +43,13 @@ class Payment(models.Model):
     psp_reference = models.CharField(max_length=64, blank=True)  # provider_id, sent to ECS
     card_brand = models.CharField(max_length=40, blank=True)
     wallet_type = models.CharField(max_length=20, blank=True)  # "Apple Pay", "Google Pay" or blank (card)
+    # Whether the card's bank asked for 3-D Secure (the provider's authorisation summary);
+    # None until the payment finishes, or for payments from before it was recorded.
+    three_d_secure_required = models.BooleanField(null=True, blank=True)
+    # A keyed hash of the payer's address (card testing is counted per address), and the
+    # agent who sent the payment link this payment came from, if it did.
+    payer_address_hash = models.CharField(max_length=32, blank=True)
+    link_sent_by = models.CharField(max_length=150, blank=True)
     request_id = models.CharField(max_length=64, blank=True)  # the request that made it, for its log lines
     card_last_four = models.CharField(max_length=4, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -179,3 +186,28 @@ class RefundEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status} -> {self.to_status} ({self.source})"
+
+
+class PaymentLink(models.Model):
+    """A link an agent sends a keeper (email, or text message) to pay one penalty online
+    themselves: it opens the penalty after the keeper confirms the registration, works for
+    PAYMENT_LINK_DAYS and stops once the penalty is paid. Only a hash of its token is kept."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    case_reference = models.CharField(max_length=8, db_index=True)
+    sent_by = models.CharField(max_length=150)
+    email = models.EmailField(max_length=254, blank=True)  # where it was sent (blanked by retention)
+    mobile = models.CharField(max_length=20, blank=True)
+    language = models.CharField(max_length=2, default="en")
+    sent_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    opened_at = models.DateTimeField(null=True, blank=True)  # the registration confirmed
+    paid_at = models.DateTimeField(null=True, blank=True)
+    payment_reference = models.CharField(max_length=36, blank=True)
+
+    class Meta:
+        db_table = "payment_link"
+        ordering = ["-sent_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"payment link for {self.case_reference}"

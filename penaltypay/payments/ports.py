@@ -117,6 +117,7 @@ class ProviderPayment:
     authorised_at: datetime | None = None
     moto: bool = False
     wallet_type: str | None = None  # card_details.wallet_type: "Apple Pay" or "Google Pay"
+    three_d_secure_required: bool = False  # authorisation_summary.three_d_secure.required
     case_reference: str = ""  # from our metadata, when the payment carries it
 
     @property
@@ -174,3 +175,5 @@ class ReceiptSender(Protocol):
     def send_payment_receipt(self, payment: Any) -> None: ...
 
     def send_refund_confirmation(self, refund: Any) -> None: ...
+
+    def send_payment_link(self, link: Any, url: str) -> None: ...

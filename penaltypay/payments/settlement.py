@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from penaltypay.ecs.outbox import enqueue_payment
-from penaltypay.payments import ports
+from penaltypay.payments import card_testing, ports
 from penaltypay.payments.domain import (
     LIVE_STATUSES,
     IllegalTransition,
@@ -77,6 +77,8 @@ def settle_payment(payment: Payment, remote: ports.ProviderPayment, *, source: s
             )
         elif target in (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.ERROR):
             fields["failure_code"] = remote.failure_code or ""
+        if target in (PaymentStatus.SUCCESS, PaymentStatus.FAILED):
+            fields["three_d_secure_required"] = remote.three_d_secure_required
         try:
             moved = move(locked, target, source, **fields)
         except IllegalTransition as exc:
@@ -102,6 +104,10 @@ def settle_payment(payment: Payment, remote: ports.ProviderPayment, *, source: s
             )
             log.info("payment succeeded", extra={"payment_reference": locked.reference, "source": source})
             transaction.on_commit(lambda: send_receipt_once(locked.pk))
+        if moved and target is PaymentStatus.FAILED and fields["failure_code"] == card_testing.DECLINED:
+            if locked.channel == Payment.CHANNEL_ONLINE:  # a card typed by the payer, not an agent's MOTO
+                case, address = locked.case_reference, locked.payer_address_hash
+                transaction.on_commit(lambda: card_testing.note_decline(case, address))
     payment.refresh_from_db()
     return payment
 

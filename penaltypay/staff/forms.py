@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 from django import forms
+from django.core.validators import validate_email
 
 from penaltypay.cases.domain import is_valid_reference, is_valid_vrm, normalise_reference, normalise_vrm
 from penaltypay.payments.refund_rules import REASONS
@@ -260,6 +261,41 @@ class PhoneFindForm(forms.Form):
         if not is_valid_vrm(value):
             raise forms.ValidationError("Enter the registration as it is on the letter, for example CU57 ABC")
         return value
+
+
+class PaymentLinkForm(PhoneFindForm):
+    """Where to send a payment link: an email address, or a mobile number (text message,
+    where Notify has a template for it), and the keeper's language."""
+
+    link_email = forms.CharField(max_length=254, required=False)
+    mobile = forms.CharField(max_length=20, required=False)
+    language = forms.ChoiceField(choices=[("en", "English"), ("cy", "Welsh")], required=False)
+
+    def clean_link_email(self) -> str:
+        value = self.cleaned_data.get("link_email", "").strip()
+        if value:
+            try:
+                validate_email(value)
+            except forms.ValidationError:
+                raise forms.ValidationError(
+                    "Enter the email address in the correct format, like name@example.com"
+                ) from None
+        return value
+
+    def clean_mobile(self) -> str:
+        value = re.sub(r"[\s()-]", "", self.cleaned_data.get("mobile", ""))
+        if value and not re.fullmatch(r"(\+44|0)7[0-9]{9}", value):
+            raise forms.ValidationError("Enter a UK mobile number, like 07700 900982")
+        return value
+
+    def clean_language(self) -> str:
+        return self.cleaned_data.get("language") or "en"
+
+    def clean(self):
+        data = super().clean() or {}
+        if not self.errors and not data.get("link_email") and not data.get("mobile"):
+            self.add_error("link_email", "Enter the keeper's email address")
+        return data
 
 
 class PhoneTakeForm(PhoneFindForm):

@@ -17,12 +17,12 @@ from penaltypay.adapters.factories import ecs_for_lookups, payment_provider
 from penaltypay.cases.domain import CASE_TYPE_NAMES
 from penaltypay.cases.lookup import LookupOutcome, find_case
 from penaltypay.kernel.clock import LONDON
-from penaltypay.payments import checkout
+from penaltypay.payments import checkout, links
 from penaltypay.payments.creation import PaymentUnavailable
 from penaltypay.payments.models import Payment
 from penaltypay.payments.ports import ProviderError
 from penaltypay.payments.settlement import refresh_payment
-from penaltypay.staff.forms import PhoneFindForm, PhoneTakeForm
+from penaltypay.staff.forms import PaymentLinkForm, PhoneFindForm, PhoneTakeForm
 from penaltypay.staff.pages import audit
 from penaltypay.staff.roles import CASEWORK, public, requires
 
@@ -67,7 +67,7 @@ def phone_payment(request: HttpRequest) -> HttpResponse:
         if found is None:
             form.add_error("reference", problem)
         else:
-            context.update(found, take=PhoneTakeForm(initial=form.cleaned_data))
+            context.update(found, take=PhoneTakeForm(initial=form.cleaned_data), sms=_sms())
             return render(request, "staff/phone_due.html", context)
     return render(request, "staff/phone_find.html", context)
 
@@ -137,9 +137,47 @@ def _refusal(outcome: checkout.Outcome, case_reference: str) -> tuple[str, str, 
             f"Look it up again after {outcome.until.astimezone(LONDON):%H:%M}, or when that payment has finished"
         )
         return told, f"being paid ({outcome.channel}) as {outcome.payment.reference}", 409, case_reference
+    if isinstance(outcome, checkout.Paused):  # never for a phone payment; said plainly all the same
+        return "Online payment for this penalty is paused", "paused", 429, case_reference
     assert isinstance(outcome, checkout.CardPageRefused)
     told = "The card payment service gave an address we do not trust: nothing was taken"
     return told, "card page refused", 503, outcome.payment.reference
+
+
+@requires(read=CASEWORK, act=CASEWORK)
+@require_POST
+def send_payment_link(request: HttpRequest) -> HttpResponse:
+    """Instead of hearing the card: a link to our own site, by email (or text message where
+    Notify has a template for it). The case is looked up again; nothing is taken from the form
+    but where to send the link."""
+    form = PaymentLinkForm(request.POST)
+    if not form.is_valid():
+        found = None
+        if {"reference", "registration"} <= set(form.cleaned_data):
+            found, _problem = _look_up(request, form)
+        if found:
+            context = {"link_form": form, **found, "take": PhoneTakeForm(initial=form.cleaned_data), "sms": _sms()}
+            return render(request, "staff/phone_due.html", context, status=400)
+        return render(request, "staff/phone_find.html", {"form": form}, status=400)
+    found, problem = _look_up(request, form)
+    if found is None or found["reason"]:
+        form.add_error("reference", problem or "This penalty cannot be paid now: look it up again")
+        return render(request, "staff/phone_find.html", {"form": form}, status=400)
+    link = links.send(
+        found["case"].reference,
+        by=request.user.get_username(),
+        email=form.cleaned_data["link_email"],
+        mobile=form.cleaned_data["mobile"],
+        language=form.cleaned_data["language"],
+        base=request.build_absolute_uri("/"),
+    )
+    how = ", ".join(x for x in ("email" if link.email else "", "text message" if link.mobile else "") if x)
+    audit(request, "send-payment-link", object_type="case", object_id=link.case_reference, detail=f"by {how}")
+    return render(request, "staff/payment_link_sent.html", {"link": link, "how": how})
+
+
+def _sms() -> bool:
+    return bool(settings.NOTIFY_API_KEY and settings.NOTIFY_PAYMENT_LINK_SMS_TEMPLATE_ID)
 
 
 @public

@@ -9,7 +9,9 @@ the other's pages. Django's own logic does the work; this only chooses the cooki
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
 STAFF_PATH = "/staff/"
@@ -29,7 +31,15 @@ class SessionMiddleware(DjangoSessionMiddleware):
         super().process_request(request)
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        response = super().process_response(request, response)
+        try:
+            response = super().process_response(request, response)
+        except SessionInterrupted as interrupted:
+            # Django says "session deleted" (400) for any database error while saving it; a
+            # database that is away is a "try again shortly" (503), not the person's doing.
+            cause = _database_error(interrupted)
+            if cause is None:
+                raise
+            raise cause from interrupted
         if is_staff_path(request) and settings.SESSION_COOKIE_NAME in response.cookies:
             morsel = response.cookies.pop(settings.SESSION_COOKIE_NAME)
             if morsel["max-age"] == 0:  # Django deleting an emptied session
@@ -46,3 +56,12 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 samesite="Strict",
             )
         return response
+
+
+def _database_error(error: BaseException) -> OperationalError | InterfaceError | None:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OperationalError | InterfaceError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

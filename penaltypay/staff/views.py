@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
 from penaltypay.cases.domain import normalise_reference
 from penaltypay.cases.models import CaseRecord
 from penaltypay.ecs import deliveries
+from penaltypay.payments import card_testing
 from penaltypay.payments.domain import PaymentStatus
+from penaltypay.payments.links import links_for_case
 from penaltypay.payments.models import Payment, Refund
 from penaltypay.payments.refund_rules import REASONS
 from penaltypay.payments.refunds import remaining_refundable
@@ -71,8 +73,28 @@ def case_page(request: HttpRequest, reference: str) -> HttpResponse:
     refunds = deliveries.refunds_for_case(reference)
     audit(request, "view-case", object_type="case", object_id=reference)
     return render(
-        request, "staff/case.html", {"reference": reference, "case": case, "payments": payments, "refunds": refunds}
+        request,
+        "staff/case.html",
+        {
+            "reference": reference,
+            "case": case,
+            "payments": payments,
+            "refunds": refunds,
+            "links": links_for_case(reference),
+            "pause": card_testing.paused(reference),
+            "may_act": bool(roles_of(request.user) & CASEWORK),
+        },
     )
+
+
+@requires(read=CASEWORK, act=CASEWORK)
+@require_POST
+def lift_pause(request: HttpRequest, reference: str) -> HttpResponse:
+    """A person lifts a card-testing pause (after talking to the keeper, say)."""
+    reference = normalise_reference(reference)
+    was = card_testing.lift(reference)
+    audit(request, "lift-card-testing-pause", object_type="case", object_id=reference, detail="" if was else "none on")
+    return redirect("staff:case", reference=reference)
 
 
 def payment_context(request: HttpRequest, payment: Payment) -> dict:

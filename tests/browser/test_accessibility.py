@@ -190,6 +190,94 @@ PAGES.update(
     }
 )
 
+
+def _made_link(env, **changes):
+    """A payment link for the reduced case, as an agent sends it; returns its path."""
+    from django.utils import timezone
+
+    from penaltypay.payments import links
+    from penaltypay.payments.models import PaymentLink
+
+    links.send(
+        env.reduced_case.reference,
+        by="an.agent",
+        email="k@example.com",
+        mobile="",
+        language="en",
+        base="http://testserver",
+    )
+    import re
+
+    from django.core import mail
+
+    path = re.search(r"(/pay-link/[A-Za-z0-9_-]+)", mail.outbox[-1].body).group(1)
+    if changes:
+        PaymentLink.objects.update(**{k: (timezone.now() if v == "now" else v) for k, v in changes.items()})
+    return path
+
+
+def _link_confirm(page, env):
+    page.goto(_made_link(env))
+
+
+def _link_wrong_registration(page, env):
+    page.goto(_made_link(env))
+    page.get_by_label(t("Confirm the vehicle registration number")).fill("ZZ99ZZZ")
+    with page.expect_navigation():
+        page.get_by_role("button", name=t("Continue"), exact=True).click()
+
+
+def _link_expired(page, env):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    page.goto(_made_link(env, expires_at=timezone.now() - timedelta(days=1)))
+
+
+def _link_paid(page, env):
+    page.goto(_made_link(env, paid_at="now"))
+
+
+def _paused(page, env):
+    from penaltypay.payments import card_testing
+
+    for _ in range(env.settings.CARD_TESTING_DECLINES_PER_PENALTY):
+        card_testing.note_decline("70000001", "")
+    _at_pay_page(page, env)
+    with page.expect_navigation():
+        page.get_by_role("button", name=t("Pay %(amount)s now", amount="£40")).click()
+
+
+def _being_paid_by_phone(page, env):
+    from penaltypay.payments.models import Payment
+
+    _at_pay_page(page, env)
+    Payment.objects.create(
+        reference="PP-PHON-E001",
+        case_reference="70000001",
+        case_type="7A",
+        amount_pence=4000,
+        description="x",
+        status="new",
+        channel="PHONE",
+        owner="staff:an.agent",
+    )
+    with page.expect_navigation():
+        page.get_by_role("button", name=t("Pay %(amount)s now", amount="£40")).click()
+
+
+PAGES.update(
+    {
+        "payment-link": (_link_confirm, "Confirm the vehicle registration number"),
+        "payment-link-error": (_with_errors(_link_wrong_registration), "Confirm the vehicle registration number"),
+        "payment-link-expired": (_link_expired, "This payment link has expired"),
+        "payment-link-paid": (_link_paid, "This penalty has been paid"),
+        "card-testing-paused": (_paused, "You cannot pay this penalty online at the moment"),
+        "being-paid-by-phone": (_being_paid_by_phone, "This penalty is being paid right now"),
+    }
+)
+
 # 400 % zoom of a 1280 x 1024 screen leaves 320 x 256 CSS pixels (WCAG 1.4.10); and a phone.
 NARROW = [{"width": 320, "height": 256}, {"width": 320, "height": 640}]
 

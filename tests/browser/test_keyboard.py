@@ -118,3 +118,33 @@ def test_switching_language_keeps_what_was_typed(page, live_server):
     expect(page.locator(".govuk-error-summary")).to_have_count(0)
     assert page.url == f"{live_server.url}/find-your-penalty?lang=cy"
     assert not page.console_errors
+
+
+def test_a_payment_link_by_keyboard_alone(language, new_context, live_server, reduced_case, provider):
+    """The link an agent sent: confirm the registration (an error first), on to the penalty."""
+    import re
+
+    from django.core import mail
+
+    from penaltypay.payments import links
+
+    links.send(
+        reduced_case.reference, by="an.agent", email="k@example.com", mobile="", language=language, base=live_server.url
+    )
+    path = re.search(r"(/pay-link/[A-Za-z0-9_-]+)", mail.outbox[-1].body).group(1)
+    page = new_context(locale="cy-GB" if language == "cy" else "en-GB").new_page()
+    page.goto(f"/find-your-penalty?lang={language}")
+    page.goto(path)
+    expect(page.locator("h1")).to_have_text(t("Confirm the vehicle registration number"))
+
+    tab_to(page, "button.govuk-button")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.locator(".govuk-error-summary")).to_be_focused()
+    tab_to(page, ".govuk-error-summary a")
+    page.keyboard.press("Enter")
+    expect(page.locator("#registration")).to_be_focused()
+    page.keyboard.type("AB12 CDE")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text(t("You need to pay %(amount)s", amount="£40"))

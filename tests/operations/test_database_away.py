@@ -47,6 +47,22 @@ def test_the_try_again_page_is_in_welsh_for_a_welsh_keeper():
     assert 'lang="cy"' in response.content.decode()
 
 
+def test_a_session_that_cannot_be_saved_while_the_database_is_away_is_a_503_not_a_400():
+    """Django calls any database error while saving a session "session deleted" (400)."""
+    client = Client(raise_request_exception=False)
+    client.get("/find-your-penalty?lang=cy")  # a session, saved
+
+    def fail_session_writes(execute, sql, params, many, context):
+        if "django_session" in sql and sql.lstrip().upper().startswith("UPDATE"):
+            raise OperationalError("the database system is shutting down")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail_session_writes):
+        response = client.get("/find-your-penalty?lang=en")  # changes the session: it is saved
+    assert response.status_code == 503
+    assert "unavailable for a moment" in response.content.decode()
+
+
 def test_staff_get_the_back_office_page():
     client = Client(raise_request_exception=False)
     client.cookies["staff_session"] = "a" * 32  # a signed-in colleague: the session is read

@@ -78,7 +78,8 @@ def test_keepers_pay_through_a_postgresql_restart_and_redis_stopping(ecs, provid
         "LOOKUP_RATE_LIMIT_PER_ADDRESS": "1000",
         "LOOKUP_RATE_LIMIT_PER_REFERENCE": "1000",
     }
-    workers = Workers(env, tmp_path / "workers", concurrency=4)
+    # Rounds every second: a payment a request left half-made at the restart is settled soon.
+    workers = Workers(env, tmp_path / "workers", concurrency=4, interval=1)
     web, base = start_web(web_env, tmp_path / "web.log", workers=2, threads=8)
     confirmed = Counter()
     try:

@@ -27,10 +27,12 @@ EXPECTED_READERS = {
     "change-password": ANYONE,
     "search": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "case": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
+    "lift-pause": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "payment": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "refund-new": {Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "phone-payment": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "phone-payment-take": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
+    "phone-payment-link": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "refund-decision": {Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "exceptions": {Role.FINANCE, Role.SUPPORT, Role.SUPERVISOR, Role.AUDITOR},
     "exceptions-act": {Role.FINANCE, Role.SUPPORT, Role.SUPERVISOR, Role.AUDITOR},
@@ -55,6 +57,8 @@ EXPECTED_READERS = {
 EXPECTED_ACTORS = {
     "phone-payment": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR},
     "phone-payment-take": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR},
+    "phone-payment-link": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR},
+    "lift-pause": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR},
     "exceptions-act": {Role.FINANCE, Role.SUPPORT, Role.SUPERVISOR},
     "refund-new": {Role.FINANCE, Role.SUPERVISOR},
     "refund-decision": {Role.FINANCE, Role.SUPERVISOR},
@@ -143,7 +147,7 @@ def objects():
 
 def _url(pattern: URLPattern, objects: dict) -> str:
     kwargs = {name: objects[name] for name in pattern.pattern.converters}
-    if pattern.name == "case":
+    if pattern.name in ("case", "lift-pause"):
         kwargs["reference"] = "71000001"
     if pattern.name == "refund-decision":
         kwargs["reference"] = "RF-MATR-IX01"

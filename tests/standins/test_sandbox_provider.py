@@ -359,6 +359,40 @@ def test_unsuccessful_cards_finish_with_their_code(sandbox, http, number, status
     assert body["refund_summary"]["status"] == "unavailable"
 
 
+@pytest.mark.parametrize("answer,status,code", [("complete", "success", None), ("fail", "failed", "P0010")])
+def test_a_card_that_asks_for_3_d_secure_shows_the_banks_challenge(sandbox, http, answer, status, code):
+    created = create(sandbox, http)
+    link = created["_links"]["next_url"]["href"]
+    _, page = open_page(link)
+
+    challenge = submit(link, page, card_form("4000002500003155"))
+
+    assert challenge.status_code == 200
+    challenge_page = lxml.html.fromstring(challenge.text)
+    assert challenge_page.findtext(".//h1") == "Confirm it is you"
+    assert read(sandbox, http, created["payment_id"])["state"]["status"] == "submitted"
+    buttons = {b.text: b.get("value") for b in challenge_page.iter("button")}
+    assert buttons == {"Complete authentication": "complete", "Fail authentication": "fail"}
+    action = urljoin(link, challenge_page.forms[0].action)
+    answered = requests.post(action, data={"answer": answer}, allow_redirects=False)
+
+    assert answered.status_code == 303 and answered.headers["Location"] == RETURN_URL
+    body = read(sandbox, http, created["payment_id"])
+    assert body["state"]["status"] == status and body["state"].get("code") == code
+    assert body["authorisation_summary"] == {"three_d_secure": {"required": True}}
+    assert requests.post(action, data={"answer": "complete"}, allow_redirects=False).status_code == 410
+
+
+def test_moto_payments_never_meet_a_challenge_and_others_say_nothing_of_3_d_secure(sandbox, http):
+    moto = create(sandbox, http, moto=True)
+    sandbox.complete(moto["payment_id"], "4000002500003155")
+    body = read(sandbox, http, moto["payment_id"])
+    assert body["state"]["status"] == "success" and "authorisation_summary" not in body
+    plain = create(sandbox, http)
+    sandbox.complete(plain["payment_id"], "4444333322221111")
+    assert "authorisation_summary" not in read(sandbox, http, plain["payment_id"])
+
+
 def test_the_payer_can_cancel(sandbox, http):
     created = create(sandbox, http)
     link = created["_links"]["next_url"]["href"]

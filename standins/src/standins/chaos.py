@@ -313,7 +313,8 @@ def worker_env(
 class Workers:
     """`penaltypay worker` subprocesses, each logging to its own file."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, *, concurrency: int):
+    def __init__(self, env: dict[str, str], log_dir: Path, *, concurrency: int, interval: float = 3600):
+        self.interval = interval  # seconds between the worker's periodic rounds (re-check and the rest)
         self.env = env
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -333,7 +334,7 @@ class Workers:
                 "--concurrency",
                 str(self.concurrency),
                 "--interval",
-                "3600",
+                str(self.interval),
             ],
             cwd=REPO,
             env=self.env,

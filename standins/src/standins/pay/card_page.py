@@ -65,7 +65,23 @@ class CardPages:
             if card is None:
                 shown = {k: form.get(k, "") for k in ("expiry_month", "expiry_year", "cardholder_name")}
                 return self._card_page(payment, token, errors, shown)
-            self._authorise(payment, card)
+            if not self._authorise(payment, card):
+                return self._challenge_page(payment, token)
+            return 303, None, {"Location": payment.return_url}
+
+    def _challenge_page(self, payment: Payment, token: str) -> tuple[int, str, dict]:
+        html = pages.challenge_page(language=payment.language, action=f"/secure/{token}/3ds", amount=payment.amount)
+        return 200, html, {"Content-Security-Policy": pages.content_security_policy(payment.return_url)}
+
+    def page_challenge(self, token: str, answer: str):
+        """The bank's 3-D Secure page: "Complete authentication" pays, "Fail" declines."""
+        with self._lock:
+            payment = self._page_payment(token)
+            if payment is None or payment.challenge is None:
+                return self._expired_page()
+            if answer not in ("complete", "fail"):
+                return self._challenge_page(payment, token)
+            self._authorise(payment, payment.challenge, challenge_passed=answer == "complete")
             return 303, None, {"Location": payment.return_url}
 
     def page_wallet(self, token: str, wallet: str):

@@ -16,8 +16,16 @@ log = logging.getLogger("standins.pay")
 class Controls:
     """Mixed into SandboxProvider."""
 
-    def complete(self, payment_id: str, card_number: str, *, cardholder_name: str = "Sandbox Tester") -> dict:
-        """Drive a payment to the outcome of a test card, as if the payer used the card page."""
+    def complete(
+        self,
+        payment_id: str,
+        card_number: str,
+        *,
+        cardholder_name: str = "Sandbox Tester",
+        three_d_secure: str = "complete",
+    ) -> dict:
+        """Drive a payment to the outcome of a test card, as if the payer used the card page
+        (and, for a card that asks for it, answered the 3-D Secure challenge: `complete` or `fail`)."""
         with self._lock:
             payment = self._payments.get(payment_id)
             if payment is None:
@@ -26,7 +34,8 @@ class Controls:
             self._expire_if_due(payment)
             if payment.finished:
                 raise PaymentFinished("payment has already finished")
-            self._authorise(payment, card)
+            if not self._authorise(payment, card):
+                self._authorise(payment, card, challenge_passed=three_d_secure == "complete")
             return payment_json(payment, None)
 
     def cancel_by_payer(self, payment_id: str) -> dict:

@@ -27,6 +27,8 @@ TEST_CARDS: dict[str, tuple[str, str, str]] = {
     "4000000000000069": ("Visa", "credit", "expired_card"),
     "4000000000000127": ("Visa", "credit", "incorrect_cvc"),
     "4000000000000119": ("Visa", "credit", "provider_error"),
+    # The bank asks for 3-D Secure: a challenge page, passed or failed (never for MOTO).
+    "4000002500003155": ("Visa", "credit", "3ds"),
 }
 
 OUTCOME_LABELS = {
@@ -35,6 +37,7 @@ OUTCOME_LABELS = {
     "expired_card": "Declined: expired card",
     "incorrect_cvc": "Declined: incorrect security code",
     "provider_error": "Provider error, no money taken",
+    "3ds": "3-D Secure challenge, then success or declined",
 }
 
 FAILURE_MESSAGES = {
@@ -129,6 +132,8 @@ class Payment:
     created_at: datetime
     status: str = "created"
     code: str | None = None
+    three_d_secure_required: bool | None = None  # set once a card needing 3-D Secure is used
+    challenge: object = None  # the card waiting on the 3-D Secure challenge page
     message: str | None = None
     provider_id: str | None = None
     card_details: dict | None = None

@@ -52,6 +52,10 @@ _TEXT = {
         "expired_body": "The link has already been used, or the payment has finished or timed out.",
         "expired_next": "Go back to the service you were paying to check whether your payment went through, "
         "or to start again.",
+        "challenge_title": "Confirm it is you",
+        "challenge_body": "Your bank (a sandbox test bank) asks you to confirm this payment of {amount}.",
+        "challenge_complete": "Complete authentication",
+        "challenge_fail": "Fail authentication",
         "errors": {
             "card_number_missing": "Enter the card number",
             "card_number_invalid": "Enter a valid card number",
@@ -101,6 +105,10 @@ _TEXT = {
         "expired_body": "Mae'r ddolen eisoes wedi'i defnyddio, neu mae'r taliad wedi gorffen neu wedi dod i ben.",
         "expired_next": "Ewch yn ôl i'r gwasanaeth roeddech yn talu iddo i wirio a aeth eich taliad drwodd, "
         "neu i ddechrau eto.",
+        "challenge_title": "Cadarnhewch mai chi sydd yno",
+        "challenge_body": "Mae eich banc (banc prawf blwch tywod) yn gofyn i chi gadarnhau'r taliad hwn o {amount}.",
+        "challenge_complete": "Cwblhau'r dilysu",
+        "challenge_fail": "Methu'r dilysu",
         "errors": {
             "card_number_missing": "Rhowch rif y cerdyn",
             "card_number_invalid": "Rhowch rif cerdyn dilys",
@@ -123,6 +131,7 @@ _OUTCOMES_CY = {
     "expired_card": "Wedi'i wrthod: cerdyn wedi dod i ben",
     "incorrect_cvc": "Wedi'i wrthod: cod diogelwch anghywir",
     "provider_error": "Gwall gan y darparwr, dim arian wedi'i gymryd",
+    "3ds": "Her 3-D Secure, yna llwyddiant neu wrthod",
 }
 
 
@@ -317,6 +326,20 @@ def card_page(
 </form>
 {test_card_help}"""
     return _layout(language, t["title"], main)
+
+
+def challenge_page(*, language: str, action: str, amount: int) -> str:
+    """The test bank's 3-D Secure challenge: two buttons, as a tester needs them."""
+    t = _t(language)
+    main = (
+        f"<h1>{escape(t['challenge_title'])}</h1>\n"
+        f"<p>{escape(t['challenge_body'].format(amount=format_amount(amount)))}</p>\n"
+        f'<form method="post" action="{escape(action)}">\n'
+        f'<button class="button" type="submit" name="answer" value="complete">{escape(t["challenge_complete"])}</button>\n'
+        f'<button class="button button--secondary" type="submit" name="answer" value="fail">'
+        f"{escape(t['challenge_fail'])}</button>\n</form>\n"
+    )
+    return _layout(language, t["challenge_title"], main)
 
 
 def expired_page(*, language: str | None = None) -> str:

@@ -331,13 +331,27 @@ class SandboxProvider(PaymentApi, CardPages, Controls, WebhookEmitter):
             self._emit_webhook(payment, "card_payment_failed")
         # A cancel by the service itself (P0040) sends nothing: the service asked for it.
 
-    def _authorise(self, payment: Payment, card: CardOutcome) -> None:
+    def _authorise(self, payment: Payment, card: CardOutcome, *, challenge_passed: bool | None = None) -> bool:
+        """False: the card needs 3-D Secure and the payer must answer the challenge first."""
         if payment.status == "created":
             self._move(payment, "started")
-        self._move(payment, "submitted")
-        if card.outcome == "success":
+        if payment.status != "submitted":
+            self._move(payment, "submitted")
+        if card.outcome == "3ds" and not payment.moto:
+            payment.three_d_secure_required = True
+            if challenge_passed is None:
+                payment.challenge = card
+                return False
+            payment.challenge = None
+            if challenge_passed:
+                self._finish(payment, "success", card=card)
+            else:
+                self._finish(payment, "failed", "P0010")  # authentication failed: the card is refused
+            return True
+        if card.outcome in ("success", "3ds"):  # a MOTO payment never meets a challenge
             self._finish(payment, "success", card=card)
         elif card.outcome == "provider_error":
             self._finish(payment, "error", "P0050")
         else:
             self._finish(payment, "failed", "P0010")
+        return True

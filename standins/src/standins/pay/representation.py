@@ -63,6 +63,8 @@ def payment_json(
         "provider_id": payment.provider_id,
         "card_details": dict(payment.card_details) if payment.card_details else None,
         "card_brand": (payment.card_details or {}).get("card_brand"),
+        # As the published API: only where 3-D Secure was asked for.
+        "authorisation_summary": ({"three_d_secure": {"required": True}} if payment.three_d_secure_required else None),
     }
     obj.update({name: value for name, value in optional.items() if value is not None})
     if base is not None:

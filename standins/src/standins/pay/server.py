@@ -37,7 +37,7 @@ def make_server(host: str, port: int, sandbox: SandboxProvider, *, card_only: bo
 _PAYMENT_PATH = re.compile(
     r"/v1/payments/([A-Za-z0-9_-]{1,64})(/events|/cancel|/capture|/refunds(?:/([A-Za-z0-9_-]{1,64}))?)?"
 )
-_SECURE_PATH = re.compile(r"/secure/([A-Za-z0-9_-]{1,128})(/cancel|/wallet)?")
+_SECURE_PATH = re.compile(r"/secure/([A-Za-z0-9_-]{1,128})(/cancel|/wallet|/3ds)?")
 _ROUTES_ALLOWING = {"GET", "POST"}
 
 
@@ -207,6 +207,8 @@ class _Handler(StandinHandler):
                 status, html, headers = sandbox.page_open(token)
             elif method == "POST" and action == "/cancel":
                 status, html, headers = sandbox.page_cancel(token)
+            elif method == "POST" and action == "/3ds":
+                status, html, headers = sandbox.page_challenge(token, form.get("answer", ""))
             elif method == "POST" and action == "/wallet":
                 status, html, headers = sandbox.page_wallet(token, form.get("wallet", ""))
             elif method == "POST" and not action:

@@ -90,6 +90,7 @@ def payment_to_state(payment: Payment) -> dict:
         "message": payment.message,
         "provider_id": payment.provider_id,
         "card_details": payment.card_details,
+        "three_d_secure_required": payment.three_d_secure_required,
         "captured_at": time_to_state(payment.captured_at),
         "events": [{"state": state, "at": time_to_state(at)} for state, at in payment.events],
         "refunds": [
@@ -149,6 +150,7 @@ def _payment_from_state(record) -> Payment:
         captured_at=_time_from_state(record.get("captured_at"), f"{what}: captured_at", optional=True),
         events=events,
         refunds=refunds,
+        three_d_secure_required=_expect(record, "three_d_secure_required", bool, what, optional=True),
     )
 
 
