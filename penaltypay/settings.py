@@ -209,6 +209,13 @@ ECS_LOOKUP_TIMEOUT = float(os.environ.get("ECS_LOOKUP_TIMEOUT", "3"))
 # "busy, try again in a minute" page — never a place in a queue.
 ECS_LOOKUP_CONCURRENCY = int(os.environ.get("ECS_LOOKUP_CONCURRENCY", "8"))
 PAY_CONCURRENCY = int(os.environ.get("PAY_CONCURRENCY", "8"))
+# When every place is taken, a look-up (or provider call) waits this long for one — unless
+# every call in flight has run longer than the "stuck" time: then the dependency is hanging
+# and the keeper is answered at once (docs/adr/0021).
+ECS_LOOKUP_WAIT_SECONDS = float(os.environ.get("ECS_LOOKUP_WAIT_SECONDS", "1.0"))
+ECS_LOOKUP_STUCK_SECONDS = float(os.environ.get("ECS_LOOKUP_STUCK_SECONDS", "1.5"))
+PAY_WAIT_SECONDS = float(os.environ.get("PAY_WAIT_SECONDS", "1.0"))
+PAY_STUCK_SECONDS = float(os.environ.get("PAY_STUCK_SECONDS", "3.0"))
 # The outbox worker: how long one write may take, how many cases it serves at once,
 # and how long a claimed event stays leased if its worker dies.
 ECS_WRITE_TIMEOUT = float(os.environ.get("ECS_WRITE_TIMEOUT", "10"))

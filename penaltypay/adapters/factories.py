@@ -36,7 +36,12 @@ def _ecs(timeout: float) -> EcsClient:
 
 
 # Provider calls in flight from this process, at most (docs/adr/0010).
-PROVIDER_CALLS = Bulkhead("provider", lambda: settings.PAY_CONCURRENCY)
+PROVIDER_CALLS = Bulkhead(
+    "provider",
+    lambda: settings.PAY_CONCURRENCY,
+    wait=lambda: settings.PAY_WAIT_SECONDS,
+    stuck_after=lambda: settings.PAY_STUCK_SECONDS,
+)
 
 
 def payment_provider() -> PayClient:

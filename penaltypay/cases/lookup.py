@@ -30,7 +30,12 @@ log = logging.getLogger(__name__)
 
 # Look-ups in flight to ECS from this process, at most (ECS has little capacity; a
 # keeper must not queue behind other keepers' look-ups).
-ECS_LOOKUPS = Bulkhead("ecs-lookups", lambda: settings.ECS_LOOKUP_CONCURRENCY)
+ECS_LOOKUPS = Bulkhead(
+    "ecs-lookups",
+    lambda: settings.ECS_LOOKUP_CONCURRENCY,
+    wait=lambda: settings.ECS_LOOKUP_WAIT_SECONDS,
+    stuck_after=lambda: settings.ECS_LOOKUP_STUCK_SECONDS,
+)
 _ASK_AGAIN = (errors.EcsOutcomeUnknown.CONNECTION, errors.EcsOutcomeUnknown.HTTP_ERROR)
 
 

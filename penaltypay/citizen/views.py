@@ -6,6 +6,7 @@ import logging
 import secrets
 import uuid
 
+from django import forms
 from django.conf import settings
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -149,33 +150,34 @@ def pay_now(request):
     case = _current_case(request)
     if case is None:
         return redirect("citizen:find")
+    shown = typed.switched(request, "pay", ReceiptEmailForm)
+    if request.method == "POST" and shown is None:
+        typed.remember(request, "pay", ReceiptEmailForm)
+        form: forms.Form = ReceiptEmailForm(request.POST)
+        if form.is_valid():
+            # The checkout quotes again itself (and says if it cannot be paid now): no quote here.
+            email = form.cleaned_data["email"]
+            request.session[SESSION_EMAIL] = email
+            try:
+                outcome = checkout.check_out(
+                    case,
+                    _payer(request),
+                    email=email,
+                    language=(get_language() or "en")[:2],
+                    return_url_for=lambda p: _return_url(request, p),
+                    client=payment_provider(),
+                )
+            except (PaymentBusy, ProviderBusy):
+                return busy(request)
+            except (PaymentUnavailable, ProviderError):
+                log.warning("payment could not be started or resumed")
+                return render(request, "citizen/payment_unavailable.html", status=503)
+            return _after_checkout(request, outcome)
+    else:
+        form = shown or ReceiptEmailForm(initial={"email": request.session.get(SESSION_EMAIL, "")})
     context = _penalty_context(case)
     if context["reason"] is not None:
         return redirect("citizen:penalty")
-    shown = typed.switched(request, "pay", ReceiptEmailForm)
-    if shown is not None:
-        return render(request, "citizen/pay.html", {**context, "form": shown})
-    if request.method == "POST":
-        typed.remember(request, "pay", ReceiptEmailForm)
-    form = ReceiptEmailForm(request.POST or None, initial={"email": request.session.get(SESSION_EMAIL, "")})
-    if request.method == "POST" and form.is_valid():
-        email = form.cleaned_data["email"]
-        request.session[SESSION_EMAIL] = email
-        try:
-            outcome = checkout.check_out(
-                case,
-                _payer(request),
-                email=email,
-                language=(get_language() or "en")[:2],
-                return_url_for=lambda p: _return_url(request, p),
-                client=payment_provider(),
-            )
-        except (PaymentBusy, ProviderBusy):
-            return busy(request)
-        except (PaymentUnavailable, ProviderError):
-            log.warning("payment could not be started or resumed")
-            return render(request, "citizen/payment_unavailable.html", status=503)
-        return _after_checkout(request, outcome)
     return render(request, "citizen/pay.html", {**context, "form": form})
 
 

@@ -1,24 +1,43 @@
-"""A bulkhead: at most N calls to one dependency at once in this process, and no queue.
+"""A bulkhead: at most N calls to one dependency at once in this process, and no queue
+worth the name.
 
-When every place is taken the caller is told at once (`try_enter` is False) and decides
-what to do instead — serve what it holds, or say "busy, try again in a minute" — rather
-than wait: a slow dependency must hold no thread that other requests need.
+When every place is taken, a caller waits a short, bounded time for one — but only while
+the dependency looks healthy: when every call in flight has been running longer than
+`stuck_after`, the dependency is hanging, and the caller is told at once (`try_enter`
+gives False) and decides what to do instead — serve what it holds, or say "busy, try
+again in a minute". So an ordinary burst (a few hundred milliseconds of latency, a busy
+web tier) turns nobody away, and a hung dependency still holds no thread that other
+requests need for more than the short wait. docs/adr/0010, 0021.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
 class Bulkhead:
-    def __init__(self, name: str, size: Callable[[], int]):
+    def __init__(
+        self,
+        name: str,
+        size: Callable[[], int],
+        *,
+        wait: Callable[[], float] = lambda: 0.0,
+        stuck_after: Callable[[], float] = lambda: float("inf"),
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.name = name
-        self._size = size  # read on first use, so settings can say it
-        self._lock = threading.Lock()
-        self._in_use = 0
+        self._size = size  # read on use, so settings can say it
+        self._wait = wait
+        self._stuck_after = stuck_after
+        self._clock = clock
+        self._room = threading.Condition()
+        self._started: dict[int, float] = {}  # ticket -> when its call began
+        self._tickets = 0
         self.refused = 0  # calls turned away since the process started
+        self.waited = 0  # calls that found it full and waited for a place
 
     @property
     def capacity(self) -> int:
@@ -26,20 +45,34 @@ class Bulkhead:
 
     @property
     def in_use(self) -> int:
-        return self._in_use
+        return len(self._started)
+
+    def _hanging(self, now: float) -> bool:
+        """Every call in flight has run past `stuck_after`: the dependency is not answering."""
+        return bool(self._started) and now - max(self._started.values()) >= self._stuck_after()
 
     @contextmanager
     def try_enter(self) -> Iterator[bool]:
-        """`with bulkhead.try_enter() as entered:` — entered is False when it is full."""
-        with self._lock:
-            entered = self._in_use < self.capacity
-            if entered:
-                self._in_use += 1
+        """`with bulkhead.try_enter() as entered:` — entered is False when it stays full."""
+        ticket = None
+        with self._room:
+            now = self._clock()
+            deadline = now + self._wait()
+            if len(self._started) >= self.capacity and not self._hanging(now):
+                self.waited += 1
+                while len(self._started) >= self.capacity and not self._hanging(now) and now < deadline:
+                    self._room.wait(deadline - now)
+                    now = self._clock()
+            if len(self._started) < self.capacity:
+                self._tickets += 1
+                ticket = self._tickets
+                self._started[ticket] = now
             else:
                 self.refused += 1
         try:
-            yield entered
+            yield ticket is not None
         finally:
-            if entered:
-                with self._lock:
-                    self._in_use -= 1
+            if ticket is not None:
+                with self._room:
+                    del self._started[ticket]
+                    self._room.notify()

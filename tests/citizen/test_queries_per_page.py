@@ -1,0 +1,49 @@
+"""How many database queries each step of a payment costs (SQLite counts its BEGIN and
+COMMIT too; PostgreSQL's are fewer). A change that makes a page ask more fails here: the
+figures are the ones bench/README.md's profile starts from."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from penaltypay.payments.models import Payment
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MOST = {
+    "start": 0,
+    "find page": 0,
+    "look-up": 18,
+    "penalty": 7,
+    "pay page": 7,
+    "pay": 20,
+    "return": 14,
+    "confirmation": 4,
+}
+
+
+def test_each_step_of_a_payment_asks_the_database_no_more_than_its_budget(reduced_case, provider):
+    keeper = Client()
+    counts = {}
+
+    def step(name, call):
+        with CaptureQueriesContext(connection) as queries:
+            response = call()
+        assert response.status_code < 400, (name, response.status_code)
+        counts[name] = len(queries.captured_queries)
+
+    step("start", lambda: keeper.get("/"))
+    step("find page", lambda: keeper.get("/find-your-penalty"))
+    step("look-up", lambda: keeper.post("/find-your-penalty", {"reference": "70000001", "registration": "AB12CDE"}))
+    step("penalty", lambda: keeper.get("/your-penalty"))
+    step("pay page", lambda: keeper.get("/pay"))
+    step("pay", lambda: keeper.post("/pay", {"email": "keeper@example.com"}))
+    payment = Payment.objects.get()
+    provider.complete(payment.provider_payment_id, "4444333322221111")
+    step("return", lambda: keeper.get(f"/pay/return/{payment.id}"))
+    step("confirmation", lambda: keeper.get(f"/pay/complete/{payment.id}"))
+    over = {name: (count, MOST[name]) for name, count in counts.items() if count > MOST[name]}
+    assert over == {}, f"queries over budget (count, budget): {over}"
