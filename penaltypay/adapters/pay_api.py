@@ -25,10 +25,12 @@ from urllib3.exceptions import NewConnectionError
 from penaltypay.kernel.bulkhead import Bulkhead
 from penaltypay.kernel.metrics import OUTBOUND_CALLS, PROVIDER_RATE_LIMITED, PROVIDER_RETRIES
 from penaltypay.payments.ports import (
+    DISPUTE_STATUSES,
     FINISHED_STATUSES,
     PaymentNotFound,
     ProviderAuthError,
     ProviderBusy,
+    ProviderDispute,
     ProviderError,
     ProviderOutcomeUnknown,
     ProviderPayment,
@@ -39,6 +41,7 @@ from penaltypay.payments.ports import (
     RefundAmountMismatch,
     RefundNotAvailable,
     RefundNotFound,
+    Settled,
 )
 
 log = logging.getLogger(__name__)
@@ -113,6 +116,9 @@ def payment_from_json(obj) -> ProviderPayment:
                 ((obj.get("authorisation_summary") or {}).get("three_d_secure") or {}).get("required") is True
             ),
             case_reference=str((obj.get("metadata") or {}).get("case_reference") or ""),
+            fee=_whole(obj["fee"], "fee") if obj.get("fee") is not None else None,
+            net_amount=_whole(obj["net_amount"], "net_amount") if obj.get("net_amount") is not None else None,
+            settled_date=_day(settlement.get("settled_date")),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a payment object: {type(exc).__name__} {exc}") from None
@@ -126,9 +132,40 @@ def refund_from_json(obj) -> ProviderRefund:
             status=str(obj["status"]),
             created_date=_parse_time(obj["created_date"]),
             payment_id=str(obj.get("payment_id") or ""),
+            settled_date=_day((obj.get("settlement_summary") or {}).get("settled_date")),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a refund object: {type(exc).__name__} {exc}") from None
+
+
+def dispute_from_json(obj) -> ProviderDispute:
+    try:
+        status = str(obj["status"])
+        if status not in DISPUTE_STATUSES:
+            raise ValueError(f"unknown dispute status {status!r}")
+        due = obj.get("evidence_due_date")
+        return ProviderDispute(
+            dispute_id=str(obj["dispute_id"]),
+            payment_id=str(obj["payment_id"]),
+            amount=_whole(obj["amount"], "amount"),
+            fee=_whole(obj.get("fee") or 0, "fee"),
+            status=status,
+            reason=str(obj.get("reason") or ""),
+            created_date=_parse_time(obj["created_date"]),
+            evidence_due_date=_parse_time(due) if due else None,
+            net_amount=_whole(obj["net_amount"], "net_amount") if obj.get("net_amount") is not None else None,
+            settled_date=_day((obj.get("settlement_summary") or {}).get("settled_date")),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a dispute object: {type(exc).__name__} {exc}") from None
+
+
+def _day(text) -> date | None:
+    if text in (None, ""):
+        return None
+    if not isinstance(text, str):
+        raise ValueError("a date is not a string")
+    return date.fromisoformat(text)
 
 
 def verify_webhook_signature(raw_body: bytes, signature_header: str | None, secret: str) -> bool:
@@ -320,13 +357,45 @@ class PayClient:
             for item in self._every_page("/v1/refunds", from_date, to_date, "search_refunds")
         ]
 
-    def _every_page(self, path: str, from_date: datetime, to_date: datetime, operation: str) -> list[dict]:
+    def search_disputes(self, from_date: datetime, to_date: datetime) -> list[ProviderDispute]:
+        """Every dispute raised in [from_date, to_date), every page."""
+        return [
+            self._parse(dispute_from_json, item)
+            for item in self._every_page("/v1/disputes", from_date, to_date, "search_disputes")
+        ]
+
+    def search_settled(self, from_day: date, to_day: date) -> Settled:
+        """What was paid out on the days [from_day, to_day): payments, refunds, lost disputes."""
+        window = {"from_settled_date": from_day.isoformat(), "to_settled_date": to_day.isoformat()}
+        return Settled(
+            payments=[
+                self._parse(payment_from_json, item)
+                for item in self._every_page("/v1/payments", None, None, "search_settled_payments", window)
+            ],
+            refunds=[
+                self._parse(refund_from_json, item)
+                for item in self._every_page("/v1/refunds", None, None, "search_settled_refunds", window)
+            ],
+            disputes=[
+                self._parse(dispute_from_json, item)
+                for item in self._every_page(
+                    "/v1/disputes", None, None, "search_settled_disputes", {**window, "status": "lost"}
+                )
+            ],
+        )
+
+    def _every_page(
+        self,
+        path: str,
+        from_date: datetime | None,
+        to_date: datetime | None,
+        operation: str,
+        extra: dict[str, str] | None = None,
+    ) -> list[dict]:
         found: list[dict] = []
-        params: dict[str, object] = {
-            "from_date": _api_time(from_date),
-            "to_date": _api_time(to_date),
-            "display_size": _SEARCH_PAGE_SIZE,
-        }
+        params: dict[str, object] = {"display_size": _SEARCH_PAGE_SIZE, **(extra or {})}
+        if from_date is not None and to_date is not None:
+            params.update(from_date=_api_time(from_date), to_date=_api_time(to_date))
         for page in range(1, _MAX_RECONCILE_PAGES + 1):
             try:
                 data = self._request("GET", path, params={**params, "page": page}, operation=operation)
@@ -338,7 +407,9 @@ class PayClient:
             if not isinstance(results, list):
                 raise ProviderOutcomeUnknown("provider search answer has no results list")
             found.extend(results)
-            if not results or not (data.get("_links") or {}).get("next_page"):
+            # The dispute search names its links `links`; the others `_links` (published schemas).
+            links = data.get("_links") or data.get("links") or {}
+            if not results or not links.get("next_page"):
                 return found
         raise ProviderOutcomeUnknown(f"provider search has more than {_MAX_RECONCILE_PAGES} pages")
 

@@ -33,7 +33,7 @@ class AuditEntry(models.Model):
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.CharField(max_length=150, db_index=True)  # a staff username, an API client, "system"
-    actor_kind = models.CharField(max_length=20, default="staff")  # staff | api-client | command
+    actor_kind = models.CharField(max_length=20, default="staff")  # staff | api-client | command | system
     action = models.CharField(max_length=60, db_index=True)
     object_type = models.CharField(max_length=40, blank=True)
     object_id = models.CharField(max_length=80, blank=True)

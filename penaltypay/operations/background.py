@@ -1,6 +1,6 @@
 """The background worker's parts, wired from settings (the worker command runs them):
-ECS outbox delivery, the payment re-checker, the extract drop folder, the morning's
-reconciliation and the nightly retention purge."""
+ECS outbox delivery, the payment re-checker, the dispute search, the extract drop folder,
+the morning's reconciliation and the nightly retention purge."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from penaltypay.ecs.outbox_worker import OutboxWorker
 from penaltypay.exceptions.alerts import announce_new_exceptions
 from penaltypay.extract import drop_folder, importer
 from penaltypay.kernel.clock import LONDON
-from penaltypay.operations.jobs import exclusive_job
+from penaltypay.operations.jobs import exclusive_job, last_success
 from penaltypay.operations.models import PurgeRun
 from penaltypay.operations.retention import PurgeResult, purge_and_record
+from penaltypay.payments.disputes import SyncReport, sync_disputes
 from penaltypay.payments.ecs_sync import record_delivered
 from penaltypay.payments.recheck import recheck_payments
 from penaltypay.reconciliation.models import ReconciliationRun
@@ -70,6 +71,7 @@ def run_periodic_jobs() -> None:
             log.info("payment re-check pass", extra=vars(report))
     except Exception:
         log.exception("payment re-check pass failed")
+    run_dispute_pass()
     run_exceptions_pass()
     run_reconcile_pass()
     run_purge_pass()
@@ -126,6 +128,29 @@ def reconcile_if_due(now: datetime | None = None) -> ReconciliationRun | None:
             resume=last is not None,
             now=now,
         )
+
+
+def sync_disputes_if_due(now: datetime | None = None) -> SyncReport | None:
+    """Search the provider's disputes every DISPUTE_SYNC_SECONDS (after a failure, on the
+    next pass): the truth behind the dispute webhooks, which may be lost."""
+    now = now or timezone.now()
+    last = last_success("dispute-sync")
+    if last is not None and last > now - timedelta(seconds=settings.DISPUTE_SYNC_SECONDS):
+        return None
+    with exclusive_job("dispute-sync") as mine:
+        if not mine:
+            return None
+        report = sync_disputes(payment_provider())
+    if report.moved or report.unknown_payment:
+        log.info("dispute search", extra=vars(report))
+    return report
+
+
+def run_dispute_pass() -> None:
+    try:
+        sync_disputes_if_due()
+    except Exception:
+        log.exception("dispute search failed")
 
 
 def run_reconcile_pass() -> None:

@@ -38,5 +38,13 @@ def exclusive_job(name: str, lease: timedelta = DEFAULT_LEASE) -> Iterator[bool]
         return
     try:
         yield True
-    finally:
+    except BaseException:
         JobLock.objects.filter(name=name, holder=holder).update(lease_until=None, heartbeat_at=timezone.now())
+        raise
+    ended = timezone.now()
+    JobLock.objects.filter(name=name, holder=holder).update(lease_until=None, heartbeat_at=ended, succeeded_at=ended)
+
+
+def last_success(name: str):
+    """When the job last ended without an error (None: never)."""
+    return JobLock.objects.filter(name=name).values_list("succeeded_at", flat=True).first()

@@ -8,6 +8,7 @@ class JobLock(models.Model):
     holder = models.CharField(max_length=100, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)  # the last run that ended without an error
 
     class Meta:
         db_table = "job_lock"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from penaltypay.cases.store import apply_ecs_write
 from penaltypay.ecs.deliveries import PAYMENT
 from penaltypay.ecs.outbox_worker import Delivered
-from penaltypay.payments.models import Payment, Refund
+from penaltypay.payments.models import Dispute, Payment, Refund
 
 
 def record_delivered(delivered: Delivered) -> None:
@@ -16,5 +16,7 @@ def record_delivered(delivered: Delivered) -> None:
         Payment.objects.filter(reference=delivered.payment_reference).update(ecs_recorded_at=delivered.at)
         apply_ecs_write(delivered.case_reference, delivered.amount_pence, delivered.case_status)
     else:
+        # A refund, or a lost dispute (its id is the RefundReference).
         Refund.objects.filter(reference=delivered.refund_reference).update(ecs_recorded_at=delivered.at)
+        Dispute.objects.filter(provider_dispute_id=delivered.refund_reference).update(ecs_recorded_at=delivered.at)
         apply_ecs_write(delivered.case_reference, -delivered.amount_pence, delivered.case_status)

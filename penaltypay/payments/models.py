@@ -59,6 +59,10 @@ class Payment(models.Model):
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
     # Set once ECS's ledger holds this payment (delivery comes with the ECS outbox).
     ecs_recorded_at = models.DateTimeField(null=True, blank=True)
+    # The provider's settlement: its fee, what reaches the bank, and the payout's day.
+    fee_pence = models.BigIntegerField(null=True, blank=True)
+    net_pence = models.BigIntegerField(null=True, blank=True)
+    settled_date = models.DateField(null=True, blank=True)
 
     class Meta:
         db_table = "payment"
@@ -211,3 +215,60 @@ class PaymentLink(models.Model):
 
     def __str__(self) -> str:
         return f"payment link for {self.case_reference}"
+
+
+class Dispute(models.Model):
+    """A payer's bank taking a payment back (a chargeback), as the provider's dispute search
+    reports it (`penaltypay.payments.disputes`). A lost one is money gone: ECS is told
+    through the outbox (`RecordRefund`, the dispute id as RefundReference) exactly once."""
+
+    provider_dispute_id = models.CharField(max_length=36, unique=True)  # ECS RefundReference once lost
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="disputes")
+    amount_pence = models.BigIntegerField()
+    fee_pence = models.BigIntegerField(default=0)  # the provider's dispute fee
+    net_pence = models.BigIntegerField(null=True, blank=True)  # taken from a payout (negative), once lost
+    reason = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=20)  # needs_response | under_review | won | lost
+    raised_at = models.DateTimeField()  # when the bank told the provider
+    evidence_due_at = models.DateTimeField(null=True, blank=True)
+    settled_date = models.DateField(null=True, blank=True)  # the payout it came out of (lost)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)  # when we first saw it won or lost
+    updated_at = models.DateTimeField(auto_now=True)
+    ecs_note = models.CharField(max_length=200, blank=True)  # "queued", or why ECS is not told
+    ecs_recorded_at = models.DateTimeField(null=True, blank=True)
+    # Finance's answer to the provider's dispute form: who sent the evidence, when, and what.
+    evidence_sent_by = models.CharField(max_length=150, blank=True)
+    evidence_sent_at = models.DateTimeField(null=True, blank=True)
+    evidence_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        db_table = "dispute"
+        ordering = ["-raised_at", "-id"]
+        indexes = [models.Index(fields=["status", "evidence_due_at"], name="dispute_open_due")]
+
+    def __str__(self) -> str:
+        return f"dispute {self.provider_dispute_id} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("needs_response", "under_review")
+
+
+class DisputeEvent(models.Model):
+    """Every status a dispute was seen in, and how we learned it (search or webhook)."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    source = models.CharField(max_length=20)  # search | webhook | person
+    by = models.CharField(max_length=150, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "dispute_event"
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or 'new'} -> {self.to_status} ({self.source})"

@@ -119,6 +119,10 @@ class ProviderPayment:
     wallet_type: str | None = None  # card_details.wallet_type: "Apple Pay" or "Google Pay"
     three_d_secure_required: bool = False  # authorisation_summary.three_d_secure.required
     case_reference: str = ""  # from our metadata, when the payment carries it
+    # Settlement, once the money is taken (fee, net) and paid out to the bank (settled_date).
+    fee: int | None = None
+    net_amount: int | None = None
+    settled_date: date | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -132,6 +136,35 @@ class ProviderRefund:
     status: str  # submitted | success | error
     created_date: datetime
     payment_id: str = ""  # in search results
+    settled_date: date | None = None  # the day it was taken from a payout
+
+
+DISPUTE_STATUSES = ("needs_response", "under_review", "won", "lost")
+OPEN_DISPUTE_STATUSES = frozenset({"needs_response", "under_review"})
+
+
+@dataclass(frozen=True)
+class ProviderDispute:
+    """A payer's bank challenging a payment (a chargeback), as the provider's dispute search
+    reports it. `net_amount` (negative) and `settled_date` only once it is lost."""
+
+    dispute_id: str
+    payment_id: str
+    amount: int
+    fee: int
+    status: str  # needs_response | under_review | won | lost
+    reason: str
+    created_date: datetime
+    evidence_due_date: datetime | None
+    net_amount: int | None = None
+    settled_date: date | None = None
+
+
+@dataclass(frozen=True)
+class Settled:
+    payments: list[ProviderPayment]
+    refunds: list[ProviderRefund]
+    disputes: list[ProviderDispute]
 
 
 class PaymentProvider(Protocol):
@@ -165,6 +198,14 @@ class PaymentProvider(Protocol):
     def search_payments(self, from_date: datetime, to_date: datetime) -> list[ProviderPayment]: ...
 
     def search_refunds(self, from_date: datetime, to_date: datetime) -> list[ProviderRefund]: ...
+
+    def search_disputes(self, from_date: datetime, to_date: datetime) -> list[ProviderDispute]:
+        """Every dispute raised in [from_date, to_date), whatever its status now."""
+        ...
+
+    def search_settled(self, from_day: date, to_day: date) -> Settled:
+        """Every payment, refund and lost dispute settled (paid out) on a day in [from_day, to_day)."""
+        ...
 
     def webhook_signature_valid(self, raw_body: bytes, signature: str | None) -> bool: ...
 

@@ -11,14 +11,14 @@ from django.db.models import Q, QuerySet
 from penaltypay.ecs.deliveries import deliveries_of_payments
 from penaltypay.payments.domain import LIVE_STATUSES, PaymentStatus
 from penaltypay.payments.held import Held, PaymentFact, RefundFact, held
-from penaltypay.payments.models import Payment, Refund
+from penaltypay.payments.models import Dispute, Payment, Refund
 from penaltypay.payments.refund_rules import HOLDS_MONEY, RefundStatus
 
 _COUNTED = [PaymentStatus.SUCCESS.value, *(s.value for s in LIVE_STATUSES)]
 
 
 def held_against_many(case_references: Iterable[str]) -> dict[str, Held]:
-    """The money held against each case (penaltypay.payments.held), in three queries."""
+    """The money held against each case (penaltypay.payments.held), in four queries."""
     references = list(dict.fromkeys(case_references))
     payments = list(
         Payment.objects.filter(case_reference__in=references, status__in=_COUNTED).values(
@@ -32,6 +32,11 @@ def held_against_many(case_references: Iterable[str]) -> dict[str, Held]:
         refunds[payment_pk].append(
             RefundFact(amount, succeeded=status == RefundStatus.SUCCESS.value, in_ecs=recorded is not None)
         )
+    # A lost dispute is money taken back, told to ECS as a refund: it counts as one.
+    for payment_pk, amount, recorded in Dispute.objects.filter(
+        payment_id__in=[p["pk"] for p in payments], status="lost"
+    ).values_list("payment_id", "amount_pence", "ecs_recorded_at"):
+        refunds[payment_pk].append(RefundFact(amount, succeeded=True, in_ecs=recorded is not None))
     delivered = deliveries_of_payments(p["reference"] for p in payments if p["status"] == PaymentStatus.SUCCESS.value)
     facts: dict[str, list[PaymentFact]] = {reference: [] for reference in references}
     for p in payments:

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from penaltypay.payments import ports
+from penaltypay.payments.disputes import lost_amount_by_payment, open_dispute
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment, Refund
 from penaltypay.payments.refund_moves import move_refund, record_request
@@ -39,8 +40,15 @@ log = logging.getLogger("penaltypay.payments")
 
 
 def remaining_refundable(payment: Payment) -> int:
+    """What may still be refunded: the payment, less refunds that hold money, less what a
+    lost dispute has already taken back through the payer's bank."""
     refunds = Refund.objects.filter(payment=payment).values_list("amount_pence", "status")
-    return refundable_pence(payment.amount_pence, [(amount, RefundStatus(status)) for amount, status in refunds])
+    taken_back = lost_amount_by_payment([payment.pk]).get(payment.pk, 0)
+    return max(
+        0,
+        refundable_pence(payment.amount_pence, [(amount, RefundStatus(status)) for amount, status in refunds])
+        - taken_back,
+    )
 
 
 def request_refund(payment_reference: str, amount_pence: int, reason: str, detail: str, *, by: str) -> Refund:
@@ -52,6 +60,10 @@ def request_refund(payment_reference: str, amount_pence: int, reason: str, detai
         payment = Payment.objects.select_for_update().get(reference=payment_reference)
         if payment.state is not PaymentStatus.SUCCESS:
             raise RefundRuleBroken("Only a successful payment can be refunded")
+        if open_dispute(payment) is not None:
+            raise RefundRuleBroken(
+                "The payer's bank is disputing this payment: it cannot be refunded until the dispute is decided"
+            )
         check_request(amount_pence, remaining_refundable(payment))
         refund = Refund.objects.create(
             reference=new_refund_reference(),

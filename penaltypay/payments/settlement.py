@@ -88,6 +88,8 @@ def settle_payment(payment: Payment, remote: ports.ProviderPayment, *, source: s
                 extra={"payment_reference": locked.reference, "ours": locked.status, "provider": remote.status},
             )
             raise exc
+        if target is PaymentStatus.SUCCESS:
+            note_settlement(locked, remote)
         if not moved and locked.provider_status != remote.status:
             Payment.objects.filter(pk=locked.pk).update(provider_status=remote.status)
             locked.provider_status = remote.status
@@ -110,6 +112,24 @@ def settle_payment(payment: Payment, remote: ports.ProviderPayment, *, source: s
                 transaction.on_commit(lambda: card_testing.note_decline(case, address))
     payment.refresh_from_db()
     return payment
+
+
+def note_settlement(payment: Payment, remote: ports.ProviderPayment) -> None:
+    """Keep the provider's fee, net amount and settled date with a taken payment (they come
+    later than the money: the settled date on the day of the payout)."""
+    fields = {
+        name: value
+        for name, value in (
+            ("fee_pence", remote.fee),
+            ("net_pence", remote.net_amount),
+            ("settled_date", remote.settled_date),
+        )
+        if value is not None and getattr(payment, name) != value
+    }
+    if fields:
+        Payment.objects.filter(pk=payment.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(payment, name, value)
 
 
 def refresh_payment(payment: Payment, client: ports.PaymentProvider, *, source: str) -> Payment:

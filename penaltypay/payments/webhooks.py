@@ -9,11 +9,13 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 
 from penaltypay.kernel.security_events import WEBHOOK_SIGNATURE_INVALID, security_event
 from penaltypay.payments import ports
+from penaltypay.payments.disputes import sync_disputes
 from penaltypay.payments.models import Payment, WebhookMessage
 from penaltypay.payments.refunds import follow_refunds
 from penaltypay.payments.settlement import refresh_payment
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 HANDLED_EVENTS = {"card_payment_succeeded", "card_payment_failed", "card_payment_expired", "card_payment_refunded"}
+# Dispute messages (the published documents name none; the sandbox's names: ADR 0022).
+DISPUTE_EVENT_PREFIX = "card_payment_dispute"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ def handle_webhook(raw_body: bytes, signature: str | None, client: ports.Payment
         first_time = True
     except IntegrityError:
         first_time = False  # a redelivery: still safe to re-read, but nothing will change
+    if event_type.startswith(DISPUTE_EVENT_PREFIX) or message.get("resource_type") == "dispute":
+        return _dispute_hint(message, client)
     payment = Payment.objects.filter(provider_payment_id=resource_id).first()
     if payment is None:
         log.warning("webhook for a payment we do not hold", extra={"resource_id": resource_id})
@@ -72,3 +78,24 @@ def handle_webhook(raw_body: bytes, signature: str | None, client: ports.Payment
         # Answer non-2xx so the provider redelivers; the re-checker will also settle it.
         return WebhookResult(503, "could not read the payment from the provider")
     return WebhookResult(200, "settled" if first_time else "duplicate re-checked")
+
+
+def _dispute_hint(message: dict, client: ports.PaymentProvider) -> WebhookResult:
+    """A dispute changed: search the provider's disputes raised around the time the message
+    gives (a wrong or missing time only narrows what is found: the worker's own search
+    still finds it), and keep what the search says, never the message."""
+    raised = None
+    resource = message.get("resource")
+    if isinstance(resource, dict) and isinstance(resource.get("created_date"), str):
+        try:
+            raised = datetime.fromisoformat(resource["created_date"].replace("Z", "+00:00"))
+        except ValueError:
+            raised = None
+    try:
+        if raised is not None and raised.tzinfo is not None:
+            report = sync_disputes(client, since=raised - timedelta(hours=1), until=raised + timedelta(hours=1))
+        else:
+            report = sync_disputes(client)
+    except ports.ProviderError:
+        return WebhookResult(503, "could not read the disputes from the provider")
+    return WebhookResult(200, f"disputes searched ({report.seen} seen)")

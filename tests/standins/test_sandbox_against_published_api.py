@@ -33,8 +33,9 @@ from tests.providers import API_KEY
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "docs" / "contracts" / "payment-provider" / "govuk-pay-public-api.openapi.json"
 # The operations the contract README lists (payments: create, get, search, events, cancel,
-# capture; refunds: create, get, list, search). Agreements, disputes and MOTO auth are not ours.
-OPERATIONS = r"^/v1/(payments(/\{paymentId\}(/(events|cancel|capture|refunds(/\{refundId\})?))?)?|refunds)$"
+# capture; refunds: create, get, list, search) and the dispute search. Agreements and MOTO
+# auth are not ours.
+OPERATIONS = r"^/v1/(payments(/\{paymentId\}(/(events|cancel|capture|refunds(/\{refundId\})?))?)?|refunds|disputes)$"
 SUCCESS_CARD = "4444333322221111"
 
 
@@ -86,6 +87,17 @@ def real_ids(sandbox, pay_client):
         amount=1500, reference="PP-FAIL-0001", description="Failed", return_url="https://service.example/return"
     )
     sandbox.complete(failed.payment_id, "4000000000000002")
+    # Disputes, one lost and one still open, so the dispute search has both shapes to answer.
+    for card, reference, decide in [
+        ("4000000000000259", "PP-DISP-0001", 0),
+        ("4000000000002685", "PP-DISP-0002", 3600),
+    ]:
+        sandbox.configure(dispute_open_seconds=0, dispute_decide_seconds=decide)
+        disputed = pay_client.create_payment(
+            amount=3000, reference=reference, description="Disputed", return_url="https://service.example/return"
+        )
+        sandbox.complete(disputed.payment_id, card)
+        pay_client.get_payment(disputed.payment_id)  # opens (and for the first, decides) its dispute
     return {
         "payments": [paid.payment_id, live.payment_id, failed.payment_id],
         "refund": refund.refund_id,

@@ -47,7 +47,9 @@ class PaymentApi:
             self._next_seq += 1
             self._payments[payment.payment_id] = payment
             self._record_event(payment)
-            body = payment_json(payment, base, next_token=self._issue_token(payment), card_base=self.card_base_url)
+            body = payment_json(
+                payment, base, next_token=self._issue_token(payment), card_base=self.card_base_url, today=self._today()
+            )
             fail_after = self._take("fail_next_creates_after_commit")
             delay = self._config["create_delay"]
         # The payment exists from here on, whatever the caller hears.
@@ -61,7 +63,11 @@ class PaymentApi:
         with self._lock:
             payment = self._get(payment_id)
             token = None if payment.finished else self._issue_token(payment)
-            return 200, payment_json(payment, base, next_token=token, card_base=self.card_base_url), {}
+            return (
+                200,
+                payment_json(payment, base, next_token=token, card_base=self.card_base_url, today=self._today()),
+                {},
+            )
 
     def api_events(self, payment_id: str, base: str):
         with self._lock:
@@ -103,8 +109,9 @@ class PaymentApi:
         if state is not None and state not in PAYMENT_STATUSES:
             raise search.invalid("state", "Unknown payment state")
         from_date, to_date = q.moment("from_date"), q.moment("to_date")
-        # The sandbox settles nothing and holds no agreements: such filters match no payment.
-        matches_nothing = any(q.text(name) for name in ("from_settled_date", "to_settled_date", "agreement_id"))
+        from_settled, to_settled = q.day("from_settled_date"), q.day("to_settled_date")
+        # The sandbox holds no agreements: that filter matches no payment.
+        matches_nothing = bool(q.text("agreement_id"))
         wanted = {
             "reference": q.text("reference"),
             "email": q.text("email"),
@@ -140,30 +147,38 @@ class PaymentApi:
                     continue
                 if to_date is not None and payment.created_at >= to_date:
                     continue
+                if not search.settled_between(payment.settled_on, from_settled, to_settled, self._today()):
+                    continue
                 matches.append(payment)
-            return 200, search.page_of(q, matches, lambda p: payment_json(p, base), base, "/v1/payments"), {}
+            return (
+                200,
+                search.page_of(q, matches, lambda p: payment_json(p, base, today=self._today()), base, "/v1/payments"),
+                {},
+            )
 
     def api_search_refunds(self, query: str, base: str):
         q = search.parse(query)
         from_date, to_date = q.moment("from_date"), q.moment("to_date")
-        matches_nothing = any(q.text(name) for name in ("from_settled_date", "to_settled_date"))
+        from_settled, to_settled = q.day("from_settled_date"), q.day("to_settled_date")
         with self._lock:
-            matches = (
-                []
-                if matches_nothing
-                else sorted(
-                    (
-                        (payment, refund)
-                        for payment in self._payments.values()
-                        for refund in payment.refunds
-                        if (from_date is None or refund.created_at >= from_date)
-                        and (to_date is None or refund.created_at < to_date)
-                    ),
-                    key=lambda pair: pair[1].created_at,
-                    reverse=True,
-                )
+            today = self._today()
+            matches = sorted(
+                (
+                    (payment, refund)
+                    for payment in self._payments.values()
+                    for refund in payment.refunds
+                    if (from_date is None or refund.created_at >= from_date)
+                    and (to_date is None or refund.created_at < to_date)
+                    and search.settled_between(
+                        refund.settled_on if refund.status == "success" else None, from_settled, to_settled, today
+                    )
+                ),
+                key=lambda pair: pair[1].created_at,
+                reverse=True,
             )
-            body = search.page_of(q, matches, lambda pair: refund_json(pair[0], pair[1], base), base, "/v1/refunds")
+            body = search.page_of(
+                q, matches, lambda pair: refund_json(pair[0], pair[1], base, self._today()), base, "/v1/refunds"
+            )
             return 200, body, {}
 
     def api_create_refund(self, payment_id: str, data, base: str):
@@ -185,7 +200,7 @@ class PaymentApi:
             summary = refund_summary(payment)
             # "Not available" is a failed precondition (412), like a stale amount: the published
             # API documents no 400 for a well-formed refund request (docs/adr/0009).
-            if payment.status != "success":
+            if payment.status != "success" or summary["status"] == "unavailable":
                 raise ApiError(412, "P0603", "The payment is not available for refund")
             if expected is not None and expected != summary["amount_available"]:
                 # Two refunds prepared from the same read: only the first one goes through,
@@ -198,12 +213,13 @@ class PaymentApi:
             refund = Refund(new_id(), amount, "submitted", self._now())
             payment.refunds.append(refund)
             self._dirty = True
-            body = refund_json(payment, refund, base)
+            body = refund_json(payment, refund, base, self._today())
             # The sandbox settles a refund at once; the answer still says "submitted", as the real one does.
             if self._take("fail_next_refunds"):
                 refund.status = "error"
             else:
                 refund.status = "success"
+                self._settle_refund(refund)
                 self._emit_webhook(payment, "card_payment_refunded")
             delay = self._config["refund_delay"]
         # The refund exists from here on, however slowly the caller hears of it.
@@ -221,7 +237,7 @@ class PaymentApi:
                     "self": {"href": f"{href}/refunds", "method": "GET"},
                     "payment": {"href": href, "method": "GET"},
                 },
-                "_embedded": {"refunds": [refund_json(payment, r, base) for r in payment.refunds]},
+                "_embedded": {"refunds": [refund_json(payment, r, base, self._today()) for r in payment.refunds]},
             }
             return 200, body, {}
 
@@ -230,5 +246,5 @@ class PaymentApi:
             payment = self._get(payment_id, "P0600")
             for refund in payment.refunds:
                 if refund.refund_id == refund_id:
-                    return 200, refund_json(payment, refund, base), {}
+                    return 200, refund_json(payment, refund, base, self._today()), {}
             raise ApiError(404, "P0700", "Refund not found")

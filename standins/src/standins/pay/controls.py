@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from datetime import date, timedelta
 
 from standins.pay.cards import card_from_number
 from standins.pay.model import ApiError, PaymentFinished
@@ -36,7 +37,7 @@ class Controls:
                 raise PaymentFinished("payment has already finished")
             if not self._authorise(payment, card):
                 self._authorise(payment, card, challenge_passed=three_d_secure == "complete")
-            return payment_json(payment, None)
+            return payment_json(payment, None, today=self._today())
 
     def cancel_by_payer(self, payment_id: str) -> dict:
         """As if the payer pressed "Cancel payment" on the card page."""
@@ -55,7 +56,16 @@ class Controls:
             if payment.finished:
                 raise PaymentFinished("payment has already finished")
             self._finish(payment, "failed", code)
-            return payment_json(payment, None)
+            return payment_json(payment, None, today=self._today())
+
+    def _payouts_answer(self, data: dict) -> dict:
+        """The day's payouts, and the bank statement they make (for finance's rehearsal and tests)."""
+        try:
+            start = date.fromisoformat(str(data.get("from") or self._today().isoformat()))
+            end = date.fromisoformat(str(data["to"])) if data.get("to") else start + timedelta(days=1)
+        except ValueError:
+            raise ApiError(400, None, "from and to must be dates (YYYY-MM-DD)") from None
+        return {"payouts": self.payouts(start, end), "statement_csv": self.bank_statement_csv(start, end)}
 
     def payment(self, payment_id: str) -> dict:
         """Read a payment without issuing a new card-page link (for assertions)."""
@@ -64,7 +74,7 @@ class Controls:
             if payment is None:
                 raise KeyError(payment_id)
             self._expire_if_due(payment)
-            return payment_json(payment, None)
+            return payment_json(payment, None, today=self._today())
 
     def webhook_deliveries(self) -> list[dict]:
         with self._lock:
@@ -108,6 +118,8 @@ class Controls:
         if path == "/_sandbox/webhooks/flush" and method == "POST":
             self.flush_webhooks()
             return 200, {"status": "flushed"}
+        if path == "/_sandbox/payouts" and method == "GET":
+            return 200, self._payouts_answer(data if isinstance(data, dict) else {})
         match = re.fullmatch(r"/_sandbox/payments/([^/]+)/(complete|expire)", path)
         if match and method == "POST":
             payment_id, action = match.groups()

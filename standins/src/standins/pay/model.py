@@ -8,7 +8,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 log = logging.getLogger("standins.pay")
 
@@ -29,6 +29,9 @@ TEST_CARDS: dict[str, tuple[str, str, str]] = {
     "4000000000000119": ("Visa", "credit", "provider_error"),
     # The bank asks for 3-D Secure: a challenge page, passed or failed (never for MOTO).
     "4000002500003155": ("Visa", "credit", "3ds"),
+    # The payment succeeds; later the payer's bank disputes it, and the dispute is lost / won.
+    "4000000000000259": ("Visa", "credit", "dispute_lost"),
+    "4000000000002685": ("Visa", "credit", "dispute_won"),
 }
 
 OUTCOME_LABELS = {
@@ -38,7 +41,12 @@ OUTCOME_LABELS = {
     "incorrect_cvc": "Declined: incorrect security code",
     "provider_error": "Provider error, no money taken",
     "3ds": "3-D Secure challenge, then success or declined",
+    "dispute_lost": "Success, then disputed by the bank: the dispute is lost",
+    "dispute_won": "Success, then disputed by the bank: the dispute is won",
 }
+# Outcomes that take the money (a disputed card pays first, as a real one does).
+PAID_OUTCOMES = frozenset({"success", "dispute_lost", "dispute_won"})
+DISPUTE_STATUSES = ("needs_response", "under_review", "lost", "won")
 
 FAILURE_MESSAGES = {
     "P0010": "Payment method rejected",
@@ -115,6 +123,28 @@ class Refund:
     amount: int
     status: str
     created_at: datetime
+    settled_on: date | None = None  # the payout it was taken from (once it succeeded)
+
+
+@dataclass
+class Dispute:
+    """A payer's bank challenging a captured payment. `outcome` is what the test card
+    decided at payment time; the status reaches it `dispute_decide_seconds` after opening."""
+
+    dispute_id: str
+    amount: int
+    fee: int
+    reason: str
+    outcome: str  # lost | won
+    created_at: datetime
+    evidence_due: datetime
+    status: str = "needs_response"
+    decided_at: datetime | None = None
+    settled_on: date | None = None  # lost only: the payout the amount and fee came out of
+
+    @property
+    def net_amount(self) -> int | None:
+        return -(self.amount + self.fee) if self.status == "lost" else None
 
 
 @dataclass
@@ -138,6 +168,10 @@ class Payment:
     provider_id: str | None = None
     card_details: dict | None = None
     captured_at: datetime | None = None
+    fee: int | None = None  # the provider's fee, once captured
+    settled_on: date | None = None  # the day's payout it was paid in
+    dispute_plan: str | None = None  # lost | won: a disputed test card was used
+    disputes: list = field(default_factory=list)
     events: list = field(default_factory=list)
     refunds: list = field(default_factory=list)
     # The newest card-page link handed out and not yet opened (rotated on every read).

@@ -132,6 +132,8 @@ _OUTCOMES_CY = {
     "incorrect_cvc": "Wedi'i wrthod: cod diogelwch anghywir",
     "provider_error": "Gwall gan y darparwr, dim arian wedi'i gymryd",
     "3ds": "Her 3-D Secure, yna llwyddiant neu wrthod",
+    "dispute_lost": "Llwyddiant, yna anghydfod gan y banc: colli'r anghydfod",
+    "dispute_won": "Llwyddiant, yna anghydfod gan y banc: ennill yr anghydfod",
 }
 
 

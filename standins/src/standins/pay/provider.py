@@ -12,7 +12,7 @@ import tempfile
 import threading
 import uuid
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from standins.httpbase import StandinServer, serve_in_thread
@@ -20,9 +20,11 @@ from standins.pay.api import PaymentApi
 from standins.pay.card_page import CardPages
 from standins.pay.cards import CardOutcome
 from standins.pay.controls import Controls
+from standins.pay.disputes import Disputes
 from standins.pay.model import (
     DELIVERY_LOG_SIZE,
     FAILURE_MESSAGES,
+    PAID_OUTCOMES,
     ApiError,
     Payment,
     SandboxStateError,
@@ -31,6 +33,7 @@ from standins.pay.model import (
 )
 from standins.pay.representation import state_json
 from standins.pay.server import make_server
+from standins.pay.settlement import Settlement
 from standins.pay.state_file import (
     STATE_FORMAT,
     STATE_VERSION,
@@ -48,7 +51,7 @@ log = logging.getLogger("standins.pay")
 # --- the provider ----------------------------------------------------------
 
 
-class SandboxProvider(PaymentApi, CardPages, Controls, WebhookEmitter):
+class SandboxProvider(PaymentApi, CardPages, Controls, WebhookEmitter, Disputes, Settlement):
     """The sandbox's state and operations, plus the HTTP server around them.
 
     Settings are the keys of `CONFIG_SPEC`; keyword arguments given here are
@@ -260,6 +263,9 @@ class SandboxProvider(PaymentApi, CardPages, Controls, WebhookEmitter):
     def _now(self) -> datetime:
         return self._clock()
 
+    def _today(self) -> date:
+        return self._now().date()
+
     # -- payments --
 
     def _get(self, payment_id: str, not_found_code: str = "P0200") -> Payment:
@@ -267,6 +273,7 @@ class SandboxProvider(PaymentApi, CardPages, Controls, WebhookEmitter):
         if payment is None:
             raise ApiError(404, not_found_code, "Not found")
         self._expire_if_due(payment)
+        self._advance_disputes(payment)
         return payment
 
     def _expire_if_due(self, payment: Payment) -> None:
@@ -318,6 +325,7 @@ class SandboxProvider(PaymentApi, CardPages, Controls, WebhookEmitter):
             if card.wallet_type:
                 payment.card_details["wallet_type"] = card.wallet_type
             payment.captured_at = self._now()
+            self._settle_payment(payment)
         for token in (payment.issued_token, payment.page_token):
             if token:
                 self._tokens.pop(token, None)
@@ -348,7 +356,9 @@ class SandboxProvider(PaymentApi, CardPages, Controls, WebhookEmitter):
             else:
                 self._finish(payment, "failed", "P0010")  # authentication failed: the card is refused
             return True
-        if card.outcome in ("success", "3ds"):  # a MOTO payment never meets a challenge
+        if card.outcome in PAID_OUTCOMES or card.outcome == "3ds":  # a MOTO payment never meets a challenge
+            if card.outcome.startswith("dispute_"):
+                payment.dispute_plan = card.outcome.removeprefix("dispute_")
             self._finish(payment, "success", card=card)
         elif card.outcome == "provider_error":
             self._finish(payment, "error", "P0050")

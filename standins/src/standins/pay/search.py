@@ -6,7 +6,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -32,6 +32,26 @@ class Query:
             raise invalid(name, "Must be an ISO 8601 date and time") from None
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
+    def day(self, name: str) -> date | None:
+        text = self.params.get(name)
+        if not text:
+            return None
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            raise invalid(name, "Must be an ISO 8601 date (YYYY-MM-DD)")
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise invalid(name, "Must be an ISO 8601 date (YYYY-MM-DD)") from None
+
+
+def settled_between(settled_on: date | None, start: date | None, end: date | None, today: date) -> bool:
+    """A settled-date filter: with either bound, only what has settled by today, in [start, end)."""
+    if start is None and end is None:
+        return True
+    if settled_on is None or settled_on > today:
+        return False
+    return (start is None or settled_on >= start) and (end is None or settled_on < end)
+
 
 def invalid(name: str, what: str) -> ApiError:
     return ApiError(422, "P0401", f"Invalid parameters: {name}. {what}", name)
@@ -55,9 +75,18 @@ def parse(query: str) -> Query:
     )
 
 
-def page_of(query: Query, matches: Sequence[Any], render: Callable[[Any], dict], base: str, path: str) -> dict:
+def page_of(
+    query: Query,
+    matches: Sequence[Any],
+    render: Callable[[Any], dict],
+    base: str,
+    path: str,
+    *,
+    links_key: str = "_links",
+) -> dict:
     """One page of results. A page past the last one is an empty page, not an error: the
-    published API documents no 404 for a search (docs/adr/0009)."""
+    published API documents no 404 for a search (docs/adr/0009). The dispute search's
+    schema names its links `links`, the others `_links`."""
     pages_total = max(1, math.ceil(len(matches) / query.size))
     chosen = matches[(query.page - 1) * query.size : query.page * query.size]
 
@@ -72,4 +101,4 @@ def page_of(query: Query, matches: Sequence[Any], render: Callable[[Any], dict],
     if query.page < pages_total:
         links["next_page"] = link(query.page + 1)
     results = [render(item) for item in chosen]
-    return {"total": len(matches), "count": len(results), "page": query.page, "results": results, "_links": links}
+    return {"total": len(matches), "count": len(results), "page": query.page, "results": results, links_key: links}

@@ -125,6 +125,8 @@ class _Handler(StandinHandler):
                 )
             elif path.startswith("/_sandbox/"):
                 data = self._json(self._read_body(MAX_API_BODY))
+                if method == "GET" and split.query:  # a read's parameters come in its query
+                    data = {name: values[0] for name, values in parse_qs(split.query).items()}
                 status, obj = self.sandbox.control(method, path, data)
                 self._send_json(status, obj)
             else:
@@ -156,6 +158,8 @@ class _Handler(StandinHandler):
             }
         elif path == "/v1/refunds":
             routes = {"GET": lambda: sandbox.api_search_refunds(query, base)}
+        elif path == "/v1/disputes":
+            routes = {"GET": lambda: sandbox.api_search_disputes(query, base)}
         elif match:
             payment_id, tail, refund_id = match.group(1), match.group(2) or "", match.group(3)
             routes = {

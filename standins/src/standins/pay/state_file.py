@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from datetime import date, datetime
 
-from standins.pay.model import PAYMENT_STATUSES, Payment, Refund
+from standins.pay.model import DISPUTE_STATUSES, PAYMENT_STATUSES, Dispute, Payment, Refund
 
 log = logging.getLogger("standins.pay")
 
@@ -99,10 +99,61 @@ def payment_to_state(payment: Payment) -> dict:
                 "amount": refund.amount,
                 "status": refund.status,
                 "created_at": time_to_state(refund.created_at),
+                "settled_on": _day_to_state(refund.settled_on),
             }
             for refund in payment.refunds
         ],
+        "fee": payment.fee,
+        "settled_on": _day_to_state(payment.settled_on),
+        "dispute_plan": payment.dispute_plan,
+        "disputes": [
+            {
+                "dispute_id": d.dispute_id,
+                "amount": d.amount,
+                "fee": d.fee,
+                "reason": d.reason,
+                "outcome": d.outcome,
+                "created_at": time_to_state(d.created_at),
+                "evidence_due": time_to_state(d.evidence_due),
+                "status": d.status,
+                "decided_at": time_to_state(d.decided_at),
+                "settled_on": _day_to_state(d.settled_on),
+            }
+            for d in payment.disputes
+        ],
     }
+
+
+def _day_to_state(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def _day_from_state(value, what: str) -> date | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be an ISO 8601 date")
+    return date.fromisoformat(value)
+
+
+def _dispute_from_state(record, what: str) -> Dispute:
+    if not isinstance(record, dict):
+        raise ValueError(f"{what}: a dispute is not a JSON object")
+    status = _expect(record, "status", str, f"{what}: a dispute")
+    if status not in DISPUTE_STATUSES:
+        raise ValueError(f"{what}: a dispute has unknown status {status!r}")
+    return Dispute(
+        dispute_id=_expect(record, "dispute_id", str, f"{what}: a dispute"),
+        amount=_expect(record, "amount", int, f"{what}: a dispute"),
+        fee=_expect(record, "fee", int, f"{what}: a dispute"),
+        reason=_expect(record, "reason", str, f"{what}: a dispute"),
+        outcome=_expect(record, "outcome", str, f"{what}: a dispute"),
+        created_at=_time_from_state(record.get("created_at"), f"{what}: a dispute's created_at"),
+        evidence_due=_time_from_state(record.get("evidence_due"), f"{what}: a dispute's evidence_due"),
+        status=status,
+        decided_at=_time_from_state(record.get("decided_at"), f"{what}: a dispute's decided_at", optional=True),
+        settled_on=_day_from_state(record.get("settled_on"), f"{what}: a dispute's settled_on"),
+    )
 
 
 def _payment_from_state(record) -> Payment:
@@ -128,6 +179,7 @@ def _payment_from_state(record) -> Payment:
                 amount=_expect(refund, "amount", int, f"{what}: a refund"),
                 status=_expect(refund, "status", str, f"{what}: a refund"),
                 created_at=_time_from_state(refund.get("created_at"), f"{what}: a refund's created_at"),
+                settled_on=_day_from_state(refund.get("settled_on"), f"{what}: a refund's settled_on"),
             )
         )
     return Payment(
@@ -151,6 +203,11 @@ def _payment_from_state(record) -> Payment:
         events=events,
         refunds=refunds,
         three_d_secure_required=_expect(record, "three_d_secure_required", bool, what, optional=True),
+        # Settlement and disputes came later: a state file from before has none.
+        fee=_expect(record, "fee", int, what, optional=True),
+        settled_on=_day_from_state(record.get("settled_on"), f"{what}: settled_on"),
+        dispute_plan=_expect(record, "dispute_plan", str, what, optional=True),
+        disputes=[_dispute_from_state(d, what) for d in _expect(record, "disputes", list, what, optional=True) or []],
     )
 
 

@@ -89,6 +89,17 @@ CONFIG_SPEC = {
     "search_delay": (0.0, _check_number),
     "rate_limit_per_second": (15, _check_count),  # 0 switches the limit off
     "public_url": (None, _check_optional_url),
+    # Settlement: the fee on each captured payment (basis points: 10 = 0.1%, plus pence), the
+    # dispute fee, and how many days after taking money it settles and the payout arrives.
+    "fee_basis_points": (10, _check_count),
+    "fee_fixed_pence": (10, _check_count),
+    "dispute_fee_pence": (2000, _check_count),
+    "settle_after_days": (0, _check_count),
+    "payout_delay_days": (0, _check_count),
+    # A disputed test card's dispute opens this long after the payment, and is decided this
+    # long after opening (under review half way).
+    "dispute_open_seconds": (30.0, _check_number),
+    "dispute_decide_seconds": (60.0, _check_number),
     # return_url may be plain http only on these hosts ("*" allows any). "testserver"
     # is the host Django's test client puts in absolute URLs.
     "http_return_url_hosts": (["localhost", "127.0.0.1", "::1", "testserver"], _check_strings),

@@ -128,17 +128,20 @@ class WebhookEmitter:
     """Mixed into SandboxProvider."""
 
     def _emit_webhook(self, payment: Payment, event_type: str) -> None:
+        self._emit_message(payment.payment_id, "payment", event_type, payment_json(payment, None, today=self._today()))
+
+    def _emit_message(self, resource_id: str, resource_type: str, event_type: str, resource: dict) -> None:
         url = self._config["webhook_url"]
         if not url:
             return
         message = {
             "webhook_message_id": new_id(),
             "created_date": iso_time(self._now()),
-            "resource_id": payment.payment_id,
+            "resource_id": resource_id,
             "api_version": 1,
-            "resource_type": "payment",
+            "resource_type": resource_type,
             "event_type": event_type,
-            "resource": payment_json(payment, None),
+            "resource": resource,
         }
         body = json.dumps(message, separators=(",", ":")).encode("utf-8")
         delivery = Delivery(
@@ -146,7 +149,7 @@ class WebhookEmitter:
             seq=0,
             message_id=message["webhook_message_id"],
             event_type=event_type,
-            resource_id=payment.payment_id,
+            resource_id=resource_id,
             body=body,
             signature=sign_webhook(body, self._config["webhook_secret"]),
             url=url,
@@ -206,7 +209,7 @@ class WebhookEmitter:
                 self._dispatcher.push(delivery, time.monotonic() + wait)
 
     def _sweep_forever(self) -> None:
-        # Payments nobody reads still expire (and send their webhook) on time.
+        # Payments nobody reads still expire, and disputes open and close, on time (with webhooks).
         while not self._stop.is_set():
             self._wake_sweeper.wait(self._setting("sweep_interval"))
             self._wake_sweeper.clear()
@@ -214,5 +217,6 @@ class WebhookEmitter:
                 with self._lock:
                     for payment in list(self._payments.values()):
                         self._expire_if_due(payment)
+                        self._advance_disputes(payment)
             except Exception:
                 log.exception("expiry sweep failed")
