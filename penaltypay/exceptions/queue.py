@@ -14,10 +14,12 @@ from django.utils import timezone
 from penaltypay.ecs import deliveries
 from penaltypay.exceptions.models import OverpaymentReview
 from penaltypay.exceptions.overpayments import overpayments
-from penaltypay.payments.models import Refund
+from penaltypay.payments.models import Dispute, Refund
+from penaltypay.payments.ports import OPEN_DISPUTE_STATUSES
 from penaltypay.payments.refund_rules import RefundStatus
 from penaltypay.reconciliation.models import ReconciliationItem, ReconciliationRun
 from penaltypay.reconciliation.rules import Class
+from penaltypay.web.formats import long_date_time
 
 ECS_REFUSED = "ecs-refused"
 STUCK = "stuck"
@@ -25,6 +27,7 @@ OVERPAID = "overpaid"
 REFUND_FAILED = "refund-failed"
 NOT_RECORDED = "not-recorded"
 REFUND_UNKNOWN = "refund-unknown"
+DISPUTED = "disputed"
 KINDS = {
     ECS_REFUSED: "ECS refused it",
     STUCK: "Not reaching ECS",
@@ -32,6 +35,7 @@ KINDS = {
     REFUND_FAILED: "Refund failed",
     NOT_RECORDED: "Taken but not recorded",
     REFUND_UNKNOWN: "Refund outcome unknown",
+    DISPUTED: "Disputed by the payer's bank",
 }
 
 # What a person can do about an item (the staff pages turn these into buttons).
@@ -39,6 +43,8 @@ REFUND = "refund"
 RETRY = "retry"
 RESOLVE = "resolve"
 ADOPT = "adopt"  # a refund whose outcome is unknown: "that one at the provider is this one"
+EVIDENCE_SENT = "evidence-sent"  # a dispute: finance answered the provider's dispute form
+PAID_ANOTHER_WAY = "paid-another-way"  # a refund the provider could not make, paid by transfer or cheque
 
 
 class NothingToResolve(Exception):
@@ -152,6 +158,36 @@ def _unknown_refund_items() -> list[Item]:
     ]
 
 
+def _dispute_items() -> list[Item]:
+    """Disputes still being decided, soonest evidence deadline first in the wording: the
+    evidence pack is on the payment page; finance notes here when the evidence went."""
+    found = Dispute.objects.filter(status__in=sorted(OPEN_DISPUTE_STATUSES)).select_related("payment")
+    items = []
+    for dispute in found:
+        due = f"evidence due {long_date_time(dispute.evidence_due_at)}" if dispute.evidence_due_at else "no due date"
+        sent = (
+            f"; evidence sent by {dispute.evidence_sent_by} ({dispute.evidence_note})"
+            if dispute.evidence_sent_at
+            else "; no evidence sent yet"
+        )
+        items.append(
+            Item(
+                DISPUTED,
+                f"{DISPUTED}:{dispute.provider_dispute_id}",
+                dispute.raised_at,
+                f"dispute {dispute.provider_dispute_id} ({dispute.status.replace('_', ' ')}, "
+                f"reason: {dispute.reason.replace('_', ' ') or 'not given'}): {due}{sent}",
+                dispute.amount_pence,
+                dispute.payment.case_reference,
+                dispute.payment.reference,
+                dispute.provider_dispute_id,
+                None,
+                (EVIDENCE_SENT,),
+            )
+        )
+    return items
+
+
 def _overpayment_items(now: datetime) -> list[Item]:
     reviewed = set(OverpaymentReview.objects.values_list("case_reference", "excess_pence"))
     return [
@@ -198,7 +234,12 @@ def _unrecorded_items() -> list[Item]:
 def open_exceptions(now: datetime | None = None, kind: str = "") -> list[Item]:
     now = now or timezone.now()
     items = (
-        _outbox_items(now) + _refund_items() + _unknown_refund_items() + _overpayment_items(now) + _unrecorded_items()
+        _outbox_items(now)
+        + _refund_items()
+        + _unknown_refund_items()
+        + _dispute_items()
+        + _overpayment_items(now)
+        + _unrecorded_items()
     )
     if kind:
         items = [item for item in items if item.kind == kind]

@@ -93,9 +93,11 @@ def _dispute_hint(message: dict, client: ports.PaymentProvider) -> WebhookResult
             raised = None
     try:
         if raised is not None and raised.tzinfo is not None:
-            report = sync_disputes(client, since=raised - timedelta(hours=1), until=raised + timedelta(hours=1))
+            report = sync_disputes(
+                client, since=raised - timedelta(hours=1), until=raised + timedelta(hours=1), source="webhook"
+            )
         else:
-            report = sync_disputes(client)
+            report = sync_disputes(client, source="webhook")
     except ports.ProviderError:
         return WebhookResult(503, "could not read the disputes from the provider")
     return WebhookResult(200, f"disputes searched ({report.seen} seen)")

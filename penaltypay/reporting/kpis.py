@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Sum
+from django.db.models.functions import Coalesce
 
 from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Payment
+from penaltypay.payments.models import Dispute, Payment
 from penaltypay.reporting.models import Feedback, Lookup
 
 
@@ -73,19 +74,25 @@ def digital_take_up(start: datetime, end: datetime) -> Kpi:
 
 
 def cost_per_transaction(start: datetime, end: datetime) -> Kpi:
-    transactions = Payment.objects.filter(
-        status=PaymentStatus.SUCCESS.value, created_at__gte=start, created_at__lt=end
-    ).count()
+    paid = Payment.objects.filter(status=PaymentStatus.SUCCESS.value, created_at__gte=start, created_at__lt=end)
+    fees = paid.aggregate(transactions=Count("pk"), known=Count("fee_pence"), charged=Coalesce(Sum("fee_pence"), 0))
+    transactions = fees["transactions"]
+    # The provider's real fee where it has told us; an estimate for payments not settled yet.
+    estimated = settings.KPI_PROVIDER_FEE_PENCE * (transactions - fees["known"])
+    dispute_fees = Dispute.objects.filter(status="lost", decided_at__gte=start, decided_at__lt=end).aggregate(
+        total=Coalesce(Sum("fee_pence"), 0)
+    )["total"]
     months = (end - start).total_seconds() / (86400 * 365.25 / 12)
-    cost = settings.KPI_PROVIDER_FEE_PENCE * transactions + settings.KPI_MONTHLY_RUNNING_COST_PENCE * months
+    cost = fees["charged"] + estimated + dispute_fees + settings.KPI_MONTHLY_RUNNING_COST_PENCE * months
     return Kpi(
         "Cost per transaction",
         None if not transactions else cost / transactions,
         "pence",
         round(cost),
         transactions,
-        "The provider's fee per payment (KPI_PROVIDER_FEE_PENCE) plus the service's monthly running cost "
-        "(KPI_MONTHLY_RUNNING_COST_PENCE) for the period, divided by the successful payments.",
+        "The provider's fees for the period's successful payments (its real fee where it has reported one, "
+        "KPI_PROVIDER_FEE_PENCE where not yet) and for disputes lost in the period, plus the service's monthly "
+        "running cost (KPI_MONTHLY_RUNNING_COST_PENCE), divided by the successful payments.",
     )
 
 

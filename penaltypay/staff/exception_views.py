@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from penaltypay.adapters.factories import payment_provider
 from penaltypay.ecs.outbox import NotAnException, requeue_exception, resolve_exception, send_now
 from penaltypay.exceptions.queue import (
+    DISPUTED,
     ECS_REFUSED,
     KINDS,
     NOT_RECORDED,
@@ -28,6 +29,7 @@ from penaltypay.exceptions.queue import (
     resolve_unrecorded,
     review_overpayment,
 )
+from penaltypay.payments.disputes import note_evidence_sent
 from penaltypay.payments.models import Payment
 from penaltypay.payments.refund_rules import RefundRuleBroken
 from penaltypay.payments.refunds import (
@@ -37,7 +39,7 @@ from penaltypay.payments.refunds import (
     request_refund,
 )
 from penaltypay.staff.pages import audit
-from penaltypay.staff.roles import EXCEPTIONS, REFUNDS, requires, roles_of
+from penaltypay.staff.roles import EXCEPTIONS, FINANCE, REFUNDS, requires, roles_of
 
 REFUND_REASON = {ECS_REFUSED: "case-closed", OVERPAID: "overpaid", REFUND_FAILED: "other"}
 
@@ -103,6 +105,8 @@ def act(request: HttpRequest) -> HttpResponse:
         return _queue(request, "Say what was done and why before you retry or resolve it", 400)
     if item.kind == REFUND_UNKNOWN:
         return _settle_unknown_refund(request, item, action, note)
+    if item.kind == DISPUTED:
+        return _evidence_sent(request, item, note)
     try:
         if item.kind == STUCK:
             send_now(item.outbox_event or 0, by=by)
@@ -118,6 +122,18 @@ def act(request: HttpRequest) -> HttpResponse:
         return _queue(request, "Someone else has dealt with that exception", 409)
     audit(request, f"exception-{action}", object_type="exception", object_id=key[:80], detail=note[:200])
     return redirect(reverse("staff:exceptions") + (f"?kind={item.kind}" if request.GET.get("kind") else ""))
+
+
+def _evidence_sent(request: HttpRequest, item: Item, note: str) -> HttpResponse:
+    """Finance answered the provider's dispute form: what was sent is kept with the dispute."""
+    if not roles_of(request.user) & FINANCE:
+        return _queue(request, "Only finance can answer a dispute", 403)
+    try:
+        note_evidence_sent(item.refund_reference, by=request.user.get_username(), note=note)
+    except ValueError as error:
+        return _queue(request, str(error), 409)
+    audit(request, "dispute-evidence-sent", object_type="payment", object_id=item.payment_reference, detail=note[:200])
+    return redirect(reverse("staff:exceptions") + f"?kind={DISPUTED}")
 
 
 def _settle_unknown_refund(request: HttpRequest, item: Item, action: str, note: str) -> HttpResponse:

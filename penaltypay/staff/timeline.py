@@ -1,7 +1,7 @@
 """Everything that happened to a payment, in one list, with who or what caused each entry:
 its creation, every state it moved to (and whether the keeper's return, the re-checker or
 a webhook moved it), each webhook received, each delivery attempt to ECS and its outcome,
-the receipt."""
+the receipt, refunds and disputes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime
 
 from penaltypay.ecs import deliveries
 from penaltypay.kernel.money import format_pence
-from penaltypay.payments.models import Payment, PaymentEvent, Refund, WebhookMessage
+from penaltypay.payments.models import Dispute, Payment, PaymentEvent, Refund, WebhookMessage
 
 SOURCES = {
     "create": "penaltypay, creating it at the provider",
@@ -58,7 +58,29 @@ def timeline(payment: Payment) -> list[Entry]:
     if payment.receipt_sent_at:
         entries.append(Entry(payment.receipt_sent_at, "Receipt email sent", "penaltypay"))
     entries.extend(_refund_entries(payment))
+    entries.extend(_dispute_entries(payment))
     return sorted(entries, key=lambda entry: entry.at)
+
+
+DISPUTE_MOVES = {
+    "needs_response": "the payer's bank disputes the payment: evidence is needed",
+    "under_review": "the bank is reviewing the evidence",
+    "won": "won: the money stays with us",
+    "lost": "lost: the bank took the money back; ECS is told the penalty is due again",
+}
+
+
+def _dispute_entries(payment: Payment) -> list[Entry]:
+    entries = []
+    for dispute in Dispute.objects.filter(payment=payment).prefetch_related("events"):
+        name = f"Dispute {dispute.provider_dispute_id} of {format_pence(dispute.amount_pence)}"
+        for event in dispute.events.all():
+            if event.source == "person":
+                entries.append(Entry(event.at, f"{name}: {event.note}", event.by))
+                continue
+            how = "the provider's dispute search" if event.source == "search" else "a webhook, then the search"
+            entries.append(Entry(event.at, f"{name}: {DISPUTE_MOVES.get(event.to_status, event.to_status)}", how))
+    return entries
 
 
 # What a refund's move means on the timeline, by the status it moved to (and who moved it).

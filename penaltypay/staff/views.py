@@ -15,7 +15,7 @@ from penaltypay.ecs import deliveries
 from penaltypay.payments import card_testing
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.links import links_for_case
-from penaltypay.payments.models import Payment, Refund
+from penaltypay.payments.models import Dispute, Payment, Refund
 from penaltypay.payments.refund_rules import REASONS
 from penaltypay.payments.refunds import remaining_refundable
 from penaltypay.staff.forms import SearchForm
@@ -107,6 +107,7 @@ def payment_context(request: HttpRequest, payment: Payment) -> dict:
         "case": CaseRecord.objects.filter(reference=payment.case_reference).first(),
         "entries": timeline(payment),
         "refunds": refunds,
+        "disputes": list(Dispute.objects.filter(payment=payment)),
         "remaining": remaining,
         "can_request_refund": may_refund and payment.status == PaymentStatus.SUCCESS.value and remaining > 0,
         "may_decide": may_refund,

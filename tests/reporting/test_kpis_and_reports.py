@@ -54,6 +54,9 @@ def test_digital_take_up_cost_and_satisfaction(db, settings):
     assert digital_take_up(*window()).shown == "75.0%"
     settings.KPI_PROVIDER_FEE_PENCE, settings.KPI_MONTHLY_RUNNING_COST_PENCE = 20, 0
     assert cost_per_transaction(*window()).shown == "£0.20"
+    # The provider's own fees, once it reports them, replace the estimate.
+    Payment.objects.filter(channel="PHONE").update(fee_pence=140)
+    assert cost_per_transaction(*window()).shown == "£0.50"  # (20 + 20 + 20 + 140) / 4
     for rating in (5, 4, 2, 1):
         Feedback.objects.create(rating=rating)
     assert user_satisfaction(*window()).shown == "50.0%"

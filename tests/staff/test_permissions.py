@@ -30,6 +30,7 @@ EXPECTED_READERS = {
     "lift-pause": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "payment": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "refund-new": {Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
+    "dispute-evidence": {Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "phone-payment": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "phone-payment-take": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "phone-payment-link": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
@@ -142,6 +143,7 @@ def objects():
         "pk": run.pk,
         "kind": "rejected",
         "username": "someone-else",
+        "dispute_id": "NOSUCHDISPUTE",
     }
 
 
