@@ -17,6 +17,7 @@ CSV_COLUMNS = [
     "provider_pence",
     "penaltypay_pence",
     "ecs_pence",
+    "bank_pence",
     "detail",
     "action",
 ]
@@ -32,14 +33,22 @@ def as_json(run: ReconciliationRun) -> dict:
             "provider_pence": run.provider_pence,
             "penaltypay_pence": run.penaltypay_pence,
             "ecs_pence": run.ecs_pence,
+            # The fourth side: the statement's lines for the day, against the provider's settlement.
+            "bank_pence": run.bank_pence,
+            "fees_pence": run.fees_pence,
+            "settled_net_pence": run.settled_net_pence,
         },
+        "bank_loaded": run.bank_loaded,
         "counts": {cls.value: int((run.counts or {}).get(cls.value, 0)) for cls in Class},
         "items": [
             {
                 "class": item.cls,
+                "kind": item.kind,
                 "payment_reference": item.payment_reference,
                 "case_reference": item.case_reference,
                 "amount_pence": item.amount_pence,
+                "bank_pence": item.bank_pence,
+                "detail": item.detail,
                 "action": item.action,
             }
             for item in items
@@ -58,6 +67,7 @@ def csv_rows(run: ReconciliationRun):
             item.provider_pence,
             item.penaltypay_pence,
             item.ecs_pence,
+            item.bank_pence,
             item.detail,
             item.action,
         ]

@@ -23,6 +23,10 @@ class Class(str, Enum):
     AMOUNT_DIFFERS = "amount_differs"
     EXCEPTION = "exception"
     ECS_OTHER_CHANNEL = "ecs_other_channel"
+    # The bank, the fourth side: the day's payout against the statement.
+    PAYOUT_DIFFERS = "payout_differs"
+    PAYOUT_MISSING = "payout_missing"
+    UNMATCHED_CREDIT = "unmatched_credit"
 
 
 ACTIONS = {
@@ -37,8 +41,15 @@ ACTIONS = {
     Class.AMOUNT_DIFFERS: "Compare the three amounts; raise the difference with the provider or the ECS team.",
     Class.EXCEPTION: "Already on the exceptions list: deal with it there.",
     Class.ECS_OTHER_CHANNEL: "None: ECS holds money taken elsewhere (information only).",
+    Class.PAYOUT_DIFFERS: "The bank received a different amount from the provider's settled net for the day: "
+    "compare the provider's payout report line by line (fees, refunds, lost disputes) and raise the difference.",
+    Class.PAYOUT_MISSING: "The provider's payout for the day is not on the bank statement: check the statement "
+    "covers the day and ask the provider where the payout went.",
+    Class.UNMATCHED_CREDIT: "A line on the bank statement that is no payout of the day: find where it came from "
+    "(another day's payout, another service) before treating it as ours.",
 }
-# A day balances when nothing but these is left.
+# A day balances when nothing but these is left. (A day no loaded statement covers has no
+# bank items: the three other sides can still balance, and the run says bank_loaded false.)
 SETTLED = frozenset({Class.MATCHED, Class.IN_FLIGHT, Class.ECS_OTHER_CHANNEL})
 
 
@@ -83,11 +94,12 @@ class Item:
     provider_pence: int = 0
     penaltypay_pence: int = 0
     ecs_pence: int = 0
+    bank_pence: int = 0
     detail: str = ""
 
     @property
     def amount_pence(self) -> int:
-        return self.penaltypay_pence or self.provider_pence or self.ecs_pence
+        return self.penaltypay_pence or self.provider_pence or self.ecs_pence or self.bank_pence
 
     @property
     def action(self) -> str:
@@ -99,6 +111,7 @@ class Totals:
     provider_pence: int = 0
     penaltypay_pence: int = 0
     ecs_pence: int = 0
+    bank_pence: int = 0
 
 
 @dataclass
@@ -111,6 +124,7 @@ class Outcome:
             sum(i.provider_pence for i in self.items),
             sum(i.penaltypay_pence for i in self.items),
             sum(i.ecs_pence for i in self.items),
+            sum(i.bank_pence for i in self.items),
         )
 
     def counts(self) -> dict[str, int]:
@@ -122,7 +136,8 @@ class Outcome:
 
 
 def _signed(kind: str, amount: int) -> int:
-    return -amount if kind == "REFUND" else amount
+    # Money going back: a refund, or a lost dispute (ECS holds it as a refund).
+    return -amount if kind in ("REFUND", "DISPUTE") else amount
 
 
 def classify(
@@ -213,3 +228,89 @@ def _with_ecs(
         else:
             item.cls = Class.MISSING_IN_ECS
     return item
+
+
+# --- the bank -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BankLine:
+    key: str
+    description: str
+    amount_pence: int
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The provider's settlement for the day: what it paid in, and what it kept back."""
+
+    payments_pence: int = 0
+    fees_pence: int = 0  # its fees on payments and lost disputes
+    refunds_pence: int = 0
+    disputes_pence: int = 0  # lost disputes' amounts (their fees are in fees_pence)
+
+    @property
+    def net_pence(self) -> int:
+        return self.payments_pence - self.fees_pence - self.refunds_pence - self.disputes_pence
+
+
+def classify_bank(day: str, settlement: Settlement, lines: Iterable[BankLine], *, loaded: bool) -> list[Item]:
+    """The day's payout against the bank statement's lines for that day. One line equal to the
+    provider's settled net is the payout; with none equal, the nearest line of the same sign
+    is taken as the payout and differs; every other line matches no payout. A day no loaded statement covers is
+    not checked: no items."""
+    expected = settlement.net_pence
+    key = f"payout-{day}"
+    if not loaded:
+        return []
+    remaining = list(lines)
+    items: list[Item] = []
+    chosen = next((line for line in remaining if line.amount_pence == expected), None)
+    # Only money moving the payout's way can be a payout that differs (a bank charge cannot).
+    candidates = [line for line in remaining if expected != 0 and (line.amount_pence > 0) == (expected > 0)]
+    if chosen is None and candidates:
+        chosen = min(candidates, key=lambda line: (abs(line.amount_pence - expected), line.key))
+    if chosen is not None:
+        remaining.remove(chosen)
+        differs = chosen.amount_pence != expected
+        items.append(
+            Item(
+                Class.PAYOUT_DIFFERS if differs else Class.MATCHED,
+                "PAYOUT",
+                key,
+                "",
+                "",
+                bank_pence=chosen.amount_pence,
+                detail=(
+                    f"bank {chosen.amount_pence} pence ({chosen.description}), provider's settled net {expected} "
+                    f"pence: {'short' if chosen.amount_pence < expected else 'over'} by "
+                    f"{abs(chosen.amount_pence - expected)} pence"
+                    if differs
+                    else f"payout {chosen.description}"
+                )[:300],
+            )
+        )
+    elif expected != 0:
+        items.append(
+            Item(
+                Class.PAYOUT_MISSING,
+                "PAYOUT",
+                key,
+                "",
+                "",
+                detail=f"provider's settled net {expected} pence is not on the statement",
+            )
+        )
+    for line in remaining:
+        items.append(
+            Item(
+                Class.UNMATCHED_CREDIT,
+                "BANK",
+                line.key,
+                "",
+                "",
+                bank_pence=line.amount_pence,
+                detail=f"{'credit' if line.amount_pence >= 0 else 'debit'} {line.description}"[:300],
+            )
+        )
+    return items

@@ -16,6 +16,13 @@ CHANNELS = {
 }
 
 
+THREE_D_SECURE: dict[bool | None, str] = {
+    True: "the card's bank asked for it, and the payer passed it",
+    False: "not asked for by the bank",
+    None: "not known",
+}
+
+
 def _section(title: str, rows: list[tuple[str, str]]) -> list[str]:
     width = max(len(name) for name, _ in rows)
     return [title, "-" * len(title), *(f"{name.ljust(width)}  {value}" for name, value in rows), ""]
@@ -69,12 +76,7 @@ def evidence_pack(dispute: Dispute) -> str:
                 f"{payment.card_brand} ending {payment.card_last_four}" if payment.card_last_four else "not known",
             ),
             ("Digital wallet", payment.wallet_type or "none"),
-            (
-                "3-D Secure",
-                {True: "the card's bank asked for it, and the payer passed it", False: "not asked for by the bank"}.get(
-                    payment.three_d_secure_required, "not known"
-                ),
-            ),
+            ("3-D Secure", THREE_D_SECURE[payment.three_d_secure_required]),
             ("Provider's reference", payment.psp_reference or "not known"),
             ("Paid at", long_date_time(payment.authorised_at) if payment.authorised_at else "not known"),
             (

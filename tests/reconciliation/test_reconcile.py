@@ -179,14 +179,26 @@ def test_the_command_prints_the_contract_and_exits_by_status(day, reduced_case, 
     assert exited.value.code == 1
     out = json.loads(capsys.readouterr().out)
     assert out["date"] == day.isoformat() and out["status"] == "differences"
-    assert out["totals"] == {"provider_pence": 4000, "penaltypay_pence": 4000, "ecs_pence": 0}
+    assert out["totals"] == {
+        "provider_pence": 4000,
+        "penaltypay_pence": 4000,
+        "ecs_pence": 0,
+        # No statement loaded: the bank is not checked, but the provider's settlement is known.
+        "bank_pence": 0,
+        "fees_pence": 14,
+        "settled_net_pence": 3986,
+    }
+    assert out["bank_loaded"] is False
     assert out["counts"]["missing_in_ecs"] == 1 and set(out["counts"]) >= {"matched", "in_flight", "exception"}
     assert out["items"] == [
         {
             "class": "missing_in_ecs",
+            "kind": "PAYMENT",
             "payment_reference": payment.reference,
             "case_reference": reduced_case.reference,
             "amount_pence": 4000,
+            "bank_pence": 0,
+            "detail": "",
             "action": out["items"][0]["action"],
         }
     ]

@@ -63,6 +63,7 @@ EXPECTED_ACTORS = {
     "exceptions-act": {Role.FINANCE, Role.SUPPORT, Role.SUPERVISOR},
     "refund-new": {Role.FINANCE, Role.SUPERVISOR},
     "refund-decision": {Role.FINANCE, Role.SUPERVISOR},
+    "reconciliation": {Role.FINANCE, Role.SUPERVISOR},
     "outbox-exception": {Role.SUPPORT, Role.SUPERVISOR},
     "account-new": {Role.SUPERVISOR},
     "account-request": {Role.SUPERVISOR},

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from standins.pay import search
 from standins.pay.model import DISPUTE_STATUSES, Dispute, Payment, iso_time, new_id
+from standins.pay.settlement import settlement_day
 
 EVIDENCE_DAYS = 10  # how long the payer's service has to answer (a real bank allows 7-21 days)
 REASONS = {"lost": "fraudulent", "won": "product_not_received"}
@@ -75,7 +76,7 @@ class Disputes:
                 dispute.status = dispute.outcome
                 dispute.decided_at = decide_at
                 if dispute.status == "lost":
-                    dispute.settled_on = decide_at.date() + timedelta(days=self._config["settle_after_days"])
+                    dispute.settled_on = settlement_day(decide_at) + timedelta(days=self._config["settle_after_days"])
                 self._dirty = True
                 self._emit_dispute(payment, dispute, f"card_payment_dispute_{dispute.status}")
 
@@ -100,7 +101,7 @@ class Disputes:
                     if (status is None or dispute.status == status)
                     and (from_date is None or dispute.created_at >= from_date)
                     and (to_date is None or dispute.created_at < to_date)
-                    and search.settled_between(dispute.settled_on, from_settled, to_settled, self._now().date())
+                    and search.settled_between(dispute.settled_on, from_settled, to_settled, self._today())
                 ),
                 key=lambda pair: pair[1].created_at,
                 reverse=True,

@@ -33,7 +33,7 @@ from standins.pay.model import (
 )
 from standins.pay.representation import state_json
 from standins.pay.server import make_server
-from standins.pay.settlement import Settlement
+from standins.pay.settlement import Settlement, settlement_day
 from standins.pay.state_file import (
     STATE_FORMAT,
     STATE_VERSION,
@@ -264,7 +264,8 @@ class SandboxProvider(PaymentApi, CardPages, Controls, WebhookEmitter, Disputes,
         return self._clock()
 
     def _today(self) -> date:
-        return self._now().date()
+        """The settlement calendar's today (Europe/London: what has settled by now)."""
+        return settlement_day(self._now())
 
     # -- payments --
 

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from standins.pay.model import Payment, Refund
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def settlement_day(moment: datetime) -> date:
+    """A UK account settles by the UK's calendar: the Europe/London day of the moment."""
+    return moment.astimezone(LONDON).date()
 
 
 def fee_for(amount: int, basis_points: int, fixed_pence: int) -> int:
@@ -24,13 +32,13 @@ class Settlement:
     def _settle_payment(self, payment: Payment) -> None:
         # Called once, as the payment is captured.
         payment.fee = fee_for(payment.amount, self._config["fee_basis_points"], self._config["fee_fixed_pence"])
-        payment.settled_on = payment.captured_at.date() + timedelta(days=self._config["settle_after_days"])
+        payment.settled_on = settlement_day(payment.captured_at) + timedelta(days=self._config["settle_after_days"])
 
     def _settle_refund(self, refund: Refund) -> None:
-        refund.settled_on = refund.created_at.date() + timedelta(days=self._config["settle_after_days"])
+        refund.settled_on = settlement_day(refund.created_at) + timedelta(days=self._config["settle_after_days"])
 
     def _settled(self, day: date | None) -> bool:
-        return day is not None and day <= self._now().date()
+        return day is not None and day <= self._today()
 
     def payouts(self, start: date, end: date) -> list[dict]:
         """One payout a day with money in it, for days in [start, end): what reaches the bank
