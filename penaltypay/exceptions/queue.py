@@ -16,7 +16,7 @@ from penaltypay.exceptions.models import OverpaymentReview
 from penaltypay.exceptions.overpayments import overpayments
 from penaltypay.payments.models import Dispute, Refund
 from penaltypay.payments.ports import OPEN_DISPUTE_STATUSES
-from penaltypay.payments.refund_rules import RefundStatus
+from penaltypay.payments.refund_rules import OFFLINE_METHODS, RefundStatus
 from penaltypay.reconciliation.models import ReconciliationItem, ReconciliationRun
 from penaltypay.reconciliation.rules import Class
 from penaltypay.web.formats import long_date_time
@@ -28,6 +28,7 @@ REFUND_FAILED = "refund-failed"
 NOT_RECORDED = "not-recorded"
 REFUND_UNKNOWN = "refund-unknown"
 DISPUTED = "disputed"
+REFUND_OFFLINE = "refund-offline"
 KINDS = {
     ECS_REFUSED: "ECS refused it",
     STUCK: "Not reaching ECS",
@@ -36,6 +37,7 @@ KINDS = {
     NOT_RECORDED: "Taken but not recorded",
     REFUND_UNKNOWN: "Refund outcome unknown",
     DISPUTED: "Disputed by the payer's bank",
+    REFUND_OFFLINE: "Refund paid another way: to approve",
 }
 
 # What a person can do about an item (the staff pages turn these into buttons).
@@ -45,6 +47,8 @@ RESOLVE = "resolve"
 ADOPT = "adopt"  # a refund whose outcome is unknown: "that one at the provider is this one"
 EVIDENCE_SENT = "evidence-sent"  # a dispute: finance answered the provider's dispute form
 PAID_ANOTHER_WAY = "paid-another-way"  # a refund the provider could not make, paid by transfer or cheque
+APPROVE = "approve"  # a second finance user agrees it was paid another way
+REJECT = "reject"
 
 
 class NothingToResolve(Exception):
@@ -64,6 +68,7 @@ class Item:
     outbox_event: int | None = None
     actions: tuple[str, ...] = field(default=())
     choices: tuple[str, ...] = field(default=())  # the provider's refund ids a person picks from
+    by: str = ""  # who recorded what now waits for a second person (never the one to approve it)
 
     @property
     def kind_name(self) -> str:
@@ -119,7 +124,7 @@ def _refund_items() -> list[Item]:
     failed = Refund.objects.filter(
         status__in=[RefundStatus.ERROR.value, RefundStatus.REFUSED.value], resolved_at__isnull=True
     ).select_related("payment")
-    return [
+    items = [
         Item(
             REFUND_FAILED,
             f"{REFUND_FAILED}:{refund.reference}",
@@ -130,10 +135,31 @@ def _refund_items() -> list[Item]:
             refund.payment.reference,
             refund.reference,
             None,
-            (REFUND, RESOLVE),
+            # The provider could not make it (error): it may be paid another way instead.
+            (REFUND, PAID_ANOTHER_WAY, RESOLVE) if refund.state is RefundStatus.ERROR else (REFUND, RESOLVE),
         )
         for refund in failed
     ]
+    waiting = Refund.objects.filter(status=RefundStatus.OFFLINE_REQUESTED.value).select_related("payment")
+    items += [
+        Item(
+            REFUND_OFFLINE,
+            f"{REFUND_OFFLINE}:{refund.reference}",
+            refund.updated_at,
+            f"refund {refund.reference} paid another way by {refund.offline_by}: "
+            f"{OFFLINE_METHODS.get(refund.offline_method, refund.offline_method)} {refund.offline_reference}; "
+            "another finance user must approve it",
+            refund.amount_pence,
+            refund.payment.case_reference,
+            refund.payment.reference,
+            refund.reference,
+            None,
+            (APPROVE, REJECT),
+            by=refund.offline_by,
+        )
+        for refund in waiting
+    ]
+    return items
 
 
 def _unknown_refund_items() -> list[Item]:

@@ -151,6 +151,11 @@ class Refund(models.Model):
     ecs_note = models.CharField(max_length=200, blank=True)
     ecs_recorded_at = models.DateTimeField(null=True, blank=True)  # once ECS's ledger holds it
     email_sent_at = models.DateTimeField(null=True, blank=True)
+    # A refund the provider could not make, paid another way: how, its reference (the bank
+    # transfer's or the cheque's number) and who recorded it (another person approves).
+    offline_method = models.CharField(max_length=20, blank=True)
+    offline_reference = models.CharField(max_length=100, blank=True)
+    offline_by = models.CharField(max_length=150, blank=True)
     # A failed refund on the exceptions list, dealt with by a person.
     resolved_by = models.CharField(max_length=150, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)

@@ -12,7 +12,7 @@ from penaltypay.ecs.deliveries import deliveries_of_payments
 from penaltypay.payments.domain import LIVE_STATUSES, PaymentStatus
 from penaltypay.payments.held import Held, PaymentFact, RefundFact, held
 from penaltypay.payments.models import Dispute, Payment, Refund
-from penaltypay.payments.refund_rules import HOLDS_MONEY, RefundStatus
+from penaltypay.payments.refund_rules import HOLDS_MONEY, PAID_BACK, RefundStatus
 
 _COUNTED = [PaymentStatus.SUCCESS.value, *(s.value for s in LIVE_STATUSES)]
 
@@ -30,7 +30,7 @@ def held_against_many(case_references: Iterable[str]) -> dict[str, Held]:
         payment_id__in=[p["pk"] for p in payments], status__in=[s.value for s in HOLDS_MONEY]
     ).values_list("payment_id", "amount_pence", "status", "ecs_recorded_at"):
         refunds[payment_pk].append(
-            RefundFact(amount, succeeded=status == RefundStatus.SUCCESS.value, in_ecs=recorded is not None)
+            RefundFact(amount, succeeded=RefundStatus(status) in PAID_BACK, in_ecs=recorded is not None)
         )
     # A lost dispute is money taken back, told to ECS as a refund: it counts as one.
     for payment_pk, amount, recorded in Dispute.objects.filter(

@@ -19,7 +19,7 @@ from penaltypay.payments import ports
 from penaltypay.payments.models import Payment, Refund
 from penaltypay.payments.receipts import send_refund_email_once
 from penaltypay.payments.refund_moves import move_refund
-from penaltypay.payments.refund_rules import RefundStatus
+from penaltypay.payments.refund_rules import PAID_BACK, RefundStatus
 
 log = logging.getLogger("penaltypay.payments")
 SYSTEM = "penaltypay"
@@ -154,7 +154,7 @@ def settle_refund(refund: Refund, remote: ports.ProviderRefund, *, source: str =
         with transaction.atomic():
             locked = Refund.objects.select_for_update().get(pk=refund.pk)
             if move_refund(locked, RefundStatus.SUCCESS, source=source, provider_status="success"):
-                note = _tell_ecs(locked)
+                note = tell_ecs(locked)
                 Refund.objects.filter(pk=locked.pk).update(ecs_note=note)
                 log.info("refund succeeded", extra={"refund_reference": locked.reference})
                 transaction.on_commit(lambda: send_refund_email_once(locked.pk))
@@ -162,7 +162,7 @@ def settle_refund(refund: Refund, remote: ports.ProviderRefund, *, source: str =
     return refund
 
 
-def _tell_ecs(refund: Refund) -> str:
+def tell_ecs(refund: Refund) -> str:
     """A refund goes to ECS after its payment, in the case's order; but a payment ECS never
     recorded (stopped as an exception, or resolved without sending) has nothing to refund
     there. A full refund of a payment stopped as an exception resolves that exception."""
@@ -171,7 +171,9 @@ def _tell_ecs(refund: Refund) -> str:
     if paid_event.status in (DeliveryStatus.NOT_QUEUED, DeliveryStatus.RESOLVED):
         return "not sent: its payment never reached ECS"
     refunded = sum(
-        Refund.objects.filter(payment=payment, status=RefundStatus.SUCCESS.value).values_list("amount_pence", flat=True)
+        Refund.objects.filter(payment=payment, status__in=[s.value for s in PAID_BACK]).values_list(
+            "amount_pence", flat=True
+        )
     )
     if paid_event.status is DeliveryStatus.EXCEPTION and refunded >= payment.amount_pence:
         resolve_exception(paid_event.id, by=SYSTEM, note=f"refunded in full ({refund.reference})")

@@ -19,6 +19,10 @@ class RefundStatus(str, Enum):
     # Asked, answer lost, and the provider holds a refund of this payment we did not record:
     # its refunds carry no reference of ours, so only a person can say whether it is this one.
     UNKNOWN = "unknown"
+    # The provider could not make it (error), so finance paid it another way (bank transfer,
+    # cheque): recorded by one person, waiting for a second; then paid, and ECS is told.
+    OFFLINE_REQUESTED = "offline_requested"
+    PAID_OFFLINE = "paid_offline"
 
 
 # Money already promised back, or on its way: it cannot be promised twice.
@@ -29,9 +33,21 @@ HOLDS_MONEY = frozenset(
         RefundStatus.SUBMITTED,
         RefundStatus.SUCCESS,
         RefundStatus.UNKNOWN,
+        RefundStatus.OFFLINE_REQUESTED,
+        RefundStatus.PAID_OFFLINE,
     }
 )
-FINISHED = frozenset({RefundStatus.REJECTED, RefundStatus.SUCCESS, RefundStatus.ERROR, RefundStatus.REFUSED})
+FINISHED = frozenset(
+    {
+        RefundStatus.REJECTED,
+        RefundStatus.SUCCESS,
+        RefundStatus.ERROR,
+        RefundStatus.REFUSED,
+        RefundStatus.PAID_OFFLINE,
+    }
+)
+# The money went back to the keeper (through the provider, or another way).
+PAID_BACK = frozenset({RefundStatus.SUCCESS, RefundStatus.PAID_OFFLINE})
 
 # Every move a refund may make; anything else is refused (penaltypay.payments.refund_moves).
 MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
@@ -42,7 +58,13 @@ MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
     RefundStatus.SUBMITTED: frozenset({RefundStatus.SUCCESS, RefundStatus.ERROR}),
     # A person looked at the provider's refunds: that one was ours, or none was (ask again).
     RefundStatus.UNKNOWN: frozenset({RefundStatus.SUBMITTED, RefundStatus.SUBMITTING}),
+    # The provider could not make it: paid another way, once a second person agrees.
+    RefundStatus.ERROR: frozenset({RefundStatus.OFFLINE_REQUESTED}),
+    RefundStatus.OFFLINE_REQUESTED: frozenset({RefundStatus.PAID_OFFLINE, RefundStatus.ERROR}),
 }
+
+# How a refund the provider could not make was paid instead.
+OFFLINE_METHODS = {"bank-transfer": "Bank transfer", "cheque": "Cheque"}
 
 
 def move_allowed(current: RefundStatus, target: RefundStatus) -> bool:

@@ -13,7 +13,7 @@ from penaltypay.ecs import deliveries
 from penaltypay.kernel.clock import LONDON
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment, Refund
-from penaltypay.payments.refund_rules import RefundStatus
+from penaltypay.payments.refund_rules import PAID_BACK
 
 TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 
@@ -38,7 +38,7 @@ def money_by_period(period: str, start: datetime, end: datetime) -> list[MoneyRo
         .annotate(n=Count("id"), pence=Sum("amount_pence"))
     )
     refunded = (
-        Refund.objects.filter(status=RefundStatus.SUCCESS.value, finished_at__gte=start, finished_at__lt=end)
+        Refund.objects.filter(status__in=[s.value for s in PAID_BACK], finished_at__gte=start, finished_at__lt=end)
         .annotate(period=trunc("finished_at", tzinfo=LONDON))
         .values("period", "payment__channel", "payment__case_type")
         .annotate(n=Count("id"), pence=Sum("amount_pence"))

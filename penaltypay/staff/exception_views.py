@@ -13,12 +13,15 @@ from django.views.decorators.http import require_GET, require_POST
 from penaltypay.adapters.factories import payment_provider
 from penaltypay.ecs.outbox import NotAnException, requeue_exception, resolve_exception, send_now
 from penaltypay.exceptions.queue import (
+    APPROVE,
     DISPUTED,
     ECS_REFUSED,
     KINDS,
     NOT_RECORDED,
     OVERPAID,
+    PAID_ANOTHER_WAY,
     REFUND_FAILED,
+    REFUND_OFFLINE,
     REFUND_UNKNOWN,
     STUCK,
     Item,
@@ -31,7 +34,8 @@ from penaltypay.exceptions.queue import (
 )
 from penaltypay.payments.disputes import note_evidence_sent
 from penaltypay.payments.models import Payment
-from penaltypay.payments.refund_rules import RefundRuleBroken
+from penaltypay.payments.refund_offline import decide_paid_another_way, record_paid_another_way
+from penaltypay.payments.refund_rules import OFFLINE_METHODS, RefundRuleBroken
 from penaltypay.payments.refunds import (
     adopt_provider_refund,
     ask_provider_again,
@@ -60,6 +64,8 @@ def _queue(request: HttpRequest, problem: str = "", status: int = 200) -> HttpRe
             "problem": problem,
             "may_act": bool(roles & EXCEPTIONS),
             "may_refund": bool(roles & REFUNDS),
+            "methods": OFFLINE_METHODS,
+            "me": request.user.get_username(),
         },
         status=status,
     )
@@ -107,6 +113,8 @@ def act(request: HttpRequest) -> HttpResponse:
         return _settle_unknown_refund(request, item, action, note)
     if item.kind == DISPUTED:
         return _evidence_sent(request, item, note)
+    if action == PAID_ANOTHER_WAY or item.kind == REFUND_OFFLINE:
+        return _paid_another_way(request, item, action, note)
     try:
         if item.kind == STUCK:
             send_now(item.outbox_event or 0, by=by)
@@ -122,6 +130,31 @@ def act(request: HttpRequest) -> HttpResponse:
         return _queue(request, "Someone else has dealt with that exception", 409)
     audit(request, f"exception-{action}", object_type="exception", object_id=key[:80], detail=note[:200])
     return redirect(reverse("staff:exceptions") + (f"?kind={item.kind}" if request.GET.get("kind") else ""))
+
+
+def _paid_another_way(request: HttpRequest, item: Item, action: str, note: str) -> HttpResponse:
+    """A refund the provider could not make: one finance user records it paid by transfer or
+    cheque; another approves (ECS is told then) or rejects it."""
+    if not roles_of(request.user) & REFUNDS:
+        return _queue(request, "Only finance can record how a refund was paid", 403)
+    by = request.user.get_username()
+    try:
+        if action == PAID_ANOTHER_WAY:
+            refund = record_paid_another_way(
+                item.refund_reference,
+                method=request.POST.get("method", ""),
+                reference=request.POST.get("reference", ""),
+                by=by,
+                note=note,
+            )
+            detail = f"{refund.offline_method} {refund.offline_reference}: {note[:120]}"
+        else:
+            refund = decide_paid_another_way(item.refund_reference, approve=action == APPROVE, by=by, note=note)
+            detail = f"{action}d: {note[:150]}"
+    except RefundRuleBroken as error:
+        return _queue(request, str(error), 400)
+    audit(request, f"refund-offline-{action}", object_type="refund", object_id=refund.reference, detail=detail)
+    return redirect("staff:payment", reference=item.payment_reference)
 
 
 def _evidence_sent(request: HttpRequest, item: Item, note: str) -> HttpResponse:

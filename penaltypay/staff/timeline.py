@@ -93,8 +93,10 @@ REFUND_MOVES = {
     "error": "the provider could not make it, no money moved",
     "refused": "the provider refused it",
     "unknown": "a person must check the provider",
+    "offline_requested": "recorded as paid another way, waiting for a second person",
+    "paid_offline": "paid another way, approved",
 }
-ENDINGS = ("success", "error", "refused", "unknown")
+ENDINGS = ("success", "error", "refused", "unknown", "paid_offline")
 
 
 def _refund_entries(payment: Payment) -> list[Entry]:
