@@ -335,7 +335,7 @@ NOTIFY_PAYMENT_LINK_SMS_TEMPLATE_ID = os.environ.get("NOTIFY_PAYMENT_LINK_SMS_TE
 PAYMENT_RECHECK_AFTER_SECONDS = int(os.environ.get("PAYMENT_RECHECK_AFTER_SECONDS", "60"))
 # Disputes (ADR 0022): the worker searches the provider's disputes raised in the last
 # DISPUTE_LOOKBACK_DAYS this often (a dispute webhook makes it search at once as well).
-DISPUTE_SYNC_SECONDS = int(os.environ.get("DISPUTE_SYNC_SECONDS", "900"))
+DISPUTE_SYNC_SECONDS = int(os.environ.get("DISPUTE_SYNC_SECONDS", "300"))
 DISPUTE_LOOKBACK_DAYS = int(os.environ.get("DISPUTE_LOOKBACK_DAYS", "200"))
 
 LOGGING = {

@@ -150,3 +150,24 @@ def test_a_dispute_webhook_is_a_hint_to_search_never_believed(reduced_case, pay_
     message["webhook_message_id"] = "m2"
     assert handle_webhook(*_signed(message), client).status == 200
     assert OutboxEvent.objects.filter(kind=OutboxEvent.KIND_REFUND).count() == 1
+
+
+def test_the_worker_searches_every_interval_and_again_at_once_after_a_failure(
+    reduced_case, pay_online, client, provider, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from penaltypay.operations.background import sync_disputes_if_due
+
+    settings.DISPUTE_SYNC_SECONDS = 300
+    pay_online(reduced_case, card=LOST_CARD)
+    now = timezone.now()
+    assert sync_disputes_if_due(now).lost == 1
+    assert sync_disputes_if_due(now + timedelta(seconds=299)) is None  # not due yet
+    settings.PAY_API_URL = "http://127.0.0.1:9"  # the provider cannot be reached
+    with pytest.raises(Exception):  # noqa: B017 - any provider error; the pass logs it
+        sync_disputes_if_due(now + timedelta(seconds=301))
+    settings.PAY_API_URL = provider.base_url
+    assert sync_disputes_if_due(now + timedelta(seconds=302)) is not None  # not waiting another interval

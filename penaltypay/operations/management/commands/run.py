@@ -94,6 +94,8 @@ class Command(BaseCommand):
             if not _wait_for(f"http://127.0.0.1:{PAY_PORT}/_sandbox/health"):
                 self.stderr.write("sandbox provider did not start")
         cli = [sys.executable, "-m", "penaltypay.cli"]
+        # Locally a dispute lives two minutes: search for them every minute too (webhooks may be lost).
+        env.setdefault("DISPUTE_SYNC_SECONDS", "60")
         supervisor.add("worker", [*cli, "worker"], env)
         supervisor.add("web", gunicorn_argv(f"{host}:{port}", access_log=True), env)
         self.stdout.write(self.style.SUCCESS(f"penaltypay is running at http://{host}:{port}/ (Ctrl-C stops it)"))
