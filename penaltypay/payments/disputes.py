@@ -22,7 +22,9 @@ from penaltypay.audit.log import record as audit
 from penaltypay.ecs.deliveries import deliveries_of_payments
 from penaltypay.ecs.outbox import enqueue_refund
 from penaltypay.payments import ports
+from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Dispute, DisputeEvent, Payment
+from penaltypay.payments.settlement import refresh_payment
 
 log = logging.getLogger("penaltypay.payments")
 
@@ -49,6 +51,7 @@ def sync_disputes(
     report = SyncReport()
     for remote in client.search_disputes(since, until):
         report.seen += 1
+        _settle_first(remote, client)
         outcome = record_dispute(remote, source=source)
         if outcome is None:
             report.unknown_payment += 1
@@ -57,6 +60,14 @@ def sync_disputes(
         report.moved += outcome.moved
         report.lost += outcome.became_lost
     return report
+
+
+def _settle_first(remote: ports.ProviderDispute, client: ports.PaymentProvider) -> None:
+    """A disputed payment was taken: if we have not seen it succeed yet (its webhook lost, the
+    keeper gone), settle it now, so ECS hears of the payment before its reversal."""
+    payment = Payment.objects.filter(provider_payment_id=remote.payment_id).first()
+    if payment is not None and payment.state is not PaymentStatus.SUCCESS:
+        refresh_payment(payment, client, source="dispute")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ SOURCES = {
     "recheck": "the background re-checker",
     "webhook": "a webhook from the provider",
     "resume": "the keeper starting again",
+    "reconcile": "the daily reconciliation",
+    "dispute": "the dispute search (the provider reported a dispute on it)",
 }
 
 

@@ -171,3 +171,29 @@ def test_the_worker_searches_every_interval_and_again_at_once_after_a_failure(
         sync_disputes_if_due(now + timedelta(seconds=301))
     settings.PAY_API_URL = provider.base_url
     assert sync_disputes_if_due(now + timedelta(seconds=302)) is not None  # not waiting another interval
+
+
+def test_a_dispute_on_a_payment_we_never_saw_succeed_tells_ecs_of_the_payment_first(
+    reduced_case, client, provider, ecs, clock
+):
+    from django.test import Client
+
+    from penaltypay.payments.models import Payment
+    from tests.citizen.conftest import find
+
+    keeper = Client()
+    find(keeper, reduced_case.reference, reduced_case.vrm)
+    keeper.post("/pay", {"email": "keeper@example.com"})
+    payment = Payment.objects.get()
+    provider.complete(payment.provider_payment_id, LOST_CARD)  # the keeper never comes back
+
+    sync_disputes(client)
+    deliver(ecs, clock)
+
+    payment.refresh_from_db()
+    assert payment.status == "success"
+    dispute = Dispute.objects.get()
+    assert ledger(ecs, reduced_case) == [
+        ("PAYMENT", payment.reference, 4000),
+        ("REFUND", dispute.provider_dispute_id, 4000),
+    ]
