@@ -89,7 +89,7 @@ def test_sixty_simultaneous_wrong_guesses_at_one_reference_are_held_to_its_limit
     statuses = fire_at_once(guesses)
     assert statuses.count(200) == 5, sorted(statuses)  # the not-found page, five times
     assert statuses.count(429) == SIMULTANEOUS - 5
-    assert len(ecs.ledger(reduced_case.reference)) == 0
+    assert len(patient.ledger(reduced_case.reference)) == 0
 
 
 def test_a_successful_lookup_does_not_use_up_the_references_allowance(client, reduced_case, settings):
