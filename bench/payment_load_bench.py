@@ -8,7 +8,8 @@ page, the card, back to us, the confirmation. A keeper told "busy" or "try again
 anywhere) counts as turned away for that journey and starts again.
 
 Prints, per run (ECS instant; ECS at 200-800 ms): journeys completed, payments a minute,
-keepers turned away, journey p50/p99, the slowest steps, and server errors (should be 0).
+keepers turned away, journey p50/p99, the slowest steps, server errors (should be 0), and
+where the CPU went (per component, per payment): the profile of a payment on this box.
 
     .venv/bin/python bench/payment_load_bench.py [--keepers 16] [--seconds 60] \\
         [--runs instant,slow] [--workers 2] [--threads 16] [--lookup-wait 1.0]
@@ -166,6 +167,45 @@ def report(run: str, keepers: int, results: Results, wall: float) -> None:
         )
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(sessions: dict[str, list[int]]) -> dict[str, float]:
+    """CPU time used so far, per component: our processes by session id (each was started in
+    a session of its own), PostgreSQL and Redis by name, the load generator itself."""
+    used = dict.fromkeys([*sessions, "postgresql", "redis", "load generator"], 0.0)
+    by_session = {sid: name for name, sids in sessions.items() for sid in sids}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        command = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        session, seconds = int(fields[3]), (int(fields[11]) + int(fields[12])) / TICKS
+        if session in by_session:
+            used[by_session[session]] += seconds
+        elif command == "postgres":
+            used["postgresql"] += seconds
+        elif command.startswith("redis-server"):
+            used["redis"] += seconds
+    mine = os.times()
+    used["load generator"] = mine.user + mine.system
+    return used
+
+
+def report_cpu(before: dict[str, float], after: dict[str, float], payments: int, wall: float) -> None:
+    spent = {name: after[name] - before[name] for name in after}
+    total = sum(spent.values())
+    per_payment = total / max(1, payments) * 1000
+    print(f"  CPU: {total:.1f} s of {2 * wall:.0f} s available on 2 cores; per payment {per_payment:.0f} ms")
+    for name, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+        share, each = seconds / max(total, 1e-9), seconds / max(1, payments) * 1000
+        print(f"    {name:16} {seconds:6.1f} s  {share:5.1%}  {each:5.1f} ms/payment")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keepers", type=int, default=16)
@@ -175,6 +215,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--background-workers", type=int, default=2)
     parser.add_argument("--lookup-wait", type=float, default=1.0, help="ECS_LOOKUP_WAIT_SECONDS")
+    parser.add_argument("--warmup", type=float, default=8, help="seconds of unmeasured load first")
     parser.add_argument("--cases", type=int, default=20000, help="distinct penalties (each is paid once)")
     parser.add_argument("--server-url", default=DEFAULT_SERVER_URL)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
@@ -249,12 +290,23 @@ def main() -> None:
         try:
             wait_for(port)
             base = f"http://127.0.0.1:{port}"
-            offset = 0
+            sessions = {
+                "web": [web.pid],
+                "workers": [worker.pid for worker in workers],
+                "sandbox": [sandbox.pid],
+                "ECS simulator": [os.getsid(simulator.process.pid)],
+            }
+            # Warm up (imports, compiled templates, connections) before anything is measured.
+            warm, _ = load(base, pairs, min(4, args.keepers), args.warmup)
+            offset = len(warm.journeys) + warm.turned_away + args.keepers
             for run in args.runs.split(","):
                 simulator.set_faults(**FAULTS[run])
+                before = cpu_seconds(sessions)
                 results, wall = load(base, pairs[offset:], args.keepers, args.seconds)
+                after = cpu_seconds(sessions)
                 offset += len(results.journeys) + results.turned_away + args.keepers
                 report(run, args.keepers, results, wall)
+                report_cpu(before, after, len(results.journeys), wall)
         finally:
             for process in (web, *workers, sandbox):
                 os.killpg(process.pid, signal.SIGTERM)

@@ -1,13 +1,13 @@
 """A bulkhead: at most N calls to one dependency at once in this process, and no queue
 worth the name.
 
-When every place is taken, a caller waits a short, bounded time for one — but only while
-the dependency looks healthy: when every call in flight has been running longer than
-`stuck_after`, the dependency is hanging, and the caller is told at once (`try_enter`
-gives False) and decides what to do instead — serve what it holds, or say "busy, try
-again in a minute". So an ordinary burst (a few hundred milliseconds of latency, a busy
-web tier) turns nobody away, and a hung dependency still holds no thread that other
-requests need for more than the short wait. docs/adr/0010, 0021.
+When every place is taken, a caller waits a short, bounded time for one, but only while
+the dependency looks healthy. When the last call to finish took `stuck_after` or longer
+(it timed out), or every call in flight has been running that long, the dependency is
+hanging: the caller is told at once (`try_enter` gives False) and decides what to do
+instead (serve what it holds, or say "busy, try again in a minute"). So an ordinary burst
+(a few hundred milliseconds of latency, a busy web tier) turns nobody away, and a hung
+dependency still holds no thread that other requests need. docs/adr/0010, 0021.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class Bulkhead:
         self._tickets = 0
         self.refused = 0  # calls turned away since the process started
         self.waited = 0  # calls that found it full and waited for a place
+        self._last_took = 0.0  # how long the last call to finish ran
 
     @property
     def capacity(self) -> int:
@@ -48,8 +49,12 @@ class Bulkhead:
         return len(self._started)
 
     def _hanging(self, now: float) -> bool:
-        """Every call in flight has run past `stuck_after`: the dependency is not answering."""
-        return bool(self._started) and now - max(self._started.values()) >= self._stuck_after()
+        """The dependency is not answering: the last call to finish took `stuck_after` or
+        longer (it timed out, most likely), or every call in flight has run that long."""
+        stuck = self._stuck_after()
+        if self._last_took >= stuck:
+            return True
+        return bool(self._started) and now - max(self._started.values()) >= stuck
 
     @contextmanager
     def try_enter(self) -> Iterator[bool]:
@@ -74,5 +79,9 @@ class Bulkhead:
         finally:
             if ticket is not None:
                 with self._room:
-                    del self._started[ticket]
-                    self._room.notify()
+                    self._last_took = self._clock() - self._started.pop(ticket)
+                    # A hung dependency: wake every waiter to be refused now. Otherwise one place.
+                    if self._last_took >= self._stuck_after():
+                        self._room.notify_all()
+                    else:
+                        self._room.notify()

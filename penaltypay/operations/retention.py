@@ -30,6 +30,7 @@ from penaltypay.ecs import deliveries
 from penaltypay.operations.models import PurgeRun
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment, PaymentLink, Refund, WebhookMessage
+from penaltypay.payments.ports import OPEN_DISPUTE_STATUSES
 from penaltypay.reporting.models import Feedback
 
 BATCH = 500
@@ -64,6 +65,8 @@ def _settled_payments(now: datetime) -> models.QuerySet:
         )
         .exclude(email="", description__startswith="Penalty ")
         .exclude(pk__in=open_refunds)
+        # A dispute being decided may need the receipt's address as evidence.
+        .exclude(disputes__status__in=sorted(OPEN_DISPUTE_STATUSES))
     )
 
 

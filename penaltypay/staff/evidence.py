@@ -81,8 +81,9 @@ def evidence_pack(dispute: Dispute) -> str:
             ("Paid at", long_date_time(payment.authorised_at) if payment.authorised_at else "not known"),
             (
                 "Receipt",
-                f"emailed to {payment.email} on {long_date_time(payment.receipt_sent_at)}"
-                if payment.receipt_sent_at and payment.email
+                f"emailed to {payment.email or 'the payer (the address is no longer kept)'} "
+                f"on {long_date_time(payment.receipt_sent_at)}"
+                if payment.receipt_sent_at
                 else "no receipt email sent",
             ),
             (

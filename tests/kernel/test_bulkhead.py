@@ -51,3 +51,19 @@ def test_without_a_wait_a_full_bulkhead_refuses():
     bulkhead = Bulkhead("x", lambda: 1)
     with bulkhead.try_enter() as first, bulkhead.try_enter() as second:
         assert first and not second
+
+
+def test_after_a_call_that_ran_too_long_a_full_bulkhead_refuses_at_once_until_one_is_quick():
+    clock = Clock()
+    bulkhead = Bulkhead("x", lambda: 1, wait=lambda: 60, stuck_after=lambda: 2, clock=clock)
+    with bulkhead.try_enter():
+        clock.now += 2.5  # it timed out
+    with bulkhead.try_enter() as fresh:
+        assert fresh  # a free place is always taken
+        clock.now += 0.1  # the newest call is young, but the last one hung: do not wait
+        with bulkhead.try_enter() as waiting:
+            assert not waiting
+    assert (bulkhead.refused, bulkhead.waited) == (1, 0)
+    with bulkhead.try_enter():
+        clock.now += 0.1  # answered quickly: healthy again
+    assert not bulkhead._hanging(clock.now)

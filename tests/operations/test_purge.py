@@ -70,6 +70,19 @@ def test_receipt_emails_go_after_their_period_once_the_payment_is_in_ecs(setting
     assert purge(now=NOW).removed["receipt_emails"] == 0  # nothing twice
 
 
+def test_a_payment_being_disputed_keeps_its_receipt_address_until_the_dispute_is_decided(settings):
+    from penaltypay.payments.models import Dispute
+
+    settings.RETENTION_RECEIPT_EMAIL_DAYS = 90
+    disputed = paid("PP-DISPUTED", 100)
+    dispute = Dispute.objects.create(
+        provider_dispute_id="d1", payment=disputed, amount_pence=4000, status="needs_response", raised_at=NOW
+    )
+    assert purge(now=NOW).removed["receipt_emails"] == 0
+    Dispute.objects.filter(pk=dispute.pk).update(status="won")
+    assert purge(now=NOW).removed["receipt_emails"] == 1
+
+
 def test_a_payment_resolved_as_never_going_to_ecs_is_blanked_like_the_others(settings):
     """Refused by ECS (a closed case), refunded and resolved by a person: it will never reach
     ECS, so waiting for ECS would keep the keeper's address for ever."""
