@@ -110,9 +110,28 @@ def _not_queued(kind: str, payment_reference: str, refund_reference: str = "") -
     return Delivery(0, kind, "", payment_reference, refund_reference, 0, DeliveryStatus.NOT_QUEUED)
 
 
-def delivery_of_payment(payment_reference: str) -> Delivery:
-    event = OutboxEvent.objects.filter(kind=PAYMENT, payment_reference=payment_reference).first()
-    return _delivery(event) if event else _not_queued(PAYMENT, payment_reference)
+def delivery_of_payment(payment_reference: str, case_reference: str = "") -> Delivery:
+    """A payment's delivery: its line for `case_reference`, or (a basket's several lines)
+    the one furthest from done."""
+    events = OutboxEvent.objects.filter(kind=PAYMENT, payment_reference=payment_reference)
+    if case_reference:
+        events = events.filter(case_reference=case_reference)
+    found = [_delivery(e) for e in events.order_by("id")]
+    return _least_done(found) if found else _not_queued(PAYMENT, payment_reference)
+
+
+# How far from done each status is: a payment is as far as its least delivered line.
+_DISTANCE = {
+    DeliveryStatus.EXCEPTION: 0,
+    DeliveryStatus.QUEUED: 1,
+    DeliveryStatus.NOT_QUEUED: 2,
+    DeliveryStatus.RESOLVED: 3,
+    DeliveryStatus.SENT: 4,
+}
+
+
+def _least_done(found: list[Delivery]) -> Delivery:
+    return min(found, key=lambda d: (_DISTANCE[d.status], d.id))
 
 
 def delivery_of_refund(refund_reference: str) -> Delivery:
@@ -121,11 +140,19 @@ def delivery_of_refund(refund_reference: str) -> Delivery:
 
 
 def deliveries_of_payments(references: Iterable[str]) -> dict[str, Delivery]:
-    """Each payment reference's delivery (those never queued are absent)."""
-    wanted = list(references)
+    """Each payment reference's delivery (those never queued are absent); a basket's is its
+    least delivered line's."""
+    by_reference: dict[str, list[Delivery]] = {}
+    for e in OutboxEvent.objects.filter(kind=PAYMENT, payment_reference__in=list(references)).order_by("id"):
+        by_reference.setdefault(e.payment_reference, []).append(_delivery(e))
+    return {reference: _least_done(found) for reference, found in by_reference.items()}
+
+
+def deliveries_of_payment_lines(references: Iterable[str]) -> dict[tuple[str, str], Delivery]:
+    """Each line's delivery, by (payment reference, case reference)."""
     return {
-        e.payment_reference: _delivery(e)
-        for e in OutboxEvent.objects.filter(kind=PAYMENT, payment_reference__in=wanted)
+        (e.payment_reference, e.case_reference): _delivery(e)
+        for e in OutboxEvent.objects.filter(kind=PAYMENT, payment_reference__in=list(references))
     }
 
 
@@ -184,7 +211,11 @@ def payments_never_to_ecs() -> QuerySet:
 
 
 def queued_payment_amounts() -> dict[str, int]:
-    return dict(OutboxEvent.objects.filter(kind=PAYMENT).values_list("payment_reference", "amount_pence"))
+    """What is sent to ECS per payment reference (a basket's lines together)."""
+    totals: dict[str, int] = {}
+    for reference, amount in OutboxEvent.objects.filter(kind=PAYMENT).values_list("payment_reference", "amount_pence"):
+        totals[reference] = totals.get(reference, 0) + amount
+    return totals
 
 
 def payment_references_queued() -> set[str]:

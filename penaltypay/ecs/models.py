@@ -47,9 +47,11 @@ class OutboxEvent(models.Model):
     class Meta:
         db_table = "ecs_outbox"
         constraints = [
-            # One event per payment and one per refund: enqueuing twice is impossible.
+            # One event per payment and one per refund, on each case (a basket's payment is one
+            # RecordPayment per penalty): enqueuing twice is impossible.
             models.UniqueConstraint(
-                fields=["kind", "payment_reference", "refund_reference"], name="one_event_per_money_event"
+                fields=["kind", "payment_reference", "refund_reference", "case_reference"],
+                name="one_event_per_money_event_per_case",
             ),
         ]
         indexes = [

@@ -19,10 +19,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from penaltypay.audit.log import record as audit
-from penaltypay.ecs.deliveries import deliveries_of_payments
+from penaltypay.ecs.deliveries import deliveries_of_payment_lines
 from penaltypay.ecs.outbox import enqueue_refund
 from penaltypay.payments import ports
 from penaltypay.payments.domain import PaymentStatus
+from penaltypay.payments.held import share_out
 from penaltypay.payments.models import Dispute, DisputeEvent, Payment
 from penaltypay.payments.settlement import refresh_payment
 
@@ -155,22 +156,28 @@ def _record(payment: Payment, remote: ports.ProviderDispute, source: str) -> Rec
 
 
 def _tell_ecs(payment: Payment, dispute: Dispute, remote: ports.ProviderDispute, now: datetime) -> str:
-    """Queue ECS's reversal (in the caller's transaction); returns the note kept with the dispute."""
-    delivery = deliveries_of_payments([payment.reference]).get(payment.reference)
-    if delivery is not None and delivery.never_to_ecs:
-        return "not sent: the payment itself never went to ECS (resolved by a person)"
-    try:
-        with transaction.atomic():  # a savepoint: a second event for the same reference is refused
-            enqueue_refund(
-                case_reference=payment.case_reference,
-                payment_reference=payment.reference,
-                refund_reference=dispute.provider_dispute_id,
-                amount_pence=remote.amount,
-                refunded_at=now,
-            )
-    except IntegrityError:
-        return "queued"  # already queued by an earlier sync (kept once by the outbox)
-    return "queued"
+    """Queue ECS's reversal (in the caller's transaction): one refund per penalty the payment
+    paid, each its share of the disputed amount; returns the note kept with the dispute."""
+    lines = list(payment.lines.values_list("case_reference", "amount_pence"))
+    delivered = deliveries_of_payment_lines([payment.reference])
+    told = 0
+    for (case, _), part in zip(lines, share_out(remote.amount, [a for _, a in lines]), strict=True):
+        delivery = delivered.get((payment.reference, case))
+        if not part or (delivery is not None and delivery.never_to_ecs):
+            continue  # nothing taken back on it, or the payment never went to ECS there
+        try:
+            with transaction.atomic():  # a savepoint: a second event for the same reference is refused
+                enqueue_refund(
+                    case_reference=case,
+                    payment_reference=payment.reference,
+                    refund_reference=dispute.provider_dispute_id,
+                    amount_pence=part,
+                    refunded_at=now,
+                )
+        except IntegrityError:
+            pass  # already queued by an earlier sync (kept once by the outbox)
+        told += 1
+    return "queued" if told else "not sent: the payment itself never went to ECS (resolved by a person)"
 
 
 def lost_amount_by_payment(payment_ids) -> dict[object, int]:

@@ -64,3 +64,15 @@ def held(payments: Iterable[PaymentFact]) -> Held:
         pending += (0 if payment.in_ecs else payment.amount_pence) - refunds_on_their_way
         refunding += sum(r.amount_pence for r in payment.refunds if not r.succeeded)
     return Held(pending_pence=pending, live_pence=live, refunding_pence=refunding)
+
+
+def share_out(amount_pence: int, line_amounts: list[int]) -> list[int]:
+    """Money taken back from a whole payment (a lost dispute), shared over its lines in
+    order, each up to what it paid: what goes back on each penalty's case."""
+    shares = []
+    left = amount_pence
+    for line in line_amounts:
+        part = max(0, min(line, left))
+        shares.append(part)
+        left -= part
+    return shares

@@ -51,6 +51,8 @@ class Payment(models.Model):
     payer_address_hash = models.CharField(max_length=32, blank=True)
     link_sent_by = models.CharField(max_length=150, blank=True)
     request_id = models.CharField(max_length=64, blank=True)  # the request that made it, for its log lines
+    # The payer's own reference (a fleet's purchase order or cost centre), on the receipt.
+    payer_reference = models.CharField(max_length=50, blank=True)
     card_last_four = models.CharField(max_length=4, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -80,6 +82,25 @@ class Payment(models.Model):
     def __str__(self) -> str:
         return f"payment {self.reference} ({self.status})"
 
+    def save(self, *args, **kwargs):
+        """A payment always has its lines. One for one penalty is written with it here; a
+        basket's creator writes its own (`lines_given`), in the same transaction."""
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        if adding and not getattr(self, "lines_given", False):
+            PaymentLine.objects.create(
+                payment=self,
+                position=0,
+                case_reference=self.case_reference,
+                case_type=self.case_type,
+                amount_pence=self.amount_pence,
+                live=self.state in LIVE_STATUSES,
+            )
+
+    @property
+    def is_basket(self) -> bool:
+        return self.lines.count() > 1
+
     @property
     def state(self) -> PaymentStatus:
         return PaymentStatus(self.status)
@@ -87,6 +108,33 @@ class Payment(models.Model):
     @property
     def is_live(self) -> bool:
         return self.state in LIVE_STATUSES
+
+
+class PaymentLine(models.Model):
+    """One penalty a payment pays, and how much of it: a payment for one penalty has one
+    line; a basket (a fleet's penalties, paid at once) has one per penalty. Each line is
+    written to ECS as its own RecordPayment against its own case; `live` holds the case
+    while the payment is on a card page (never two live payments for one penalty)."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    case_reference = models.CharField(max_length=8, db_index=True)
+    case_type = models.CharField(max_length=4)
+    vrm = models.CharField(max_length=7, blank=True)  # for the keeper's receipt and pages (blanked by retention)
+    amount_pence = models.BigIntegerField()
+    live = models.BooleanField(default=True)
+    ecs_recorded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "payment_line"
+        ordering = ["payment_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["payment", "case_reference"], name="one_line_per_case_per_payment"),
+            models.UniqueConstraint(fields=["case_reference"], condition=Q(live=True), name="one_live_line_per_case"),
+        ]
+
+    def __str__(self) -> str:
+        return f"line {self.position} of {self.payment_id}: {self.case_reference}"
 
 
 class PaymentEvent(models.Model):
@@ -128,6 +176,8 @@ class Refund(models.Model):
 
     reference = models.CharField(max_length=36, unique=True)  # ours; ECS RefundReference
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    # The penalty (the payment's line) the money goes back for: ECS hears of it on that case.
+    case_reference = models.CharField(max_length=8, blank=True)
     amount_pence = models.BigIntegerField()
     reason = models.CharField(max_length=20)  # a key of refund_rules.REASONS
     reason_detail = models.CharField(max_length=500, blank=True)

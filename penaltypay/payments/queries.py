@@ -8,50 +8,73 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
-from penaltypay.ecs.deliveries import deliveries_of_payments
+from penaltypay.ecs.deliveries import deliveries_of_payment_lines
 from penaltypay.payments.domain import LIVE_STATUSES, PaymentStatus
-from penaltypay.payments.held import Held, PaymentFact, RefundFact, held
-from penaltypay.payments.models import Dispute, Payment, Refund
+from penaltypay.payments.held import Held, PaymentFact, RefundFact, held, share_out
+from penaltypay.payments.models import Dispute, Payment, PaymentLine, Refund
 from penaltypay.payments.refund_rules import HOLDS_MONEY, PAID_BACK, RefundStatus
 
 _COUNTED = [PaymentStatus.SUCCESS.value, *(s.value for s in LIVE_STATUSES)]
 
 
 def held_against_many(case_references: Iterable[str]) -> dict[str, Held]:
-    """The money held against each case (penaltypay.payments.held), in four queries."""
+    """The money held against each case (penaltypay.payments.held), line by line: a basket's
+    payment counts on each case only its own line, its own refunds and its share of a lost
+    dispute. Five queries, whatever the number of cases."""
     references = list(dict.fromkeys(case_references))
-    payments = list(
-        Payment.objects.filter(case_reference__in=references, status__in=_COUNTED).values(
-            "pk", "reference", "case_reference", "amount_pence", "status", "ecs_recorded_at"
+    lines = list(
+        PaymentLine.objects.filter(case_reference__in=references, payment__status__in=_COUNTED).values(
+            "payment_id", "case_reference", "amount_pence", "ecs_recorded_at", "payment__reference", "payment__status"
         )
     )
-    refunds: dict[object, list[RefundFact]] = defaultdict(list)
-    for payment_pk, amount, status, recorded in Refund.objects.filter(
-        payment_id__in=[p["pk"] for p in payments], status__in=[s.value for s in HOLDS_MONEY]
-    ).values_list("payment_id", "amount_pence", "status", "ecs_recorded_at"):
-        refunds[payment_pk].append(
+    payment_ids = {line["payment_id"] for line in lines}
+    refunds: dict[tuple, list[RefundFact]] = defaultdict(list)
+    for payment_pk, case, amount, status, recorded in Refund.objects.filter(
+        payment_id__in=payment_ids, status__in=[s.value for s in HOLDS_MONEY]
+    ).values_list("payment_id", "case_reference", "amount_pence", "status", "ecs_recorded_at"):
+        refunds[(payment_pk, case)].append(
             RefundFact(amount, succeeded=RefundStatus(status) in PAID_BACK, in_ecs=recorded is not None)
         )
-    # A lost dispute is money taken back, told to ECS as a refund: it counts as one.
-    for payment_pk, amount, recorded in Dispute.objects.filter(
-        payment_id__in=[p["pk"] for p in payments], status="lost"
-    ).values_list("payment_id", "amount_pence", "ecs_recorded_at"):
-        refunds[payment_pk].append(RefundFact(amount, succeeded=True, in_ecs=recorded is not None))
-    delivered = deliveries_of_payments(p["reference"] for p in payments if p["status"] == PaymentStatus.SUCCESS.value)
+    _lost_disputes(payment_ids, refunds)
+    delivered = deliveries_of_payment_lines(
+        {line["payment__reference"] for line in lines if line["payment__status"] == PaymentStatus.SUCCESS.value}
+    )
     facts: dict[str, list[PaymentFact]] = {reference: [] for reference in references}
-    for p in payments:
-        delivery = delivered.get(p["reference"])
-        facts[p["case_reference"]].append(
+    for line in lines:
+        delivery = delivered.get((line["payment__reference"], line["case_reference"]))
+        succeeded = line["payment__status"] == PaymentStatus.SUCCESS.value
+        facts[line["case_reference"]].append(
             PaymentFact(
-                p["amount_pence"],
-                live=p["status"] != PaymentStatus.SUCCESS.value,
-                succeeded=p["status"] == PaymentStatus.SUCCESS.value,
-                in_ecs=p["ecs_recorded_at"] is not None,
+                line["amount_pence"],
+                live=not succeeded,
+                succeeded=succeeded,
+                in_ecs=line["ecs_recorded_at"] is not None,
                 never_to_ecs=delivery is not None and delivery.never_to_ecs,
-                refunds=tuple(refunds[p["pk"]]),
+                refunds=tuple(refunds[(line["payment_id"], line["case_reference"])]),
             )
         )
     return {reference: held(facts[reference]) for reference in references}
+
+
+def _lost_disputes(payment_ids: set, refunds: dict[tuple, list[RefundFact]]) -> None:
+    """A lost dispute is money taken back, told to ECS as a refund on each line: it counts as one."""
+    lost = list(
+        Dispute.objects.filter(payment_id__in=payment_ids, status="lost").values_list(
+            "payment_id", "amount_pence", "ecs_recorded_at"
+        )
+    )
+    if not lost:
+        return
+    lines: dict[object, list[tuple[str, int]]] = defaultdict(list)
+    for payment_pk, case, amount in PaymentLine.objects.filter(payment_id__in={p for p, _, _ in lost}).values_list(
+        "payment_id", "case_reference", "amount_pence"
+    ):
+        lines[payment_pk].append((case, amount))
+    for payment_pk, amount, recorded in lost:
+        cases = lines[payment_pk]
+        for (case, _), part in zip(cases, share_out(amount, [a for _, a in cases]), strict=True):
+            if part:
+                refunds[(payment_pk, case)].append(RefundFact(part, succeeded=True, in_ecs=recorded is not None))
 
 
 def held_against(case_reference: str) -> Held:

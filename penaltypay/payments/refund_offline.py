@@ -32,7 +32,7 @@ def record_paid_another_way(refund_reference: str, *, method: str, reference: st
         refund = Refund.objects.select_for_update().get(pk=refund.pk)
         if refund.state is not RefundStatus.ERROR or refund.resolved_at is not None:
             raise RefundRuleBroken("Only a refund the provider could not make can be paid another way")
-        if refund.amount_pence > remaining_refundable(payment):
+        if refund.amount_pence > remaining_refundable(payment, refund.case_reference):
             raise RefundRuleBroken("More has been refunded since: this refund can no longer be paid in full")
         moved = move_refund(
             refund,

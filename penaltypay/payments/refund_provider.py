@@ -163,23 +163,25 @@ def settle_refund(refund: Refund, remote: ports.ProviderRefund, *, source: str =
 
 
 def tell_ecs(refund: Refund) -> str:
-    """A refund goes to ECS after its payment, in the case's order; but a payment ECS never
-    recorded (stopped as an exception, or resolved without sending) has nothing to refund
-    there. A full refund of a payment stopped as an exception resolves that exception."""
+    """A refund goes to ECS after its payment, on its penalty's case, in the case's order; but
+    a payment line ECS never recorded (stopped as an exception, or resolved without sending)
+    has nothing to refund there. A full refund of a line stopped as an exception resolves
+    that exception."""
     payment = refund.payment
-    paid_event = delivery_of_payment(payment.reference)
+    case_reference = refund.case_reference or payment.case_reference
+    paid_event = delivery_of_payment(payment.reference, case_reference)
     if paid_event.status in (DeliveryStatus.NOT_QUEUED, DeliveryStatus.RESOLVED):
         return "not sent: its payment never reached ECS"
     refunded = sum(
-        Refund.objects.filter(payment=payment, status__in=[s.value for s in PAID_BACK]).values_list(
-            "amount_pence", flat=True
-        )
+        Refund.objects.filter(
+            payment=payment, case_reference=case_reference, status__in=[s.value for s in PAID_BACK]
+        ).values_list("amount_pence", flat=True)
     )
-    if paid_event.status is DeliveryStatus.EXCEPTION and refunded >= payment.amount_pence:
+    if paid_event.status is DeliveryStatus.EXCEPTION and refunded >= paid_event.amount_pence:
         resolve_exception(paid_event.id, by=SYSTEM, note=f"refunded in full ({refund.reference})")
         return "not sent: its payment never reached ECS and is now refunded in full"
     enqueue_refund(
-        case_reference=payment.case_reference,
+        case_reference=case_reference,
         payment_reference=payment.reference,
         refund_reference=refund.reference,
         amount_pence=refund.amount_pence,

@@ -17,6 +17,7 @@ from django.utils import timezone
 from penaltypay.payments import ports
 from penaltypay.payments.disputes import lost_amount_by_payment, open_dispute
 from penaltypay.payments.domain import PaymentStatus
+from penaltypay.payments.held import share_out
 from penaltypay.payments.models import Payment, Refund
 from penaltypay.payments.refund_moves import move_refund, record_request
 from penaltypay.payments.refund_provider import (
@@ -39,21 +40,33 @@ from penaltypay.payments.refund_rules import (
 log = logging.getLogger("penaltypay.payments")
 
 
-def remaining_refundable(payment: Payment) -> int:
-    """What may still be refunded: the payment, less refunds that hold money, less what a
-    lost dispute has already taken back through the payer's bank."""
-    refunds = Refund.objects.filter(payment=payment).values_list("amount_pence", "status")
-    taken_back = lost_amount_by_payment([payment.pk]).get(payment.pk, 0)
-    return max(
-        0,
-        refundable_pence(payment.amount_pence, [(amount, RefundStatus(status)) for amount, status in refunds])
-        - taken_back,
-    )
+def refundable_by_line(payment: Payment) -> dict[str, int]:
+    """What may still be refunded on each penalty the payment paid: its line, less refunds
+    on it that hold money, less its share of what a lost dispute took back."""
+    lines = list(payment.lines.values_list("case_reference", "amount_pence"))
+    refunds = Refund.objects.filter(payment=payment).values_list("case_reference", "amount_pence", "status")
+    taken_back = share_out(lost_amount_by_payment([payment.pk]).get(payment.pk, 0), [a for _, a in lines])
+    return {
+        case: max(
+            0,
+            refundable_pence(amount, [(a, RefundStatus(status)) for c, a, status in refunds if c == case]) - lost,
+        )
+        for (case, amount), lost in zip(lines, taken_back, strict=True)
+    }
 
 
-def request_refund(payment_reference: str, amount_pence: int, reason: str, detail: str, *, by: str) -> Refund:
-    """A refund waiting for a second person. The payment row is locked while the remaining
-    amount is worked out, so two requests at once can never promise more than was paid."""
+def remaining_refundable(payment: Payment, case_reference: str = "") -> int:
+    """What may still be refunded: on one penalty's line, or on the whole payment."""
+    by_line = refundable_by_line(payment)
+    return by_line.get(case_reference, 0) if case_reference else sum(by_line.values())
+
+
+def request_refund(
+    payment_reference: str, amount_pence: int, reason: str, detail: str, *, by: str, case_reference: str = ""
+) -> Refund:
+    """A refund waiting for a second person, for one penalty the payment paid (a payment for
+    several must say which). The payment row is locked while the remaining amount is
+    worked out, so two requests at once can never promise more than was paid."""
     if reason not in REASONS:
         raise RefundRuleBroken("Choose a reason for the refund")
     with transaction.atomic():
@@ -64,10 +77,16 @@ def request_refund(payment_reference: str, amount_pence: int, reason: str, detai
             raise RefundRuleBroken(
                 "The payer's bank is disputing this payment: it cannot be refunded until the dispute is decided"
             )
-        check_request(amount_pence, remaining_refundable(payment))
+        cases = list(payment.lines.values_list("case_reference", flat=True))
+        if not case_reference and len(cases) == 1:
+            case_reference = cases[0]
+        if case_reference not in cases:
+            raise RefundRuleBroken("Choose which penalty the refund is for")
+        check_request(amount_pence, remaining_refundable(payment, case_reference))
         refund = Refund.objects.create(
             reference=new_refund_reference(),
             payment=payment,
+            case_reference=case_reference,
             amount_pence=amount_pence,
             reason=reason,
             reason_detail=detail.strip()[:500],

@@ -18,7 +18,7 @@ from penaltypay.payments.domain import (
     check_transition,
     status_from_provider,
 )
-from penaltypay.payments.models import Payment, PaymentEvent
+from penaltypay.payments.models import Payment, PaymentEvent, PaymentLine
 from penaltypay.payments.receipts import send_receipt_once
 
 log = logging.getLogger("penaltypay.payments")
@@ -47,6 +47,8 @@ def move(payment: Payment, target: PaymentStatus, source: str, **fields) -> bool
     changed = Payment.objects.filter(pk=payment.pk, status=current.value).update(**updates)
     if changed != 1:
         raise ConcurrentUpdate(payment.reference)
+    if target not in LIVE_STATUSES:
+        PaymentLine.objects.filter(payment=payment, live=True).update(live=False)  # its penalties are free again
     PaymentEvent.objects.create(payment=payment, from_status=current.value, to_status=target.value, source=source)
     for key, value in updates.items():
         setattr(payment, key, value)
@@ -94,16 +96,18 @@ def settle_payment(payment: Payment, remote: ports.ProviderPayment, *, source: s
             Payment.objects.filter(pk=locked.pk).update(provider_status=remote.status)
             locked.provider_status = remote.status
         if moved and target is PaymentStatus.SUCCESS:
-            # Same transaction as the success: ECS will be told exactly once (docs/ecs-delivery.md).
-            enqueue_payment(
-                case_reference=locked.case_reference,
-                payment_reference=locked.reference,
-                amount_pence=locked.amount_pence,
-                paid_at=locked.authorised_at or locked.finished_at or timezone.now(),
-                channel=locked.channel,
-                psp_reference=locked.psp_reference,
-                request_id=locked.request_id,
-            )
+            # Same transaction as the success: ECS will be told exactly once (docs/ecs-delivery.md),
+            # each penalty paid on its own case, with its own amount and the one payment reference.
+            for line in locked.lines.all():
+                enqueue_payment(
+                    case_reference=line.case_reference,
+                    payment_reference=locked.reference,
+                    amount_pence=line.amount_pence,
+                    paid_at=locked.authorised_at or locked.finished_at or timezone.now(),
+                    channel=locked.channel,
+                    psp_reference=locked.psp_reference,
+                    request_id=locked.request_id,
+                )
             log.info("payment succeeded", extra={"payment_reference": locked.reference, "source": source})
             transaction.on_commit(lambda: send_receipt_once(locked.pk))
         if moved and target is PaymentStatus.FAILED and fields["failure_code"] == card_testing.DECLINED:

@@ -41,7 +41,8 @@ def test_every_lost_dispute_reaches_ecs_once_whatever_the_webhooks_and_ecs_do(
 ):
     settings.ECS_LOOKUP_TIMEOUT = CLIENT_TIMEOUT
     cases = [put_case(reference=f"7100{n:04d}", vrm=f"DC{n:02d}ABC") for n in range(8)]
-    provider.configure(dispute_open_seconds=0.2, dispute_decide_seconds=0.6, sweep_interval=0.05)
+    # No dispute opens until the webhooks below are in place (however slowly the payments go).
+    provider.configure(dispute_open_seconds=3600, dispute_decide_seconds=0.6, sweep_interval=0.05)
     paid = {case.reference: pay_online(case, card=LOST_CARD if n % 4 else WON_CARD) for n, case in enumerate(cases)}
     lost_cases = {case.reference for n, case in enumerate(cases) if n % 4}
     deliver(ecs, clock)  # the payments reach ECS first
@@ -55,6 +56,7 @@ def test_every_lost_dispute_reaches_ecs_once_whatever_the_webhooks_and_ecs_do(
         webhook_duplicate=True,
         webhook_reorder=12,
         webhook_drop=3,
+        dispute_open_seconds=0.2,
     )
     deadline = time.monotonic() + 30
     while Dispute.objects.filter(status__in=["won", "lost"]).count() < len(cases):
@@ -64,7 +66,8 @@ def test_every_lost_dispute_reaches_ecs_once_whatever_the_webhooks_and_ecs_do(
         time.sleep(0.2)
     deliveries = provider.webhook_deliveries()
     assert sum(d["outcome"] == "dropped" for d in deliveries) == 3
-    assert DisputeEvent.objects.filter(source="webhook").exists()  # the hints did arrive, and were acted on
+    outcomes = Counter((d["event_type"], d["outcome"], d["status"]) for d in deliveries)
+    assert DisputeEvent.objects.filter(source="webhook").exists(), outcomes  # the hints arrived, and were acted on
     sync_disputes(payment_provider())  # the worker's own search: the truth behind lost messages
 
     ecs.set_faults(**ecs_faults())
