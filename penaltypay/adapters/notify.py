@@ -28,13 +28,21 @@ def receipt_values(payment: Any) -> dict[str, str]:
     """What a receipt says, in the keeper's language: the same fields for Notify's template
     and our own."""
     with translation.override(_language(payment)):
+        lines = list(payment.lines.all())
         return {
             "payment_reference": payment.reference,
-            "penalty_reference": payment.case_reference,
+            "penalty_reference": ", ".join(line.case_reference for line in lines) or payment.case_reference,
             "penalty_type": gettext(CASE_TYPE_NAMES.get(payment.case_type, "penalty")),
             "amount": format_pence(payment.amount_pence),
             "paid_at": long_date_time(payment.authorised_at or timezone.now()),
             "paid_with": payment.wallet_type or "",
+            # Every penalty paid, a line each (Notify: ((penalties)); one line for one penalty).
+            "penalties": "\n".join(
+                f"{line.case_reference} {line.vrm} – {gettext(CASE_TYPE_NAMES.get(line.case_type, 'penalty'))}: "
+                f"{format_pence(line.amount_pence)}".replace("  ", " ")
+                for line in lines
+            ),
+            "your_reference": payment.payer_reference,
         }
 
 
@@ -45,7 +53,7 @@ def refund_values(refund: Any) -> dict[str, str]:
         return {
             "refund_reference": refund.reference,
             "payment_reference": payment.reference,
-            "penalty_reference": payment.case_reference,
+            "penalty_reference": refund.case_reference or payment.case_reference,
             "amount": format_pence(refund.amount_pence),
             "refunded_at": long_date(refund.finished_at or timezone.now()),
         }

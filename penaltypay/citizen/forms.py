@@ -87,3 +87,18 @@ class FeedbackForm(forms.Form):
         strip=True,
         error_messages={"max_length": _("Your comments must be 1,200 characters or fewer")},
     )
+
+
+class BasketPayForm(ReceiptEmailForm):
+    """Paying several penalties: the receipt's address and, for a business, its own reference
+    (a purchase order or cost centre), kept with the payment and printed on the receipt."""
+
+    your_reference = forms.CharField(required=False, max_length=1000, strip=True)
+
+    def clean_your_reference(self) -> str:
+        value = " ".join(self.cleaned_data.get("your_reference", "").split())
+        if len(value) > 50:
+            raise forms.ValidationError(_("Your reference must be 50 characters or fewer"))
+        if any(not character.isprintable() or character in "<>" for character in value):
+            raise forms.ValidationError(_("Your reference must only include letters, numbers and punctuation"))
+        return value

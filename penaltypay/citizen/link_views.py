@@ -13,7 +13,7 @@ from penaltypay.adapters.factories import ecs_for_lookups
 from penaltypay.cases.domain import NotPayableReason
 from penaltypay.cases.lookup import LookupOutcome, find_case
 from penaltypay.citizen.forms import ConfirmRegistrationForm
-from penaltypay.citizen.views import SESSION_CASE, SESSION_LINK_SENDER, _payer, busy
+from penaltypay.citizen.views import SESSION_CASE, SESSION_LINK_SENDER, busy, payer_of
 from penaltypay.payments import checkout, links
 from penaltypay.security import client_address
 
@@ -48,7 +48,7 @@ def payment_link(request, token: str):
             request.session[SESSION_CASE] = {"reference": link.case_reference, "vrm": lookup.case.vrm}
             request.session[SESSION_LINK] = link.pk
             request.session[SESSION_LINK_SENDER] = link.sent_by
-            _payer(request)
+            payer_of(request)
             links.opened(link)
             return redirect("citizen:penalty")
         if lookup.outcome is LookupOutcome.BUSY:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from penaltypay.citizen import info, link_views, views
+from penaltypay.citizen import basket_views, info, link_views, views
 
 app_name = "citizen"
 
@@ -9,6 +9,9 @@ urlpatterns = [
     path("find-your-penalty", views.find_penalty, name="find"),
     path("your-penalty", views.penalty, name="penalty"),
     path("pay", views.pay_now, name="pay"),
+    path("your-penalties/add", basket_views.add, name="basket-add"),
+    path("your-penalties", basket_views.basket, name="basket"),
+    path("your-penalties/pay", basket_views.pay, name="basket-pay"),
     path("pay/return/<str:payment_id>", views.payment_return, name="payment-return"),
     path("pay/complete/<str:payment_id>", views.payment_complete, name="payment-complete"),
     path("start-again", views.start_again, name="start-again"),

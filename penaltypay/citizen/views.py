@@ -43,9 +43,10 @@ SESSION_EMAIL = "receipt_email"
 SESSION_PAYMENTS = "payments"
 SESSION_PAYER = "payer"  # this keeper's token: only this session resumes its own payments
 SESSION_LINK_SENDER = "link_sent_by"  # the agent whose payment link this keeper opened
+SESSION_BASKET = "basket"  # [{"reference", "vrm", "seen"}]: penalties to pay together, and what was seen
 
 
-def _current_case(request):
+def current_case(request):
     held = request.session.get(SESSION_CASE)
     if not held:
         return None
@@ -61,7 +62,7 @@ def start(request):
 def find_penalty(request):
     shown = typed.switched(request, "find", FindPenaltyForm)
     if shown is not None:
-        return render(request, "citizen/find.html", {"form": shown})
+        return render(request, "citizen/find.html", {"form": shown, "basket_count": _basket_count(request)})
     form = FindPenaltyForm(request.POST or None)
     if request.method == "POST":
         typed.remember(request, "find", FindPenaltyForm)
@@ -85,7 +86,7 @@ def find_penalty(request):
             note_lookup(reference, payable=checkout.quote(lookup.case).payable)
             request.session.cycle_key()  # a new session for a new case: no fixation
             request.session[SESSION_CASE] = {"reference": reference, "vrm": vrm}
-            _payer(request)  # now, while the answer is one the session is saved with (not a 5xx)
+            payer_of(request)  # now, while the answer is one the session is saved with (not a 5xx)
             return redirect("citizen:penalty")
         if lookup.outcome is LookupOutcome.NOT_PAYABLE_HERE:
             return render(
@@ -103,7 +104,11 @@ def find_penalty(request):
                 "Check your letter and try again."
             ),
         )
-    return render(request, "citizen/find.html", {"form": form})
+    return render(request, "citizen/find.html", {"form": form, "basket_count": _basket_count(request)})
+
+
+def _basket_count(request) -> int:
+    return len(request.session.get(SESSION_BASKET, []))
 
 
 def _penalty_context(case):
@@ -117,7 +122,7 @@ def _penalty_context(case):
     }
 
 
-def _payer(request) -> checkout.Payer:
+def payer_of(request) -> checkout.Payer:
     token = request.session.get(SESSION_PAYER)
     if not token:
         token = request.session[SESSION_PAYER] = secrets.token_urlsafe(18)
@@ -130,16 +135,19 @@ def _payer(request) -> checkout.Payer:
 
 @require_GET
 def penalty(request):
-    case = _current_case(request)
+    case = current_case(request)
     if case is None:
         return redirect("citizen:find")
     context = _penalty_context(case)
     if context["reason"] is not None:
         return render(request, "citizen/not_payable.html", {**context, "reason": context["reason"].value})
+    basket = request.session.get(SESSION_BASKET, [])
+    context["basket_count"] = len(basket)
+    context["in_basket"] = any(entry["reference"] == case.reference for entry in basket)
     return render(request, "citizen/penalty.html", context)
 
 
-def _return_url(request, payment: Payment) -> str:
+def return_url(request, payment: Payment) -> str:
     path = reverse("citizen:payment-return", args=[payment.id])
     base = settings.PUBLIC_BASE_URL.rstrip("/")
     return f"{base}{path}" if base else request.build_absolute_uri(path)
@@ -147,7 +155,7 @@ def _return_url(request, payment: Payment) -> str:
 
 @require_http_methods(["GET", "POST"])
 def pay_now(request):
-    case = _current_case(request)
+    case = current_case(request)
     if case is None:
         return redirect("citizen:find")
     shown = typed.switched(request, "pay", ReceiptEmailForm)
@@ -161,10 +169,10 @@ def pay_now(request):
             try:
                 outcome = checkout.check_out(
                     case,
-                    _payer(request),
+                    payer_of(request),
                     email=email,
                     language=(get_language() or "en")[:2],
-                    return_url_for=lambda p: _return_url(request, p),
+                    return_url_for=lambda p: return_url(request, p),
                     client=payment_provider(),
                 )
             except (PaymentBusy, ProviderBusy):
@@ -172,7 +180,7 @@ def pay_now(request):
             except (PaymentUnavailable, ProviderError):
                 log.warning("payment could not be started or resumed")
                 return render(request, "citizen/payment_unavailable.html", status=503)
-            return _after_checkout(request, outcome)
+            return after_checkout(request, outcome)
     else:
         form = shown or ReceiptEmailForm(initial={"email": request.session.get(SESSION_EMAIL, "")})
     context = _penalty_context(case)
@@ -181,7 +189,7 @@ def pay_now(request):
     return render(request, "citizen/pay.html", {**context, "form": form})
 
 
-def _after_checkout(request, outcome: checkout.Outcome):
+def after_checkout(request, outcome: checkout.Outcome):
     """The checkout's answer as the keeper's next page."""
     if isinstance(outcome, checkout.NotPayable):
         return redirect("citizen:penalty")
@@ -292,6 +300,10 @@ def payment_complete(request, payment_id):
         {
             "payment": payment,
             "case_type_name": CASE_TYPE_NAMES.get(payment.case_type, "penalty"),
+            "lines": [
+                {"line": line, "type_name": CASE_TYPE_NAMES.get(line.case_type, "penalty")}
+                for line in payment.lines.all()
+            ],
             "receipt_proof": confirmation_proof(payment),
         },
     )
@@ -307,8 +319,11 @@ def payment_complete(request, payment_id):
 @require_GET
 def start_again(request):
     language = request.session.get(SESSION_LANGUAGE, "")
+    basket = request.session.get(SESSION_BASKET, [])  # the penalties already added stay
     request.session.flush()
     keep_language(request, language)
+    if basket:
+        request.session[SESSION_BASKET] = basket
     return redirect("citizen:find")
 
 

@@ -32,7 +32,9 @@ from penaltypay.cases.domain import (
     amount_due_at,
     why_not_payable,
 )
+from penaltypay.cases.lookup import LookupOutcome, find_case
 from penaltypay.cases.models import CaseRecord
+from penaltypay.cases.ports import CaseSource
 from penaltypay.kernel.security_events import CARD_PAGE_REFUSED, security_event
 from penaltypay.payments import card_testing, creation, ports
 from penaltypay.payments.domain import LIVE_STATUSES, PaymentStatus
@@ -87,7 +89,10 @@ class Quote:
 def quote(case: Case, at: datetime | None = None) -> Quote:
     at = at or timezone.now()
     held = held_against(case.reference)
-    live = Payment.objects.filter(case_reference=case.reference, status__in=[s.value for s in LIVE_STATUSES]).first()
+    # A live payment with a line for this penalty (its own, or a basket's).
+    live = Payment.objects.filter(
+        lines__case_reference=case.reference, status__in=[s.value for s in LIVE_STATUSES]
+    ).first()
     return Quote(
         case=case,
         at=at,
@@ -144,7 +149,29 @@ class CardPageRefused:
     payment: Payment
 
 
+@dataclass(frozen=True)
+class LineChange:
+    """A penalty in a basket whose amount changed, or that can no longer be paid here, since
+    the keeper added it: shown to them before any card page, never applied silently."""
+
+    case: Case
+    seen_pence: int
+    now_pence: int | None  # None: taken out (`reason` says why)
+    reason: str  # "amount" | a NotPayableReason value | "being-paid"
+
+
+@dataclass(frozen=True)
+class BasketChanged:
+    changes: tuple[LineChange, ...]
+    quotes: tuple[Quote, ...]  # every line as it stands now (the ones still payable first)
+
+
 Outcome = Started | NotPayable | PaidElsewhere | Paused | CardPageRefused
+BasketOutcome = Started | Paused | CardPageRefused | BasketChanged
+
+# The most penalties one payment may carry (ADR 0023): a fleet's batch, one page a person can
+# check line by line, and at most this many ECS writes behind one card payment.
+MAX_BASKET = 50
 
 
 def blocked_until(payment: Payment) -> datetime:
@@ -205,3 +232,91 @@ def check_out(
             return CardPageRefused(started.payment)
         return Started(started.payment, started.next_url, resumed=started.resumed)
     raise creation.PaymentUnavailable("the payments for this penalty kept changing; try again")
+
+
+def check_out_basket(
+    lines: list[tuple[Case, int]],
+    payer: Payer,
+    *,
+    email: str,
+    language: str,
+    payer_reference: str,
+    return_url_for: Callable[[Payment], str],
+    client: ports.PaymentProvider,
+    source: CaseSource | None = None,
+) -> BasketOutcome:
+    """Several penalties in one payment. Each line is quoted again under its case's lock (the
+    one rule); any line whose amount changed, or that can no longer be paid (paid meanwhile,
+    closed by ECS, someone else paying it now), is answered as `BasketChanged` and nothing is
+    started: the keeper sees it and decides again. Otherwise one payment for the total.
+    With `source` (ECS), each case is read again first: ECS owns it, and may have closed it."""
+    if not 1 <= len(lines) <= MAX_BASKET:
+        raise ValueError(f"a basket holds 1 to {MAX_BASKET} penalties")
+    gone: list[LineChange] = []
+    if source is not None:
+        lines, gone = _read_again(lines, source)
+        if not lines:
+            return BasketChanged(tuple(gone), ())
+    references = [case.reference for case, _ in lines]
+    if payer.channel == ONLINE:
+        for reference in references:
+            if pause := card_testing.paused(reference, payer.address_hash):
+                return Paused(pause)
+    for _ in range(3):
+        with transaction.atomic():
+            for reference in sorted(references):  # one order for every payer: no deadlock
+                _lock_case(reference)
+            quotes = [quote(case) for case, _ in lines]
+        changes = list(gone)
+        for (case, seen), current in zip(lines, quotes, strict=True):
+            live = current.live
+            if live is not None and (live.owner != payer.owner or live.channel != payer.channel):
+                live = refresh_payment(live, client, source="resume") if live.provider_payment_id else live
+                if live.is_live:
+                    changes.append(LineChange(case, seen, None, "being-paid"))
+                    continue
+            if not current.payable:
+                changes.append(LineChange(case, seen, None, current.reason.value if current.reason else "paid"))
+            elif current.due.total_pence != seen:
+                changes.append(LineChange(case, seen, current.due.total_pence, "amount"))
+        if changes:
+            return BasketChanged(tuple(changes), tuple(quotes))
+        started = creation.start_lines(
+            [creation.Line(case, current.due.total_pence) for (case, _), current in zip(lines, quotes, strict=True)],
+            email=email,
+            language=language,
+            return_url_for=return_url_for,
+            client=client,
+            channel=payer.channel,
+            created_by=payer.created_by,
+            owner=payer.owner,
+            payer_address_hash=payer.address_hash,
+            link_sent_by=payer.link_sent_by,
+            payer_reference=payer_reference,
+        )
+        if started is None:
+            continue  # another payer's payment appeared at the same moment: decide again
+        if started.next_url is None:
+            if started.payment.state is PaymentStatus.SUCCESS:
+                return Started(started.payment, None, resumed=started.resumed)
+            continue
+        if not card_page_allowed(started.next_url):
+            security_event(CARD_PAGE_REFUSED, payment_reference=started.payment.reference, channel=payer.channel)
+            return CardPageRefused(started.payment)
+        return Started(started.payment, started.next_url, resumed=started.resumed)
+    raise creation.PaymentUnavailable("the payments for these penalties kept changing; try again")
+
+
+def _read_again(lines: list[tuple[Case, int]], source: CaseSource) -> tuple[list[tuple[Case, int]], list[LineChange]]:
+    """Each case as ECS has it now (or as we hold it, if ECS cannot answer); the ones ECS no
+    longer finds or takes payment for here, as changes."""
+    current, gone = [], []
+    for case, seen in lines:
+        found = find_case(case.reference, case.vrm, source)
+        if found.outcome is LookupOutcome.FOUND and found.case is not None:
+            current.append((found.case, seen))
+        elif found.outcome in (LookupOutcome.NOT_FOUND, LookupOutcome.NOT_PAYABLE_HERE):
+            gone.append(LineChange(case, seen, None, "not-found"))
+        else:
+            current.append((case, seen))  # ECS cannot answer: what we hold is the best we know
+    return current, gone

@@ -20,7 +20,7 @@ from penaltypay.payments.domain import (
     PaymentStatus,
     new_payment_reference,
 )
-from penaltypay.payments.models import Payment
+from penaltypay.payments.models import Payment, PaymentLine
 from penaltypay.payments.settlement import find_at_provider, move, settle_payment
 
 log = logging.getLogger("penaltypay.payments")
@@ -50,6 +50,23 @@ def payment_description(case: Case) -> str:
     return f"{name[0].upper()}{name[1:]} {case.reference} ({case.vrm})"
 
 
+def basket_description(cases: list[Case]) -> str:
+    """What the payer's bank statement and the provider show for several penalties at once."""
+    if len(cases) == 1:
+        return payment_description(cases[0])
+    listed = ", ".join(case.reference for case in cases)
+    text = f"{len(cases)} vehicle penalties: {listed}"
+    return text if len(text) <= 255 else text[:252] + "..."
+
+
+@dataclass(frozen=True)
+class Line:
+    """One penalty to pay, and how much of it."""
+
+    case: Case
+    amount_pence: int
+
+
 def start_payment(
     case: Case,
     *,
@@ -63,34 +80,78 @@ def start_payment(
     owner: str,
     payer_address_hash: str = "",
     link_sent_by: str = "",
+    payer_reference: str = "",
 ) -> PaymentStart | None:
-    """A card page for `amount_pence`, never leaving two live payments.
+    """One penalty: `start_lines` with one line."""
+    return start_lines(
+        [Line(case, amount_pence)],
+        email=email,
+        language=language,
+        return_url_for=return_url_for,
+        client=client,
+        channel=channel,
+        created_by=created_by,
+        owner=owner,
+        payer_address_hash=payer_address_hash,
+        link_sent_by=link_sent_by,
+        payer_reference=payer_reference,
+    )
 
-    The owner's own live payment for the case is resumed (fresh card-page link) when it is
-    for the same amount, and cancelled otherwise. The payment row is written before the
-    provider is called, so whatever happens next is on record. A phone payment
-    (`channel=PHONE`, `created_by` the member of staff) is a MOTO payment at the provider.
-    None: someone else's live payment for the case appeared meanwhile (decide again).
+
+def _signature(lines) -> tuple:
+    return tuple(sorted((line.case_reference, line.amount_pence) for line in lines))
+
+
+def start_lines(
+    lines: list[Line],
+    *,
+    email: str,
+    language: str,
+    return_url_for: Callable[[Payment], str],
+    client: ports.PaymentProvider,
+    channel: str,
+    created_by: str,
+    owner: str,
+    payer_address_hash: str = "",
+    link_sent_by: str = "",
+    payer_reference: str = "",
+) -> PaymentStart | None:
+    """A card page for these penalties and amounts, never leaving two live payments on one.
+
+    The owner's own live payment for exactly these lines is resumed (fresh card-page link);
+    any other live payment of theirs on one of these penalties is closed first. The payment
+    row and its lines are written before the provider is called, so whatever happens next
+    is on record. A phone payment (`channel=PHONE`, `created_by` the member of staff) is a
+    MOTO payment at the provider. None: someone else's live payment on one of the
+    penalties appeared meanwhile (decide again).
     """
+    wanted = tuple(sorted((line.case.reference, line.amount_pence) for line in lines))
+    references = [line.case.reference for line in lines]
     for _ in range(3):
-        live = Payment.objects.filter(
-            case_reference=case.reference, status__in=[s.value for s in LIVE_STATUSES]
-        ).first()
-        if live is not None:
-            if live.owner != owner or live.channel != channel:
-                return None
-            resumed = _resume_or_close(live, amount_pence, client)
-            if resumed is not None:
-                return resumed
+        lives = list(
+            Payment.objects.filter(
+                lines__case_reference__in=references, status__in=[s.value for s in LIVE_STATUSES]
+            ).distinct()
+        )
+        if any(live.owner != owner or live.channel != channel for live in lives):
+            return None
+        if lives:
+            for live in lives:
+                resumed = _resume_or_close(live, wanted, client, only=len(lives) == 1)
+                if resumed is not None:
+                    if resumed.next_url is None and _signature(resumed.payment.lines.all()) != wanted:
+                        return None  # another of their payments took some of these meanwhile: decide again
+                    return resumed
             continue
         try:
             with transaction.atomic():
-                payment = Payment.objects.create(
+                lead = lines[0].case
+                payment = Payment(
                     reference=new_payment_reference(),
-                    case_reference=case.reference,
-                    case_type=case.case_type,
-                    amount_pence=amount_pence,
-                    description=payment_description(case),
+                    case_reference=lead.reference,
+                    case_type=lead.case_type,
+                    amount_pence=sum(line.amount_pence for line in lines),
+                    description=basket_description([line.case for line in lines]),
                     email=email or "",
                     language=language if language in ("en", "cy") else "en",
                     channel=channel,
@@ -98,15 +159,31 @@ def start_payment(
                     owner=owner,
                     payer_address_hash=payer_address_hash,
                     link_sent_by=link_sent_by,
+                    payer_reference=payer_reference[:50],
                     request_id=request_id.current(),
                 )
+                payment.lines_given = True
+                payment.save()
+                PaymentLine.objects.bulk_create(
+                    PaymentLine(
+                        payment=payment,
+                        position=position,
+                        case_reference=line.case.reference,
+                        case_type=line.case.case_type,
+                        vrm=line.case.vrm,
+                        amount_pence=line.amount_pence,
+                    )
+                    for position, line in enumerate(lines)
+                )
         except IntegrityError:
-            continue  # a concurrent request made the live payment first: resume that one
-        return _create_at_provider(payment, return_url_for(payment), client)
-    raise PaymentUnavailable("could not settle the live payment for this case")
+            continue  # a concurrent request made a live payment first: decide again
+        return _create_at_provider(payment, return_url_for(payment), client, penalties=len(lines))
+    raise PaymentUnavailable("could not settle the live payment for these penalties")
 
 
-def _create_at_provider(payment: Payment, return_url: str, client: ports.PaymentProvider) -> PaymentStart:
+def _create_at_provider(
+    payment: Payment, return_url: str, client: ports.PaymentProvider, *, penalties: int
+) -> PaymentStart:
     try:
         created = client.create_payment(
             amount=payment.amount_pence,
@@ -116,7 +193,11 @@ def _create_at_provider(payment: Payment, return_url: str, client: ports.Payment
             language=payment.language,
             email=payment.email or None,
             moto=payment.channel == Payment.CHANNEL_PHONE,
-            metadata={"case_reference": payment.case_reference, "case_type": payment.case_type},
+            metadata={
+                "case_reference": payment.case_reference,
+                "case_type": payment.case_type,
+                "penalties": str(penalties),
+            },
         )
     except ports.ProviderOutcomeUnknown:
         # It may exist at the provider. Keep it live so the next attempt searches for it.
@@ -144,8 +225,11 @@ def _wait_for_concurrent_create(payment: Payment) -> Payment:
     return payment
 
 
-def _resume_or_close(live: Payment, amount_pence: int, client: ports.PaymentProvider) -> PaymentStart | None:
-    """Continue a live payment, or close it; None means 'closed, make a new one'."""
+def _resume_or_close(
+    live: Payment, wanted: tuple, client: ports.PaymentProvider, *, only: bool = True
+) -> PaymentStart | None:
+    """Continue a live payment for exactly the `wanted` lines (when it is the `only` one on
+    these penalties), or close it; None means 'closed, make a new one'."""
     if live.state is PaymentStatus.NEW:
         live = _wait_for_concurrent_create(live)
         if live.state is PaymentStatus.NEW:
@@ -167,9 +251,9 @@ def _resume_or_close(live: Payment, amount_pence: int, client: ports.PaymentProv
         return PaymentStart(live, None)
     if not live.is_live:
         return None
-    if live.amount_pence == amount_pence and current.next_url:
+    if only and _signature(live.lines.all()) == wanted and current.next_url:
         return PaymentStart(live, current.next_url, resumed=True)
-    # The amount due has changed (a reduction deadline passed): replace the payment.
+    # The amount due has changed (a reduction deadline passed), or the penalties did: replace it.
     try:
         client.cancel_payment(live.provider_payment_id)
     except ports.ProviderRejected:

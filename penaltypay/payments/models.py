@@ -82,12 +82,14 @@ class Payment(models.Model):
     def __str__(self) -> str:
         return f"payment {self.reference} ({self.status})"
 
+    lines_given = False  # not a column: a basket's creator sets it and writes the lines itself
+
     def save(self, *args, **kwargs):
         """A payment always has its lines. One for one penalty is written with it here; a
         basket's creator writes its own (`lines_given`), in the same transaction."""
         adding = self._state.adding
         super().save(*args, **kwargs)
-        if adding and not getattr(self, "lines_given", False):
+        if adding and not self.lines_given:
             PaymentLine.objects.create(
                 payment=self,
                 position=0,

@@ -79,8 +79,10 @@ def exceptions(request: HttpRequest) -> HttpResponse:
 
 def _refund_url(item: Item) -> str:
     payment = Payment.objects.get(reference=item.payment_reference)
-    amount = min(item.money_pence, remaining_refundable(payment))
-    query = urlencode({"amount": f"{amount / 100:.2f}", "reason": REFUND_REASON[item.kind]})
+    amount = min(item.money_pence, remaining_refundable(payment, item.case_reference))
+    query = urlencode(
+        {"amount": f"{amount / 100:.2f}", "reason": REFUND_REASON[item.kind], "penalty": item.case_reference}
+    )
     return reverse("staff:refund-new", args=[payment.reference]) + "?" + query
 
 
@@ -202,7 +204,7 @@ def _refund_excess(request: HttpRequest, item: Item) -> HttpResponse:
     """One click: a refund request for the excess (capped at what the latest payment can
     give back); a second finance user still approves it."""
     payment = Payment.objects.get(reference=item.payment_reference)
-    amount = min(item.money_pence, remaining_refundable(payment))
+    amount = min(item.money_pence, remaining_refundable(payment, item.case_reference))
     try:
         refund = request_refund(
             payment.reference,
@@ -210,6 +212,7 @@ def _refund_excess(request: HttpRequest, item: Item) -> HttpResponse:
             "overpaid",
             f"excess of {item.money_pence} pence on the case",
             by=request.user.get_username(),
+            case_reference=item.case_reference,
         )
     except RefundRuleBroken as error:
         return _queue(request, str(error), 400)

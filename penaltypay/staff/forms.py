@@ -197,9 +197,25 @@ def pounds_to_pence(text: str) -> int | None:
 
 
 class RefundForm(forms.Form):
+    """`penalties`: the payment's lines to choose from (a payment for several penalties must
+    say which one the refund is for; with one, it is that one)."""
+
     amount = forms.CharField(max_length=20, required=False)
     reason = forms.ChoiceField(choices=list(REASONS.items()), required=False)
     detail = forms.CharField(max_length=500, required=False)
+    penalty = forms.CharField(max_length=8, required=False)
+
+    def __init__(self, *args, penalties: list[str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.penalties = penalties or []
+
+    def clean_penalty(self) -> str:
+        chosen = self.cleaned_data.get("penalty", "")
+        if len(self.penalties) <= 1:
+            return self.penalties[0] if self.penalties else ""
+        if chosen not in self.penalties:
+            raise forms.ValidationError("Choose which penalty the refund is for")
+        return chosen
 
     def clean_amount(self) -> int:
         raw = self.cleaned_data.get("amount", "")

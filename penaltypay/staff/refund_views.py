@@ -11,7 +11,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from penaltypay.adapters.factories import payment_provider
 from penaltypay.payments.models import Payment, Refund
 from penaltypay.payments.refund_rules import REASONS, RefundRuleBroken
-from penaltypay.payments.refunds import approve_refund, reject_refund, remaining_refundable, request_refund
+from penaltypay.payments.refunds import (
+    approve_refund,
+    refundable_by_line,
+    reject_refund,
+    remaining_refundable,
+    request_refund,
+)
 from penaltypay.staff.forms import DecisionForm, RefundForm
 from penaltypay.staff.pages import audit, not_found
 from penaltypay.staff.roles import REFUNDS, requires
@@ -24,13 +30,23 @@ def new_refund(request: HttpRequest, reference: str) -> HttpResponse:
     payment = Payment.objects.filter(reference=reference).first()
     if payment is None:
         return not_found(request, "There is no payment with that reference.")
-    initial = {"amount": request.GET.get("amount", ""), "reason": request.GET.get("reason", "")}
-    form = RefundForm(request.POST if request.method == "POST" else None, initial=initial)
+    initial = {
+        "amount": request.GET.get("amount", ""),
+        "reason": request.GET.get("reason", ""),
+        "penalty": request.GET.get("penalty", ""),
+    }
+    by_line = refundable_by_line(payment)
+    form = RefundForm(request.POST if request.method == "POST" else None, initial=initial, penalties=list(by_line))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             refund = request_refund(
-                payment.reference, data["amount"], data["reason"], data["detail"], by=request.user.get_username()
+                payment.reference,
+                data["amount"],
+                data["reason"],
+                data["detail"],
+                by=request.user.get_username(),
+                case_reference=data["penalty"],
             )
         except RefundRuleBroken as error:
             form.add_error("amount", str(error))
@@ -48,7 +64,8 @@ def new_refund(request: HttpRequest, reference: str) -> HttpResponse:
                 "request-refund",
                 object_type="refund",
                 object_id=refund.reference,
-                detail=f"payment {payment.reference}, {refund.amount_pence} pence, {refund.reason}",
+                detail=f"payment {payment.reference}, penalty {refund.case_reference}, {refund.amount_pence} pence, "
+                f"{refund.reason}",
             )
             return redirect("staff:payment", reference=payment.reference)
     return render(
@@ -58,6 +75,7 @@ def new_refund(request: HttpRequest, reference: str) -> HttpResponse:
             "payment": payment,
             "form": form,
             "remaining": remaining_refundable(payment),
+            "by_line": by_line,
             "reasons": REASONS,
         },
     )

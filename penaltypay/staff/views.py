@@ -108,6 +108,7 @@ def payment_context(request: HttpRequest, payment: Payment) -> dict:
         "entries": timeline(payment),
         "refunds": refunds,
         "disputes": list(Dispute.objects.filter(payment=payment)),
+        "lines": list(payment.lines.all()),
         "remaining": remaining,
         "can_request_refund": may_refund and payment.status == PaymentStatus.SUCCESS.value and remaining > 0,
         "may_decide": may_refund,

@@ -80,6 +80,8 @@ def test_receipt_goes_through_notify_when_configured(paid, fake_notify, settings
         "amount": "£40",
         "paid_at": "24 November 2026 at 2:05pm",
         "paid_with": "",
+        "penalties": "70000001 – late licensing penalty: £40",
+        "your_reference": "",
     }
 
 

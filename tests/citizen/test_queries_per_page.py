@@ -19,9 +19,12 @@ MOST = {
     "look-up": 18,
     "penalty": 7,
     "pay page": 7,
-    "pay": 20,
-    "return": 14,
-    "confirmation": 4,
+    # Since the profile: the provider's fee and settled date kept on return (issue 24, +1),
+    # and a payment's lines (one per penalty, issue 25) where they are written (+1), settled,
+    # freed and put on the receipt (+3), and shown (+1).
+    "pay": 21,
+    "return": 18,
+    "confirmation": 5,
 }
 
 
