@@ -21,7 +21,7 @@ from penaltypay.adapters.factories import payment_provider
 from penaltypay.api.models import ApiClient, IdempotencyRecord
 from penaltypay.api.problems import Problem
 from penaltypay.cases.domain import Case
-from penaltypay.ecs.deliveries import delivery_of_payment
+from penaltypay.ecs.deliveries import deliveries_of_payment_lines, delivery_of_payment
 from penaltypay.payments import checkout
 from penaltypay.payments.creation import PaymentUnavailable
 from penaltypay.payments.models import Payment, Refund
@@ -34,6 +34,8 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "testserver"}
 
 def as_json(payment: Payment, next_url: str | None = None) -> dict:
     delivery = delivery_of_payment(payment.reference)
+    lines = list(payment.lines.all())
+    by_line = deliveries_of_payment_lines([payment.reference])
     return {
         "payment_reference": payment.reference,
         "case_reference": payment.case_reference,
@@ -50,6 +52,7 @@ def as_json(payment: Payment, next_url: str | None = None) -> dict:
         "refunds": [
             {
                 "refund_reference": r.reference,
+                "case_reference": r.case_reference or payment.case_reference,
                 "amount_pence": r.amount_pence,
                 "status": r.status,
                 "requested_at": r.requested_at,
@@ -57,6 +60,22 @@ def as_json(payment: Payment, next_url: str | None = None) -> dict:
             }
             for r in Refund.objects.filter(payment=payment).order_by("requested_at", "pk")
         ],
+        "lines": [
+            {
+                "case_reference": line.case_reference,
+                "amount_pence": line.amount_pence,
+                "ecs": {
+                    "status": (
+                        by_line[(payment.reference, line.case_reference)].status.value
+                        if (payment.reference, line.case_reference) in by_line
+                        else "not_queued"
+                    ),
+                    "recorded_at": line.ecs_recorded_at,
+                },
+            }
+            for line in lines
+        ],
+        "your_reference": payment.payer_reference or None,
     }
 
 
@@ -128,7 +147,7 @@ def fresh_next_url(payment: Payment) -> str | None:
 
 
 def create(
-    client: ApiClient, case: Case, email: str | None, return_url: str, language: str
+    client: ApiClient, case: Case, email: str | None, return_url: str, language: str, your_reference: str = ""
 ) -> tuple[Payment, str | None, bool]:
     """The checkout's answer for a machine client: (payment, card page, resumed) or a problem."""
     try:
@@ -139,6 +158,7 @@ def create(
             language=language,
             return_url_for=lambda payment: return_url,
             client=payment_provider(),
+            payer_reference=your_reference,
         )
     except (PaymentUnavailable, ProviderError):
         raise Problem(
@@ -168,6 +188,58 @@ def create(
             429,
             "payment-paused",
             "Too many cards were declined for this penalty: online payment is paused; the keeper can pay by phone",
+            headers={"Retry-After": str(wait)},
+        )
+    return outcome.payment, outcome.next_url, outcome.resumed
+
+
+def create_basket(
+    client: ApiClient, cases: list[Case], email: str | None, return_url: str, language: str, your_reference: str
+) -> tuple[Payment, str | None, bool]:
+    """Several penalties in one payment, each at the amount due now (the checkout quotes them
+    again under their locks); any that cannot be paid now is a problem naming it."""
+    try:
+        outcome = checkout.check_out_basket(
+            [(case, checkout.quote(case).due.total_pence) for case in cases],
+            checkout.Payer.api_client(client.client_id, client.name),
+            email=email or "",
+            language=language,
+            payer_reference=your_reference,
+            return_url_for=lambda payment: return_url,
+            client=payment_provider(),
+        )
+    except (PaymentUnavailable, ProviderError):
+        raise Problem(
+            503,
+            "service-unavailable",
+            "The card payment provider is not answering; try again soon",
+            headers={"Retry-After": "60"},
+        ) from None
+    if isinstance(outcome, checkout.BasketChanged):
+        errors = [
+            {
+                "field": f"cases.{change.case.reference}",
+                "message": (
+                    f"the amount due is now {change.now_pence} pence" if change.now_pence is not None else change.reason
+                ),
+            }
+            for change in outcome.changes
+        ]
+        being_paid = any(change.reason == "being-paid" for change in outcome.changes)
+        raise Problem(
+            409 if being_paid else 422,
+            "payment-in-progress" if being_paid else "case-not-payable",
+            "Some of these penalties cannot be paid together now: take them out and try again",
+            errors=errors,
+        )
+    if isinstance(outcome, checkout.CardPageRefused):
+        raise Problem(503, "service-unavailable", "The card payment provider's answer could not be trusted; try again")
+    if isinstance(outcome, checkout.Paused):
+        wait = max(1, int((outcome.pause.until - timezone.now()).total_seconds()))
+        raise Problem(
+            429,
+            "payment-paused",
+            "Too many cards were declined for one of these penalties: online payment is paused",
             headers={"Retry-After": str(wait)},
         )
     return outcome.payment, outcome.next_url, outcome.resumed

@@ -130,7 +130,7 @@ def case_lookup(request: HttpRequest, body: LookupIn) -> Any:
 @api.post(
     "/payments",
     response={200: PaymentOut, 201: PaymentOut, **PROBLEMS},
-    summary="Start a payment of the amount due now",
+    summary="Start a payment of the amount due now, for one penalty or several",
     tags=["payments"],
 )
 def create_payment(
@@ -154,8 +154,17 @@ def create_payment(
             return Status(200, payments.as_json(claimed, payments.fresh_next_url(claimed)))
         record = claimed
     try:
-        case = lookups.look_up(client, body.reference, body.registration)
-        payment, next_url, resumed = payments.create(client, case, body.email, body.return_url, body.language)
+        if body.cases is not None:
+            cases = [lookups.look_up(client, line.reference, line.registration) for line in body.cases]
+            payment, next_url, resumed = payments.create_basket(
+                client, cases, body.email, body.return_url, body.language, body.your_reference or ""
+            )
+        else:
+            assert body.reference is not None and body.registration is not None  # the schema's rule
+            case = lookups.look_up(client, body.reference, body.registration)
+            payment, next_url, resumed = payments.create(
+                client, case, body.email, body.return_url, body.language, body.your_reference or ""
+            )
     except Problem as problem:
         payments.release_key(record)  # nothing was made: the same request may be tried again
         audit(request, "api:create-payment", outcome="failure", detail=problem.kind)

@@ -12,7 +12,7 @@ from django.db.models import Min
 from penaltypay.cases.domain import amount_due_at
 from penaltypay.cases.models import CaseRecord
 from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Payment
+from penaltypay.payments.models import Payment, PaymentLine
 from penaltypay.payments.queries import held_against_many
 from penaltypay.payments.refund_rules import excess_pence
 
@@ -30,16 +30,13 @@ class Overpayment:
 
 
 def overpayments(now: datetime) -> list[Overpayment]:
-    recent = (
-        Payment.objects.filter(status=PaymentStatus.SUCCESS.value, created_at__gte=now - LOOKBACK)
-        .values_list("case_reference", flat=True)
-        .distinct()
-    )
+    lines = PaymentLine.objects.filter(payment__status=PaymentStatus.SUCCESS.value)  # a basket's every penalty
+    recent = lines.filter(payment__created_at__gte=now - LOOKBACK).values_list("case_reference", flat=True).distinct()
     taken = {
         row["case_reference"]: row
-        for row in Payment.objects.filter(status=PaymentStatus.SUCCESS.value, case_reference__in=recent)
+        for row in lines.filter(case_reference__in=recent)
         .values("case_reference")
-        .annotate(first=Min("authorised_at"), first_created=Min("created_at"))
+        .annotate(first=Min("payment__authorised_at"), first_created=Min("payment__created_at"))
     }
     held = held_against_many(taken)
     found = []
@@ -54,7 +51,7 @@ def overpayments(now: datetime) -> list[Overpayment]:
         excess = excess_pence(due, paid)
         if excess:
             latest = (
-                Payment.objects.filter(case_reference=record.reference, status=PaymentStatus.SUCCESS.value)
+                Payment.objects.filter(lines__case_reference=record.reference, status=PaymentStatus.SUCCESS.value)
                 .order_by("-created_at")
                 .first()
             )

@@ -29,7 +29,7 @@ from penaltypay.cases.models import CaseRecord
 from penaltypay.ecs import deliveries
 from penaltypay.operations.models import PurgeRun
 from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Payment, PaymentLink, Refund, WebhookMessage
+from penaltypay.payments.models import Payment, PaymentLine, PaymentLink, Refund, WebhookMessage
 from penaltypay.payments.ports import OPEN_DISPUTE_STATUSES
 from penaltypay.reporting.models import Feedback
 
@@ -74,6 +74,7 @@ def _blank_payments(pks: list) -> None:
     for payment in Payment.objects.filter(pk__in=pks).only("pk", "case_reference"):
         # The description named the vehicle; the reference is enough for the accounts.
         Payment.objects.filter(pk=payment.pk).update(email="", description=f"Penalty {payment.case_reference}")
+        PaymentLine.objects.filter(payment_id=payment.pk).update(vrm="")  # a basket's vehicles too
 
 
 def _old_webhooks(now: datetime) -> models.QuerySet:

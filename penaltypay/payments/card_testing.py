@@ -35,10 +35,17 @@ def _pause_key(scope: str, subject: str) -> str:
 
 def note_decline(case_reference: str, address_hash: str) -> None:
     """One declined card payment; pauses at the limits (once each, with a security event)."""
+    note_declines([case_reference], address_hash)
+
+
+def note_declines(case_references: list[str], address_hash: str) -> None:
+    """One declined card payment for these penalties (one, or a basket's): each penalty counts
+    it, and the address once."""
     window = _window()
-    per_case = ratelimits.count(f"card-testing:case:{case_reference}:{window}", WINDOW_SECONDS + 5)
-    if per_case == settings.CARD_TESTING_DECLINES_PER_PENALTY:
-        _pause("penalty", case_reference, declines=per_case)
+    for case_reference in case_references:
+        per_case = ratelimits.count(f"card-testing:case:{case_reference}:{window}", WINDOW_SECONDS + 5)
+        if per_case == settings.CARD_TESTING_DECLINES_PER_PENALTY:
+            _pause("penalty", case_reference, declines=per_case)
     if address_hash:
         per_address = ratelimits.count(f"card-testing:address:{address_hash}:{window}", WINDOW_SECONDS + 5)
         if per_address == settings.CARD_TESTING_DECLINES_PER_ADDRESS:

@@ -192,6 +192,7 @@ def check_out(
     language: str,
     return_url_for: Callable[[Payment], str],
     client: ports.PaymentProvider,
+    payer_reference: str = "",
 ) -> Outcome:
     if payer.channel == ONLINE and (pause := card_testing.paused(case.reference, payer.address_hash)):
         return Paused(pause)
@@ -219,6 +220,7 @@ def check_out(
             owner=payer.owner,
             payer_address_hash=payer.address_hash,
             link_sent_by=payer.link_sent_by,
+            payer_reference=payer_reference,
         )
         if started is None:
             continue  # another payer's payment appeared at the same moment: decide again

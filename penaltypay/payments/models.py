@@ -97,6 +97,7 @@ class Payment(models.Model):
                 case_type=self.case_type,
                 amount_pence=self.amount_pence,
                 live=self.state in LIVE_STATUSES,
+                ecs_recorded_at=self.ecs_recorded_at,
             )
 
     @property

@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from penaltypay.ecs.deliveries import deliveries_of_payment_lines
 from penaltypay.payments.domain import LIVE_STATUSES, PaymentStatus
 from penaltypay.payments.held import Held, PaymentFact, RefundFact, held, share_out
-from penaltypay.payments.models import Dispute, Payment, PaymentLine, Refund
+from penaltypay.payments.models import Dispute, PaymentLine, Refund
 from penaltypay.payments.refund_rules import HOLDS_MONEY, PAID_BACK, RefundStatus
 
 _COUNTED = [PaymentStatus.SUCCESS.value, *(s.value for s in LIVE_STATUSES)]
@@ -86,10 +86,14 @@ def cases_paid_since(cut: datetime) -> QuerySet:
     recorded since then: a picture of a case taken at `cut` does not know about that money.
     The nightly extract's no-reopen rule (one definition, used by its ORM and SQL paths)."""
     since_cut = (
-        Q(authorised_at__gte=cut) | Q(authorised_at__isnull=True, created_at__gte=cut) | Q(ecs_recorded_at__gte=cut)
+        Q(payment__authorised_at__gte=cut)
+        | Q(payment__authorised_at__isnull=True, payment__created_at__gte=cut)
+        | Q(ecs_recorded_at__gte=cut)
+        | Q(payment__ecs_recorded_at__gte=cut)
     )
+    # Every penalty a payment paid (a basket's lines too), not only its first.
     return (
-        Payment.objects.filter(since_cut, status=PaymentStatus.SUCCESS.value)
+        PaymentLine.objects.filter(since_cut, payment__status=PaymentStatus.SUCCESS.value)
         .values_list("case_reference", flat=True)
         .distinct()
     )

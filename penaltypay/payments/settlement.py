@@ -112,8 +112,9 @@ def settle_payment(payment: Payment, remote: ports.ProviderPayment, *, source: s
             transaction.on_commit(lambda: send_receipt_once(locked.pk))
         if moved and target is PaymentStatus.FAILED and fields["failure_code"] == card_testing.DECLINED:
             if locked.channel == Payment.CHANNEL_ONLINE:  # a card typed by the payer, not an agent's MOTO
-                case, address = locked.case_reference, locked.payer_address_hash
-                transaction.on_commit(lambda: card_testing.note_decline(case, address))
+                cases, address = list(locked.lines.values_list("case_reference", flat=True)), locked.payer_address_hash
+                # Counted against every penalty the card was tried on (a basket's too), and the address.
+                transaction.on_commit(lambda: card_testing.note_declines(cases, address))
     payment.refresh_from_db()
     return payment
 

@@ -9,7 +9,7 @@ included, so that a total always equals the sum of its items."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -153,13 +153,18 @@ def classify(
     ours = list(ours)
     by_provider_id = {m.provider_id: m for m in ours if m.provider_id}
     by_key = {m.key: m for m in ours}
-    lines = {line.key: line for line in ledger}
+    # A basket's payment is one RecordPayment per penalty under one reference: ECS's lines
+    # for one key are that one movement, their amounts together.
+    lines: dict[str, LedgerLine] = {}
+    for line in ledger:
+        held = lines.get(line.key)
+        lines[line.key] = line if held is None else replace(held, amount_pence=held.amount_pence + line.amount_pence)
     outcome = Outcome()
     seen_ours: set[str] = set()
     for remote in provider:
         mine = by_provider_id.get(remote.provider_id) or by_key.get(remote.key)
         if mine is None:
-            line = lines.pop(remote.key, None)
+            theirs = _take(lines, remote.key)
             outcome.items.append(
                 Item(
                     Class.MISSING_IN_PENALTYPAY,
@@ -168,16 +173,16 @@ def classify(
                     remote.case_reference,
                     remote.payment_reference or remote.key,
                     provider_pence=_signed(remote.kind, remote.amount_pence),
-                    ecs_pence=_signed(line.kind, line.amount_pence) if line else 0,
+                    ecs_pence=_signed(theirs.kind, theirs.amount_pence) if theirs else 0,
                     detail=f"provider {remote.provider_id}",
                 )
             )
             continue
         seen_ours.add(mine.key)
-        outcome.items.append(_with_ecs(mine, remote, lines.pop(mine.key, None), deliveries, now, expected_delivery))
+        outcome.items.append(_with_ecs(mine, remote, _take(lines, mine.key), deliveries, now, expected_delivery))
     for mine in ours:
         if mine.key not in seen_ours:
-            outcome.items.append(_with_ecs(mine, None, lines.pop(mine.key, None), deliveries, now, expected_delivery))
+            outcome.items.append(_with_ecs(mine, None, _take(lines, mine.key), deliveries, now, expected_delivery))
     for line in lines.values():
         outcome.items.append(
             Item(
@@ -191,6 +196,10 @@ def classify(
             )
         )
     return outcome
+
+
+def _take(lines: dict[str, LedgerLine], key: str) -> LedgerLine | None:
+    return lines.pop(key) if key in lines else None
 
 
 def _with_ecs(

@@ -29,7 +29,7 @@ from penaltypay.reconciliation.rules import (
     classify,
     classify_bank,
 )
-from penaltypay.reconciliation.sides import Incomplete, Sides, chunks, day_window, gather
+from penaltypay.reconciliation.sides import Incomplete, Sides, cases_of, chunks, day_window, gather
 
 log = logging.getLogger("penaltypay.reconciliation")
 
@@ -148,7 +148,7 @@ def reconcile_day(
         ReconciliationRun.objects.filter(pk=run.pk).update(status=ReconciliationRun.RUNNING, problem="")
     try:
         sides = gather(day, provider)
-        cases = {m.case_reference for m in sides.provider + sides.ours if m.case_reference}
+        cases = cases_of(sides)
         ledgers = read_ledgers(run, cases, ecs_factory, settings.RECONCILE_ECS_CONCURRENCY, now)
     except Incomplete as exc:
         ReconciliationRun.objects.filter(pk=run.pk).update(

@@ -17,7 +17,7 @@ from django.db.models import Q
 from penaltypay.kernel.clock import LONDON
 from penaltypay.payments import ports
 from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Dispute, Payment, Refund
+from penaltypay.payments.models import Dispute, Payment, PaymentLine, Refund
 from penaltypay.payments.refund_rules import RefundStatus
 from penaltypay.payments.settlement import note_settlement, settle_payment
 from penaltypay.reconciliation.rules import Money, Settlement
@@ -53,7 +53,7 @@ def _our_refund(refund: Refund) -> Money:
         "REFUND",
         refund.reference,
         refund.provider_refund_id,
-        refund.payment.case_reference,
+        refund.case_reference or refund.payment.case_reference,
         refund.amount_pence,
         refund.payment.reference,
     )
@@ -133,7 +133,7 @@ def gather(day: date, provider: ports.PaymentProvider) -> Sides:
                             "REFUND",
                             refund.reference,
                             found.refund_id,
-                            refund.payment.case_reference,
+                            refund.case_reference or refund.payment.case_reference,
                             found.amount,
                             refund.payment.reference,
                         )
@@ -247,7 +247,7 @@ def _remote_refund(remote: ports.ProviderRefund, known: dict[str, Refund]) -> Mo
             "REFUND",
             mine.reference,
             remote.refund_id,
-            mine.payment.case_reference,
+            mine.case_reference or mine.payment.case_reference,
             remote.amount,
             mine.payment.reference,
         )
@@ -260,3 +260,13 @@ def _remote_refund(remote: ports.ProviderRefund, known: dict[str, Refund]) -> Mo
         remote.amount,
         payment.reference if payment else "",
     )
+
+
+def cases_of(sides: Sides) -> set[str]:
+    """Every case whose ECS ledger the day's money touches: a basket's payment, every penalty
+    it paid (ECS holds one payment line on each)."""
+    cases = {m.case_reference for m in sides.provider + sides.ours if m.case_reference}
+    payments = [m.key for m in sides.ours if m.kind == "PAYMENT"]
+    for keys in chunks(payments):
+        cases.update(PaymentLine.objects.filter(payment__reference__in=keys).values_list("case_reference", flat=True))
+    return cases

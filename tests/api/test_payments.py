@@ -246,3 +246,45 @@ def test_filters_and_bad_parameters(api, token):
     assert api("get", "/api/v1/payments?to=0510-01-18T02:33:23-19:04", token).status_code == 200
     assert api("get", "/api/v1/payments?from=0001-01-01T00:30:00%2B01:00", token).status_code == 422
     assert api("get", "/api/v1/payments?status=nonsense", token).status_code == 422
+
+
+def test_several_penalties_in_one_payment_each_line_with_its_amount(api, token, put_case, today, provider):
+    from penaltypay.cases.domain import COURT
+
+    cases = [
+        put_case(reference="75000001", vrm="FL01EET"),
+        put_case(reference="75000002", vrm="FL02EET", reduction_deadline=today - timedelta(days=1)),
+    ]
+    body = {
+        "cases": [{"reference": c.reference, "registration": c.vrm} for c in cases],
+        "your_reference": "PO-9",
+        "return_url": "https://service.example/back",
+    }
+    created = api("post", "/api/v1/payments", token, json=body, **{"Idempotency-Key": "fleet-1"})
+    assert created.status_code == 201, created.json()
+    answer = created.json()
+    assert answer["amount_pence"] == 4000 + 8000 and answer["your_reference"] == "PO-9"
+    assert [(line["case_reference"], line["amount_pence"]) for line in answer["lines"]] == [
+        ("75000001", 4000),
+        ("75000002", 8000),
+    ]
+    again = api("post", "/api/v1/payments", token, json=body, **{"Idempotency-Key": "fleet-1"})
+    assert again.status_code == 200 and again.json()["payment_reference"] == answer["payment_reference"]
+    assert Payment.objects.count() == 1
+
+    both = api("post", "/api/v1/payments", token, json={**body, "reference": "75000001", "registration": "FL01EET"})
+    assert both.status_code == 422
+    twice = api("post", "/api/v1/payments", token, json={**body, "cases": body["cases"] * 2})
+    assert twice.status_code == 422
+
+    put_case(reference="75000003", vrm="FL03EET", status=COURT)
+    refused = api(
+        "post",
+        "/api/v1/payments",
+        token,
+        json={
+            "cases": [{"reference": "75000003", "registration": "FL03EET"}],
+            "return_url": "https://service.example/back",
+        },
+    )
+    assert refused.status_code == 422 and refused.json()["errors"] == [{"field": "cases.75000003", "message": "court"}]

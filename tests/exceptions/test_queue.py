@@ -49,7 +49,8 @@ def test_a_refused_payment_is_announced_once_and_refunded_from_the_queue(refused
     assert "CASE_CLOSED" in page and refused.reference in page and "Refund the keeper" in page
     key = open_exceptions()[0].key
     response = asker.post("/staff/exceptions/act", {"key": key, "action": "refund"})
-    assert response["Location"] == f"/staff/payments/{refused.reference}/refund?amount=40.00&reason=case-closed"
+    query = f"amount=40.00&reason=case-closed&penalty={refused.case_reference}"
+    assert response["Location"] == f"/staff/payments/{refused.reference}/refund?{query}"
     form = asker.get(response["Location"]).content.decode()
     assert 'value="40.00"' in form
     asker.post(f"/staff/payments/{refused.reference}/refund", {"amount": "40.00", "reason": "case-closed"})
