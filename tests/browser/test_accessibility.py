@@ -298,6 +298,44 @@ OVERFLOW = """() => {
 }"""
 
 
+def _basket(page, env):
+    """Two penalties added, by the keeper's own buttons, and the list of them."""
+    env.put_case(reference="71000002", vrm="CD34EFG")
+    _found(page, env)
+    with page.expect_navigation():
+        page.get_by_role("button", name=t("Add another penalty")).click()
+    find(page, "71000002", "CD34EFG")
+    with page.expect_navigation():
+        page.get_by_role("button", name=t("Add this penalty and continue")).click()
+
+
+def _basket_changed(page, env):
+    from dataclasses import replace
+
+    _basket(page, env)
+    env.ecs.put_case(replace(env.reduced_case, status=COURT))
+    with page.expect_navigation():
+        page.get_by_role("button", name=t("Continue to payment")).click()
+
+
+def _basket_paid(page, env):
+    _basket(page, env)
+    page.get_by_role("button", name=t("Continue to payment")).click()
+    page.wait_for_url(env.provider.base_url + "/**")
+    payment = Payment.objects.get()
+    env.provider.complete(payment.provider_payment_id, SUCCESS_CARD)
+    page.goto(f"/pay/return/{payment.id}")
+
+
+PAGES.update(
+    {
+        "your-penalties": (_basket, "Your penalties"),
+        "your-penalties-changed": (_basket_changed, "Your penalties"),
+        "confirmation-several": (_basket_paid, "Payment complete"),
+    }
+)
+
+
 @pytest.fixture(params=["en", "cy"])
 def language(request):
     LANGUAGE["code"] = request.param

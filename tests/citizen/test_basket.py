@@ -55,7 +55,10 @@ def test_a_keeper_adds_three_penalties_removes_one_and_pays_the_rest_at_once(fle
 
     basket = text_of(keeper.get("/your-penalties"))
     assert "You are paying 3 penalties" in basket
-    assert "74000003 FL02EET Late licensing penalty No reduction £80" in basket
+    assert (
+        "Penalty 74000003 Registration FL02EET Type of penalty Late licensing penalty "
+        "Reduced amount until No reduction Amount to pay now £80"
+    ) in basket
     assert "Total £160" in basket
     assert keeper.post("/your-penalties", {"remove": "74000002"})["Location"] == "/your-penalties"
     assert "Total £120" in text_of(keeper.get("/your-penalties"))

@@ -200,3 +200,26 @@ def test_no_line_is_ever_refunded_more_than_it_paid(amounts, asks):
     assert all(promised[n] <= amounts[n] for n in range(len(amounts)))
     assert payment.amount_pence == sum(payment.lines.values_list("amount_pence", flat=True))
     assert remaining_refundable(payment) == sum(amounts) - sum(promised)
+
+
+def test_the_reconciliation_matches_one_provider_payment_to_its_ecs_lines(three, client, provider, ecs, clock, today):
+    from tests.ecs_helpers import reconcile
+
+    payment = pay_basket(seen(three), client).payment
+    provider.complete(payment.provider_payment_id, SUCCESS_CARD)
+    refresh_payment(payment, client, source="return")
+    deliver(ecs, clock)
+    refund = request_refund(payment.reference, 1500, "overpaid", "", by="fin.a", case_reference="72000003")
+    approve_refund(refund.reference, by="fin.b", note="", client=client)
+    deliver(ecs, clock)
+
+    run = reconcile(today, ecs)
+
+    assert run.status == "balanced", list(run.items.values_list("cls", "key", "ecs_pence"))
+    items = {item.key: item for item in run.items.all()}
+    assert (items[payment.reference].provider_pence, items[payment.reference].ecs_pence) == (16000, 16000)
+    assert (items[refund.reference].case_reference, items[refund.reference].ecs_pence) == ("72000003", -1500)
+    assert run.cases_read == 3  # every penalty's ledger, not only the first
+    assert (
+        run.provider_pence == run.penaltypay_pence == run.ecs_pence == sum(item.ecs_pence for item in run.items.all())
+    )
