@@ -3,6 +3,8 @@ Called by the interfaces (views, commands, the worker), which pass the result in
 
 from __future__ import annotations
 
+import threading
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
@@ -16,9 +18,24 @@ from penaltypay.payments.ports import ReceiptSender
 ADAPTERS = "penaltypay.adapters."
 
 
+_LOOKUP_CLIENTS = threading.local()
+
+
 def ecs_for_lookups() -> EcsClient:
-    """For a keeper's page: a short timeout, then the local case store answers."""
-    return _ecs(settings.ECS_LOOKUP_TIMEOUT)
+    """For a keeper's page: a short timeout, then the local case store answers.
+
+    One client per thread, kept while ECS's settings stay the same: a new one parsed the
+    WSDL and opened a new connection for every look-up, about a tenth of the web tier's
+    CPU under load (bench/README.md). Per thread because requests does not promise that a
+    Session is thread-safe (see the client's docstring)."""
+    config = (settings.ECS_URL, settings.ECS_USERNAME, settings.ECS_PASSWORD, settings.ECS_LOOKUP_TIMEOUT)
+    kept = getattr(_LOOKUP_CLIENTS, "kept", None)
+    if kept is None or kept[0] != config:
+        if kept is not None:
+            kept[1].close()
+        kept = (config, _ecs(settings.ECS_LOOKUP_TIMEOUT))
+        _LOOKUP_CLIENTS.kept = kept
+    return kept[1]
 
 
 def ecs_for_delivery() -> EcsClient:

@@ -36,6 +36,7 @@ from penaltypay.ecs import delivery, errors
 from penaltypay.ecs.models import DeliveryAttempt, EcsBreaker, OutboxEvent
 from penaltypay.ecs.ports import EcsLedger
 from penaltypay.kernel import request_id
+from penaltypay.kernel.idle_gate import IdleGate
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class OutboxWorker:
         self.concurrency = max(1, concurrency)
         self.lease = timedelta(seconds=lease_seconds)
         self.idle_seconds = idle_seconds
+        self.idle = IdleGate(idle_seconds)
         self.respect_batch_window = respect_batch_window
         self.clock = clock
         self.rng = rng
@@ -373,8 +375,9 @@ class OutboxWorker:
                 if event is None:
                     if until_idle:
                         return
-                    stop.wait(self.idle_seconds)
+                    self.idle.nothing_found(stop)  # one thread looks while the queue is empty
                     continue
+                self.idle.found_work()
                 try:
                     with request_id.use(event.request_id):  # its lines join its payment's request
                         outcome = self.deliver(event, client, owner)

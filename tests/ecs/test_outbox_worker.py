@@ -8,7 +8,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from penaltypay.adapters.ecs_soap import EcsClient
 from penaltypay.cases.domain import COURT
@@ -294,3 +294,57 @@ def test_an_operator_resolves_or_requeues_an_exception_and_it_is_audited(ecs, pu
     # (the simulator's put_case starts the case's ledger afresh)
     assert ledger(ecs, closed) == [("PAYMENT", "PP-GGGG-0003")]
     assert OutboxEvent.objects.get(pk=third.pk).status == OutboxEvent.SENT
+
+
+class CountingWorker(OutboxWorker):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.claims = 0
+        self.claimed_by: set[str] = set()
+        self._count_lock = threading.Lock()
+
+    def claim_next(self, owner):
+        event = super().claim_next(owner)
+        with self._count_lock:
+            self.claims += 1
+            if event is not None:
+                self.claimed_by.add(owner)
+        return event
+
+
+def test_an_idle_worker_asks_the_database_once_a_round_not_once_per_thread(ecs, reduced_case, put_case, clock):
+    """Sixteen threads and nothing to deliver: one looks each round, the rest sleep; then a
+    backlog arrives and still spreads over several threads, and every item reaches ECS."""
+    worker = CountingWorker(
+        lambda: EcsClient(ecs.url, timeout=2.0),
+        on_delivered=record_delivered,
+        concurrency=16,
+        idle_seconds=0.1,
+        respect_batch_window=False,
+        clock=clock,
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        threading.Event().wait(2.0)
+        idle_claims = worker.claims
+        # Two seconds idle: 16 first looks and about 20 rounds, against 16 x 20 before.
+        assert idle_claims < 16 + 40, idle_claims
+        ecs.set_faults(latency_ms=[150, 150])
+        cases = [put_case(reference=f"7100{n:04d}") for n in range(24)]
+        for n, case in enumerate(cases):
+            pay(case, f"PP-IDLE-{n:04d}")
+        deadline = threading.Event()
+        for _ in range(300):
+            if not OutboxEvent.objects.exclude(status=OutboxEvent.SENT).exists():
+                break
+            deadline.wait(0.1)
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+    assert not OutboxEvent.objects.exclude(status=OutboxEvent.SENT).exists()
+    assert all(ledger(ecs, case) == [("PAYMENT", f"PP-IDLE-{n:04d}")] for n, case in enumerate(cases))
+    # SQLite takes one writer at a time, so the worker runs one thread there.
+    spread = 4 if connection.vendor == "postgresql" else 1
+    assert len(worker.claimed_by) >= spread, f"only {len(worker.claimed_by)} threads delivered"
