@@ -160,10 +160,12 @@ else:
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# A keeper's session: gone after 30 idle minutes (renewed on every request), when the
+# A keeper's session: gone after 30 idle minutes (renewed while in use), when the
 # browser closes, and when the confirmation has been shown (views).
 SESSION_COOKIE_AGE = 30 * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# Idle limit: a session in use is written again at most once a minute (penaltypay.staff.sessions).
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_TOUCH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_AGE = None  # ends with the browser, as the cookies page says

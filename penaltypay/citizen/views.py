@@ -84,7 +84,9 @@ def find_penalty(request):
         if lookup.outcome is LookupOutcome.FOUND:
             assert lookup.case is not None
             note_lookup(reference, payable=checkout.quote(lookup.case).payable)
-            request.session.cycle_key()  # a new session for a new case: no fixation
+            # A new session for a new case (no fixation); one not saved yet gets its key when saved.
+            if request.session.session_key is not None:
+                request.session.cycle_key()
             request.session[SESSION_CASE] = {"reference": reference, "vrm": vrm}
             payer_of(request)  # now, while the answer is one the session is saved with (not a 5xx)
             return redirect("citizen:penalty")

@@ -20,13 +20,15 @@ _COUNTED = [PaymentStatus.SUCCESS.value, *(s.value for s in LIVE_STATUSES)]
 def held_against_many(case_references: Iterable[str]) -> dict[str, Held]:
     """The money held against each case (penaltypay.payments.held), line by line: a basket's
     payment counts on each case only its own line, its own refunds and its share of a lost
-    dispute. Five queries, whatever the number of cases."""
+    dispute. Five queries at most (one when nothing is paid), whatever the number of cases."""
     references = list(dict.fromkeys(case_references))
     lines = list(
         PaymentLine.objects.filter(case_reference__in=references, payment__status__in=_COUNTED).values(
             "payment_id", "case_reference", "amount_pence", "ecs_recorded_at", "payment__reference", "payment__status"
         )
     )
+    if not lines:  # nothing paid or being paid: most keepers' look-ups, and no more queries
+        return {reference: held([]) for reference in references}
     payment_ids = {line["payment_id"] for line in lines}
     refunds: dict[tuple, list[RefundFact]] = defaultdict(list)
     for payment_pk, case, amount, status, recorded in Refund.objects.filter(

@@ -4,12 +4,20 @@ is only ever sent to the provider's own card page."""
 from __future__ import annotations
 
 import logging
+import time
+from datetime import timedelta
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from penaltypay.payments.models import Payment
 from penaltypay.security import card_page_allowed
+from penaltypay.staff.sessions import TOUCHED
 from tests.citizen.conftest import find
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,9 +61,41 @@ def test_the_payer_sees_the_confirmation_once_then_the_session_ends(client, redu
     assert "We cannot show this payment here" in again and "keeper@example.com" not in again
 
 
-def test_sessions_idle_out_after_30_minutes_and_end_with_the_browser(settings):
-    assert settings.SESSION_COOKIE_AGE == 30 * 60
-    assert settings.SESSION_SAVE_EVERY_REQUEST and settings.SESSION_EXPIRE_AT_BROWSER_CLOSE
+def _session_row(client):
+    return Session.objects.get(session_key=client.cookies["sessionid"].value)
+
+
+def _session_writes(call):
+    with CaptureQueriesContext(connection) as queries:
+        call()
+    return [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("UPDATE", "INSERT")) and "django_session" in q["sql"]]
+
+
+def test_a_session_in_use_lives_on_and_is_written_at_most_once_a_minute(client, reduced_case, provider):
+    find(client, reduced_case.reference, reduced_case.vrm)
+    assert _session_row(client).expire_date > timezone.now() + timedelta(minutes=29)
+    # Reading pages within the minute writes nothing.
+    assert _session_writes(lambda: client.get("/your-penalty")) == []
+    assert _session_writes(lambda: client.get("/pay")) == []
+    # A minute and more since the last write: the next page pushes the idle limit on again.
+    session = SessionStore(session_key=client.cookies["sessionid"].value)
+    session[TOUCHED] = int(time.time()) - 61
+    session.save()
+    Session.objects.filter(session_key=session.session_key).update(expire_date=timezone.now() + timedelta(minutes=5))
+    assert len(_session_writes(lambda: client.get("/your-penalty"))) == 1
+    assert _session_row(client).expire_date > timezone.now() + timedelta(minutes=29)
+
+
+def test_a_session_idle_for_30_minutes_has_ended_and_ends_with_the_browser(client, reduced_case, provider, settings):
+    assert settings.SESSION_COOKIE_AGE == 30 * 60 and settings.SESSION_EXPIRE_AT_BROWSER_CLOSE
+    find(client, reduced_case.reference, reduced_case.vrm)
+    Session.objects.filter(session_key=client.cookies["sessionid"].value).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    response = client.get("/your-penalty")
+    assert response.status_code == 302 and "find-your-penalty" in response["Location"]
+    # An ended session is not brought back to life (the old row waits for the purge).
+    assert not Session.objects.filter(expire_date__gt=timezone.now()).exists()
 
 
 def test_a_session_cookie_is_a_browser_session_cookie(client, reduced_case, provider):
@@ -136,3 +176,22 @@ def test_when_every_provider_place_is_taken_the_keeper_is_asked_to_try_again_in_
     assert "Sorry, the service is busy" in response.content.decode()
     # Nothing reached the provider; the keeper simply tries again.
     assert client.post("/pay", {"email": ""}).status_code == 303
+
+
+def test_finding_a_penalty_gives_a_session_that_already_existed_a_new_key(client, reduced_case, provider):
+    """No fixation: a session someone else may know (here one that chose Welsh) is replaced
+    when the keeper finds a penalty, and keeps what it held."""
+    client.get("/find-your-penalty?lang=cy")
+    before = client.cookies["sessionid"].value
+    find(client, reduced_case.reference, reduced_case.vrm)
+    after = client.cookies["sessionid"].value
+    assert after != before
+    assert not Session.objects.filter(session_key=before).exists()
+    assert 'lang="cy"' in client.get("/your-penalty").content.decode()  # the choice went with it
+
+
+def test_a_session_key_nobody_issued_is_never_adopted(client, reduced_case, provider):
+    client.cookies["sessionid"] = "planted0key0that0nobody0issued00"
+    find(client, reduced_case.reference, reduced_case.vrm)
+    assert client.cookies["sessionid"].value != "planted0key0that0nobody0issued00"
+    assert client.get("/your-penalty").status_code == 200
