@@ -68,7 +68,8 @@ def _session_row(client):
 def _session_writes(call):
     with CaptureQueriesContext(connection) as queries:
         call()
-    return [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("UPDATE", "INSERT")) and "django_session" in q["sql"]]
+    sqls = [q["sql"] for q in queries.captured_queries]
+    return [sql for sql in sqls if sql.startswith(("UPDATE", "INSERT")) and "django_session" in sql]
 
 
 def test_a_session_in_use_lives_on_and_is_written_at_most_once_a_minute(client, reduced_case, provider):
