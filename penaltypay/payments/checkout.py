@@ -202,10 +202,9 @@ def check_out(
         with transaction.atomic():
             _lock_case(case.reference)
             current = quote(case)
-            live = current.live
-        if live is not None and (live.owner != payer.owner or live.channel != payer.channel):
-            live = refresh_payment(live, client, source="resume") if live.provider_payment_id else live
-            if live.is_live:
+        if current.live is not None and not _own(current.live, payer):
+            live = _still_live(current.live, client)
+            if live is not None:
                 return PaidElsewhere(live, blocked_until(live))
             continue  # it finished meanwhile: quote again
         if not current.payable:
@@ -217,24 +216,11 @@ def check_out(
             language=language,
             return_url_for=return_url_for,
             client=client,
-            channel=payer.channel,
-            created_by=payer.created_by,
-            owner=payer.owner,
-            payer_address_hash=payer.address_hash,
-            link_sent_by=payer.link_sent_by,
             payer_reference=payer_reference,
+            **_payer_fields(payer),
         )
-        if started is None:
-            continue  # another payer's payment appeared at the same moment: decide again
-        if started.next_url is None:
-            if started.payment.state is PaymentStatus.SUCCESS:
-                return Started(started.payment, None, resumed=started.resumed)
-            continue
-        if not card_page_allowed(started.next_url):
-            # Never send anyone somewhere else with their card in hand, whatever the answer said.
-            security_event(CARD_PAGE_REFUSED, payment_reference=started.payment.reference, channel=payer.channel)
-            return CardPageRefused(started.payment)
-        return Started(started.payment, started.next_url, resumed=started.resumed)
+        if (answer := _answer(started, payer)) is not None:
+            return answer
     raise creation.PaymentUnavailable("the payments for this penalty kept changing; try again")
 
 
@@ -273,12 +259,9 @@ def check_out_basket(
             quotes = [quote(case) for case, _ in lines]
         changes = list(gone)
         for (case, seen), current in zip(lines, quotes, strict=True):
-            live = current.live
-            if live is not None and (live.owner != payer.owner or live.channel != payer.channel):
-                live = refresh_payment(live, client, source="resume") if live.provider_payment_id else live
-                if live.is_live:
-                    changes.append(LineChange(case, seen, None, "being-paid"))
-                    continue
+            if current.live is not None and not _own(current.live, payer) and _still_live(current.live, client):
+                changes.append(LineChange(case, seen, None, "being-paid"))
+                continue
             if not current.payable:
                 changes.append(LineChange(case, seen, None, current.reason.value if current.reason else "paid"))
             elif current.due.total_pence != seen:
@@ -291,24 +274,50 @@ def check_out_basket(
             language=language,
             return_url_for=return_url_for,
             client=client,
-            channel=payer.channel,
-            created_by=payer.created_by,
-            owner=payer.owner,
-            payer_address_hash=payer.address_hash,
-            link_sent_by=payer.link_sent_by,
             payer_reference=payer_reference,
+            **_payer_fields(payer),
         )
-        if started is None:
-            continue  # another payer's payment appeared at the same moment: decide again
-        if started.next_url is None:
-            if started.payment.state is PaymentStatus.SUCCESS:
-                return Started(started.payment, None, resumed=started.resumed)
-            continue
-        if not card_page_allowed(started.next_url):
-            security_event(CARD_PAGE_REFUSED, payment_reference=started.payment.reference, channel=payer.channel)
-            return CardPageRefused(started.payment)
-        return Started(started.payment, started.next_url, resumed=started.resumed)
+        if (answer := _answer(started, payer)) is not None:
+            return answer
     raise creation.PaymentUnavailable("the payments for these penalties kept changing; try again")
+
+
+def _own(live: Payment, payer: Payer) -> bool:
+    """Only its own channel and owner may resume a live payment (ADR 0018)."""
+    return live.owner == payer.owner and live.channel == payer.channel
+
+
+def _still_live(live: Payment, client: ports.PaymentProvider) -> Payment | None:
+    """Someone else's live payment as the provider has it now, or None if it has finished."""
+    live = refresh_payment(live, client, source="resume") if live.provider_payment_id else live
+    return live if live.is_live else None
+
+
+def _payer_fields(payer: Payer) -> dict:
+    return {
+        "channel": payer.channel,
+        "created_by": payer.created_by,
+        "owner": payer.owner,
+        "payer_address_hash": payer.address_hash,
+        "link_sent_by": payer.link_sent_by,
+    }
+
+
+def _answer(started: creation.PaymentStart | None, payer: Payer) -> Started | CardPageRefused | None:
+    """What a started (or resumed) payment means for the payer; None: decide again."""
+    if started is None:
+        return None  # another payer's payment appeared at the same moment
+    if started.next_url is None:
+        return (
+            Started(started.payment, None, resumed=started.resumed)
+            if started.payment.state is PaymentStatus.SUCCESS
+            else None
+        )
+    if not card_page_allowed(started.next_url):
+        # Never send anyone somewhere else with their card in hand, whatever the answer said.
+        security_event(CARD_PAGE_REFUSED, payment_reference=started.payment.reference, channel=payer.channel)
+        return CardPageRefused(started.payment)
+    return Started(started.payment, started.next_url, resumed=started.resumed)
 
 
 def _read_again(lines: list[tuple[Case, int]], source: CaseSource) -> tuple[list[tuple[Case, int]], list[LineChange]]:
