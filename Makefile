@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Branch coverage the suites must reach together (SQLite + PostgreSQL): the floor CI enforces.
 COVERAGE_FLOOR := 90
 
-.PHONY: install run test check services test-sqlite test-postgres test-dates coverage chromium faketime clean openapi messages
+.PHONY: install run test check services test-begin test-sqlite test-postgres test-browser test-fast test-dates check-migrations test-report coverage chromium faketime clean openapi messages
 
 WELSH := penaltypay/locale/cy/LC_MESSAGES/django
 install: $(VENV)/.installed node_modules/.installed $(CSS) $(WELSH).mo chromium faketime
@@ -60,10 +60,12 @@ faketime:
 run: install
 	$(BIN)/penaltypay run
 
-# Checks first (seconds), then the whole suite on SQLite (the embedded default), then on the
-# local PostgreSQL with Redis, then on SQLite again under shifted clocks; then the coverage
-# floor over the first two.
-test: install check services test-sqlite test-postgres test-dates coverage
+# Checks first (seconds), then the suite in two passes, each spread over the cores
+# (pytest-xdist): on SQLite (the embedded default) with the machine's clock moved 400 days
+# on, and on the local PostgreSQL with Redis at the real time; then the coverage floor over
+# both, and a table of what each pass ran and how long it took. .ci/run adds the browser
+# tests (make test-browser) and the further shifted moments (make test-dates).
+test: install check services test-begin test-sqlite test-postgres coverage test-report
 
 # A production environment as an operator would set one (no real secret: generated here).
 PRODUCTION_CHECK_ENV := PENALTYPAY_ENV=production DATABASE_URL=postgres://penaltypay@db.internal:5432/penaltypay \
@@ -73,7 +75,7 @@ PRODUCTION_CHECK_ENV := PENALTYPAY_ENV=production DATABASE_URL=postgres://penalt
   PAY_API_URL=https://publicapi.payments.service.gov.uk PAY_CARD_ORIGIN=https://card.payments.service.gov.uk \
   NOTIFY_API_KEY=check-only NOTIFY_RECEIPT_TEMPLATE_ID=check-only NOTIFY_REFUND_TEMPLATE_ID=check-only \
   NOTIFY_RECEIPT_TEMPLATE_ID_CY=check-only NOTIFY_REFUND_TEMPLATE_ID_CY=check-only NOTIFY_STAFF_TEMPLATE_ID=check-only \
-  NOTIFY_PAYMENT_LINK_TEMPLATE_ID=check-only NOTIFY_PAYMENT_LINK_TEMPLATE_ID_CY=check-only
+  NOTIFY_PAYMENT_LINK_TEMPLATE_ID=check-only NOTIFY_PAYMENT_LINK_TEMPLATE_ID_CY=check-only TRUSTED_PROXY_COUNT=1
 
 # The house rules: import contracts, lint and format, types, migrations in step with models,
 # and Django's deployment checks on production settings (warnings fail too).
@@ -85,6 +87,11 @@ check:
 	env -u DATABASE_URL PENALTYPAY_ENV=test $(BIN)/python -m django makemigrations --check --dry-run --settings=penaltypay.settings
 	env $(PRODUCTION_CHECK_ENV) $(BIN)/python -m django check --deploy --fail-level WARNING --settings=penaltypay.settings
 
+# Every migration safe for the release before it, or reviewed (ADR 0028; the PostgreSQL pass
+# runs it too, in tests/packaging/test_migrations_checker.py).
+check-migrations: install services
+	DATABASE_URL=$(PG_TEST_URL) $(BIN)/python scripts/check-migrations
+
 # The PostgreSQL pass needs the local PostgreSQL and Redis: say so plainly when one is down.
 services:
 	@$(BIN)/python -c "import psycopg; psycopg.connect('$(PG_TEST_URL)'.rsplit('/', 1)[0] + '/postgres', connect_timeout=5).close()" \
@@ -92,23 +99,63 @@ services:
 	@$(BIN)/python -c "import redis; redis.Redis.from_url('$(REDIS_TEST_URL)', socket_connect_timeout=5).ping()" \
 	  || { echo "Redis is not answering at $(REDIS_TEST_URL): start it (docs/development.md)"; exit 1; }
 
+# Two test processes per core (most tests spend most of their time waiting on a server, a
+# browser or a subprocess). Each process starts with a run of whole files and, once done,
+# takes tests from the others' queues (worksteal): the long files no longer set the pace.
+TEST_PROCESSES ?= 4
+XDIST := -n $(TEST_PROCESSES) --dist worksteal
+# Each pass prints its fifteen slowest steps: where the time goes.
+PYTEST := $(BIN)/coverage run -m pytest -q -p no:cacheprovider --durations=15
+SQLITE_ENV := env -u DATABASE_URL -u REDIS_URL PENALTYPAY_ENV=test
+POSTGRES_ENV := env DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) PENALTYPAY_ENV=test
+# The SQLite pass runs with the machine's clock this far on (libfaketime, scripts/shifted-clock):
+# a test anywhere that reads the real date where it meant the test clock fails there (ADR 0017).
+SHIFTED_CLOCK := today+400d
+
+test-begin:
+	rm -rf var/coverage var/test-passes.tsv var/workers
+
+# Every test but the browser's (make test-browser: at the real time, as Chromium keeps the
+# real clock); the tests that use no database run only here. Coverage is taken here of the
+# tests that use no database, and in the PostgreSQL pass of the others (once each). Those that must have the
+# machine to themselves (marked serial: they restart PostgreSQL, or race many processes
+# against a limit) run after the rest, one at a time.
 test-sqlite:
-	rm -rf var/coverage
-	env -u DATABASE_URL -u REDIS_URL PENALTYPAY_ENV=test $(BIN)/coverage run -m pytest
+	$(SQLITE_ENV) PENALTYPAY_TEST_PASS="SQLite, clock at $(SHIFTED_CLOCK)" \
+	  scripts/shifted-clock $(SHIFTED_CLOCK) -- $(PYTEST) $(XDIST) --measure-database-free-only --no-postgres-only-tests -m "not browser and not serial"
+	$(SQLITE_ENV) PENALTYPAY_TEST_PASS="SQLite, clock at $(SHIFTED_CLOCK), alone" \
+	  scripts/shifted-clock $(SHIFTED_CLOCK) -- $(PYTEST) --measure-database-free-only --no-postgres-only-tests -m "serial and not browser"
 
+# Every test that uses the database on PostgreSQL with Redis; then the serial ones.
 test-postgres:
-	DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) PENALTYPAY_ENV=test $(BIN)/coverage run -m pytest -m "not browser"
+	$(POSTGRES_ENV) PENALTYPAY_TEST_PASS="PostgreSQL" $(PYTEST) $(XDIST) --database-tests-only -m "not serial and not browser"
+	$(POSTGRES_ENV) PENALTYPAY_TEST_PASS="PostgreSQL, alone" $(PYTEST) --database-tests-only -m "serial and not browser"
 
-# The suite (but the browser tests, which show only what the server renders) with the
-# machine's clock moved: across the spring clock change, on the last Sunday of October
-# while London's date is ahead of UTC's, on 29 February and 400 days on. A test that reads
-# the real date where it meant the test clock fails here (ADR 0017).
-SHIFTED_CLOCKS := 2027-03-28T00:58:00Z 2027-10-30T23:30:00Z 2028-02-29T10:00:00Z today+400d
-test-dates:
+# The browser tests (Debian's Chromium: the keeper's journey, the back office, axe-core on
+# every page in both languages) on PostgreSQL at the real time, without coverage (they read
+# what the server renders, which the other tests measure). .ci/run runs them after make test.
+test-browser: install services
+	$(POSTGRES_ENV) PENALTYPAY_TEST_PASS="Browser, PostgreSQL" $(BIN)/pytest -q -p no:cacheprovider --durations=15 \
+	  $(XDIST) -m browser
+	@scripts/test-report
+
+# The inner loop (seconds, not minutes): the checks, then the tests that need no database,
+# no browser and no server of their own, at the real time and without coverage.
+test-fast: install check
+	$(SQLITE_ENV) $(BIN)/pytest -q -p no:cacheprovider $(XDIST) --no-database-tests -m "not browser and not slow and not postgres"
+
+# The other moments CI tries besides (.ci/run): across the spring clock change, on the last
+# Sunday of October while London's date is ahead of UTC's, and on 29 February.
+SHIFTED_CLOCKS := 2027-03-28T00:58:00Z 2027-10-30T23:30:00Z 2028-02-29T10:00:00Z
+test-dates: install
 	@for moment in $(SHIFTED_CLOCKS); do \
-	  env -u DATABASE_URL -u REDIS_URL PENALTYPAY_ENV=test PENALTYPAY_VAR_DIR=var/shifted-clock \
-	    scripts/shifted-clock $$moment -- $(BIN)/pytest -q -p no:cacheprovider -m "not browser" || exit 1; \
+	  $(SQLITE_ENV) PENALTYPAY_TEST_PASS="SQLite, clock at $$moment" \
+	    scripts/shifted-clock $$moment -- $(BIN)/pytest -q -p no:cacheprovider $(XDIST) --date-tests-only -m "not browser and not serial" || exit 1; \
 	done
+	@scripts/test-report
+
+test-report:
+	@scripts/test-report
 
 coverage:
 	$(BIN)/coverage combine --quiet

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from penaltypay.extract import generator, parser  # noqa: E402  (no Django needed)
+from penaltypay.extract import copy_rows, generator  # noqa: E402  (no Django needed)
 from penaltypay.extract.reader import ExtractReader
 
 COLUMNS = (
@@ -129,7 +129,7 @@ def main() -> None:
             reader = ExtractReader(stream)
             reader.header()
             for first_line, lines in reader.batches():
-                rows, _, _, _ = parser.copy_batch(lines, first_line, tail)
+                rows, _, _, _ = copy_rows.copy_batch(lines, first_line, tail)
                 valid += len(rows)
                 out.write(b"".join(row.split(b"\t", 1)[1] for row in rows))  # without the line number
         print(

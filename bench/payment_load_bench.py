@@ -7,12 +7,14 @@ penalty page, pay page, "Pay" (the provider creates the payment), the provider's
 page, the card, back to us, the confirmation. A keeper told "busy" or "try again" (a 503
 anywhere) counts as turned away for that journey and starts again.
 
-Prints, per run (ECS instant; ECS at 200-800 ms): journeys completed, payments a minute,
+Each run twice, side by side: with the provider's rate limit off (our own capacity) and on
+(GOV.UK Pay's published 15 POSTs a second, which our pacing keeps to). Prints, per run
+(ECS instant; ECS at 200-800 ms): journeys completed, payments a minute,
 keepers turned away, journey p50/p99, the slowest steps, server errors (should be 0), and
 where the CPU went (per component, per payment): the profile of a payment on this box.
 
     .venv/bin/python bench/payment_load_bench.py [--keepers 16] [--seconds 60] \\
-        [--runs instant,slow] [--workers 2] [--threads 16] [--lookup-wait 1.0]
+        [--runs instant,slow] [--limits off,on] [--workers 2] [--threads 16] [--lookup-wait 1.0]
 
 Needs the local PostgreSQL and Redis. The load generator shares the machine's cores.
 """
@@ -43,6 +45,7 @@ from _common import DEFAULT_SERVER_URL, REPO, SimulatorProcess, fresh_database  
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CARD_FORM = re.compile(r'<form method="post" action="([^"]+)" novalidate')
 FAULTS = {"instant": {}, "slow": {"latency_ms": [200, 800]}}
+PUBLISHED_LIMIT = 15  # GOV.UK Pay: POSTs a second per API key
 
 
 def free_port() -> int:
@@ -220,6 +223,7 @@ def main() -> None:
     parser.add_argument("--server-url", default=DEFAULT_SERVER_URL)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--database", default="penaltypay_bench_payments")
+    parser.add_argument("--limits", default="off,on", help="the provider's rate limit: off (our capacity), on (15/s)")
     args = parser.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="payment-bench-"))
     print(
@@ -237,7 +241,14 @@ def main() -> None:
         start_new_session=True,
     )
     wait_for(pay_port)
-    requests.post(f"http://127.0.0.1:{pay_port}/_sandbox/config", json={"rate_limit_per_second": 0}, timeout=10)
+    try:
+        measure(args, logs, simulator, sandbox, pay_port)
+    finally:
+        sandbox_stop(sandbox)
+        simulator.stop()
+
+
+def measure(args, logs: Path, simulator, sandbox, pay_port: int) -> None:
     from standins.chaos import chaos_case
 
     with fresh_database(args.server_url, args.database) as database_url:
@@ -247,7 +258,6 @@ def main() -> None:
         cases = [chaos_case(f"{95_000_000 + i:08d}", today) for i in range(args.cases)]
         simulator.put_cases(cases)
         pairs = [(c.reference, c.vrm) for c in cases]
-        port = free_port()
         env = {
             **os.environ,
             "PENALTYPAY_ENV": "test",
@@ -268,51 +278,73 @@ def main() -> None:
             "ECS_RESPECT_BATCH_WINDOW": "0",
         }
         env.pop("DJANGO_SETTINGS_MODULE", None)
-        web = subprocess.Popen(
-            [sys.executable, "-m", "penaltypay.cli", "web", "--bind", f"127.0.0.1:{port}"],
+        offset = 0
+        for limit in args.limits.split(","):
+            # off: our own capacity (the provider's limit and our pacing both off); on: payments
+            # a minute under the provider's published limit, paced to it (ADR 0027).
+            published = 0 if limit == "off" else PUBLISHED_LIMIT
+            requests.post(
+                f"http://127.0.0.1:{pay_port}/_sandbox/config", json={"rate_limit_per_second": published}, timeout=10
+            )
+            service_env = {**env, "PAY_RATE_LIMIT_PER_SECOND": str(published)}
+            print(f"-- provider's rate limit {limit}" + (f" ({published} POSTs a second)" if published else ""))
+            offset = run_service(args, service_env, logs / f"limit-{limit}", sandbox, simulator, pairs, offset)
+
+
+def sandbox_stop(sandbox: subprocess.Popen) -> None:
+    os.killpg(sandbox.pid, signal.SIGTERM)
+    sandbox.wait(timeout=30)
+
+
+def run_service(args, env: dict, logs: Path, sandbox, simulator, pairs, offset: int) -> int:
+    """Start web and workers, warm up, measure each run; returns the next unused penalty."""
+    logs.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-m", "penaltypay.cli", "web", "--bind", f"127.0.0.1:{port}"],
+        cwd=REPO,
+        env=env,
+        stdout=open(logs / "web.log", "wb"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "penaltypay.cli", "worker"],
             cwd=REPO,
             env=env,
-            stdout=open(logs / "web.log", "wb"),  # noqa: SIM115
+            stdout=open(logs / f"worker{n}.log", "wb"),  # noqa: SIM115
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        workers = [
-            subprocess.Popen(
-                [sys.executable, "-m", "penaltypay.cli", "worker"],
-                cwd=REPO,
-                env=env,
-                stdout=open(logs / f"worker{n}.log", "wb"),  # noqa: SIM115
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            for n in range(args.background_workers)
-        ]
-        try:
-            wait_for(port)
-            base = f"http://127.0.0.1:{port}"
-            sessions = {
-                "web": [web.pid],
-                "workers": [worker.pid for worker in workers],
-                "sandbox": [sandbox.pid],
-                "ECS simulator": [os.getsid(simulator.process.pid)],
-            }
-            # Warm up (imports, compiled templates, connections) before anything is measured.
-            warm, _ = load(base, pairs, min(4, args.keepers), args.warmup)
-            offset = len(warm.journeys) + warm.turned_away + args.keepers
-            for run in args.runs.split(","):
-                simulator.set_faults(**FAULTS[run])
-                before = cpu_seconds(sessions)
-                results, wall = load(base, pairs[offset:], args.keepers, args.seconds)
-                after = cpu_seconds(sessions)
-                offset += len(results.journeys) + results.turned_away + args.keepers
-                report(run, args.keepers, results, wall)
-                report_cpu(before, after, len(results.journeys), wall)
-        finally:
-            for process in (web, *workers, sandbox):
-                os.killpg(process.pid, signal.SIGTERM)
-            for process in (web, *workers, sandbox):
-                process.wait(timeout=30)
-            simulator.stop()
+        for n in range(args.background_workers)
+    ]
+    try:
+        wait_for(port)
+        base = f"http://127.0.0.1:{port}"
+        sessions = {
+            "web": [web.pid],
+            "workers": [worker.pid for worker in workers],
+            "sandbox": [sandbox.pid],
+            "ECS simulator": [os.getsid(simulator.process.pid)],
+        }
+        # Warm up (imports, compiled templates, connections) before anything is measured.
+        warm, _ = load(base, pairs[offset:], min(4, args.keepers), args.warmup)
+        offset += len(warm.journeys) + warm.turned_away + args.keepers
+        for run in args.runs.split(","):
+            simulator.set_faults(**FAULTS[run])
+            before = cpu_seconds(sessions)
+            results, wall = load(base, pairs[offset:], args.keepers, args.seconds)
+            after = cpu_seconds(sessions)
+            offset += len(results.journeys) + results.turned_away + args.keepers
+            report(run, args.keepers, results, wall)
+            report_cpu(before, after, len(results.journeys), wall)
+    finally:
+        for process in (web, *workers):
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in (web, *workers):
+            process.wait(timeout=30)
+    return offset
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ import statistics
 import threading
 import time
 
-from penaltypay.adapters.pay_api import PayClient, ProviderRateLimited
+from penaltypay.adapters.pay_api import PayClient
+from penaltypay.payments.ports import ProviderRateLimited
 from standins.pay import SandboxProvider
 
 

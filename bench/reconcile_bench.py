@@ -91,7 +91,7 @@ def run(args) -> int:
             rows.append(
                 Payment(
                     reference=reference,
-                    case_reference=case.reference,
+                    first_case_reference=case.reference,
                     case_type="7A",
                     amount_pence=4000,
                     description="bench",

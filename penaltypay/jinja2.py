@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import translation
@@ -13,6 +15,7 @@ from jinja2 import (
     PrefixLoader,
     select_autoescape,
 )
+from markupsafe import Markup
 
 from penaltypay.kernel.clock import LONDON
 from penaltypay.kernel.money import format_pence
@@ -36,6 +39,30 @@ def _london_time(value) -> str:
     return value.astimezone(LONDON).strftime("%-d %b %Y %H:%M:%S")
 
 
+# Fragments the same for every request in one language, rendered once per process: the
+# Design System's header, footer and phase banner were a large share of every page's CPU.
+_FRAGMENTS: dict[tuple[str, str], Markup] = {}
+
+
+def _fragments_of(env: Environment):
+    def fragment(name: str) -> Markup:
+        """A template with no request in it (only the language, URLs and static paths),
+        rendered once per language and kept."""
+        key = (name, translation.get_language() or "")
+        html = _FRAGMENTS.get(key)
+        if html is None:
+            html = _FRAGMENTS[key] = Markup(env.get_template(name).render())  # noqa: S704 - our template's output
+        return html
+
+    return fragment
+
+
+@receiver(setting_changed)
+def _forget_fragments(**kwargs) -> None:
+    """A setting that URLs or static paths hang on changed (tests): render them afresh."""
+    _FRAGMENTS.clear()
+
+
 def environment(**options) -> Environment:
     django_loader = options.pop("loader", None)
     # HTML is escaped; the plain-text email templates are not.
@@ -56,6 +83,7 @@ def environment(**options) -> Environment:
             "static": static,
             "get_language": translation.get_language,
             "language_url": language_url,
+            "fragment": _fragments_of(env),
         }
     )
     env.filters["pence"] = format_pence

@@ -84,6 +84,13 @@ def problems(s: Mapping[str, Any]) -> list[str]:
         found.append("DATABASE_URL must point at PostgreSQL (several processes share it)")
     if not s["REDIS_URL"]:
         found.append("REDIS_URL must be set: rate limits must be shared by every process")
+    hosts = list(s["ALLOWED_HOSTS"])
+    if not hosts or "*" in hosts or all(_is_loopback(host.lstrip(".")) for host in hosts):
+        found.append("ALLOWED_HOSTS must name the service's own host names (not '*', not only this machine)")
+    if s["TRUSTED_PROXY_COUNT"] < 1:
+        # Behind a load balancer the client's address is in X-Forwarded-For: with no proxy
+        # trusted, every keeper shares the balancer's address and the limits count them as one.
+        found.append("TRUSTED_PROXY_COUNT must be the number of proxies in front of the service (1 or more)")
     if not s["PUBLIC_BASE_URL"]:
         found.append("PUBLIC_BASE_URL must be set: the provider's return URL is never built from a request's Host")
     urls = {

@@ -77,7 +77,11 @@ def _window() -> tuple[int, int]:
 
 
 def _add_and_count(store: BaseCache, key: str, timeout: int, by: int) -> int:
-    """Atomic add-then-count: Redis INCR; the local-memory cache does it under its lock."""
+    """Atomic add-then-count: Redis INCR; the local-memory cache does it under its lock; the
+    database store (no Redis) in one statement."""
+    in_one_statement = getattr(store, "add_and_count", None)
+    if in_one_statement is not None:
+        return int(in_one_statement(key, timeout, by))
     for _ in range(3):
         store.add(key, 0, timeout=timeout)
         try:

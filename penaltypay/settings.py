@@ -7,6 +7,7 @@ environment (twelve-factor). The defaults are safe for a local run only;
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -21,6 +22,22 @@ VAR_DIR = Path(os.environ.get("PENALTYPAY_VAR_DIR", BASE_DIR / "var"))
 # `local` and `test` by name; any other name (staging, prod, a typo) is production.
 ENVIRONMENT = os.environ.get("PENALTYPAY_ENV", "local")
 PRODUCTION = production_checks.is_production(ENVIRONMENT)
+
+# The test suite runs in several processes at once (pytest-xdist, `make test`): each has
+# its own scratch folder (SQLite file, mail, metrics) and Redis database, and so does every
+# server or worker a test starts from it (the environment is rewritten, once, for them).
+_test_worker = os.environ.get("PYTEST_XDIST_WORKER", "") if ENVIRONMENT == "test" else ""
+if _test_worker and os.environ.get("PENALTYPAY_TEST_WORKER") != _test_worker:
+    VAR_DIR = VAR_DIR / "workers" / _test_worker
+    os.environ.update(
+        PENALTYPAY_TEST_WORKER=_test_worker,
+        PENALTYPAY_VAR_DIR=str(VAR_DIR),
+        PROMETHEUS_MULTIPROC_DIR=str(VAR_DIR / "prometheus"),
+    )
+    if os.environ.get("REDIS_URL"):
+        _base, _, _db = os.environ["REDIS_URL"].rpartition("/")
+        _index = int(_test_worker.removeprefix("gw") or 0)
+        os.environ["REDIS_URL"] = f"{_base}/{(int(_db or 0) - _index) % 16}"
 
 if not PRODUCTION:
     # SQLite, receipt emails and collected assets live here on a local run.
@@ -66,7 +83,12 @@ INSTALLED_APPS = [
     "penaltypay.staff",
     "penaltypay.api",
     "penaltypay.operations",
+    "penaltypay.apps.WiringConfig",  # every outward port wired to its adapter (penaltypay.wiring)
 ]
+# The migration checker (`make check`: a migration the previous release could not run
+# against fails; ADR 0028): a development tool, never installed in production.
+if not PRODUCTION and importlib.util.find_spec("django_migration_linter") is not None:
+    INSTALLED_APPS.append("django_migration_linter")
 
 MIDDLEWARE = [
     # The probes answer to any Host over plain HTTP (the pod's IP): before the host check
@@ -77,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "penaltypay.security.ContentSecurityPolicyMiddleware",
     "penaltypay.api.middleware.ApiBodyLimitMiddleware",
+    "penaltypay.web.body_limit.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Django's session middleware, with the back office's own cookie (penaltypay.staff.sessions).
     "penaltypay.staff.sessions.SessionMiddleware",
@@ -153,7 +176,9 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "penaltypay"}}
+    # No Redis (the embedded default): the counts live in the service's own database, shared
+    # by every process, each changed by one atomic statement (penaltypay.web.shared_counts).
+    CACHES = {"default": {"BACKEND": "penaltypay.web.shared_counts.DatabaseCountsCache"}}
 
 # Sessions hold only our own payment ids: signed cookies would put them in the
 # browser, so keep them server-side.
@@ -246,6 +271,12 @@ PAY_API_KEY = os.environ.get("PAY_API_KEY", "sandbox-api-key")
 PAY_WEBHOOK_SECRET = os.environ.get("PAY_WEBHOOK_SECRET", "sandbox-webhook-secret")
 # While the webhook secret is being rotated, the one before it is still accepted.
 PAY_WEBHOOK_SECRET_PREVIOUS = os.environ.get("PAY_WEBHOOK_SECRET_PREVIOUS", "")
+# The provider's published limit on POSTs (creates, cancels, refunds) per API key per second
+# (GOV.UK Pay: 15). Every process and pod paces its POSTs to just under it from one shared
+# schedule (Redis, or the database without it); a payer whose turn is more than
+# PAY_RATE_LIMIT_MAX_WAIT_SECONDS off is asked to try again shortly. 0 switches pacing off.
+PAY_RATE_LIMIT_PER_SECOND = float(os.environ.get("PAY_RATE_LIMIT_PER_SECOND", "15"))
+PAY_RATE_LIMIT_MAX_WAIT_SECONDS = float(os.environ.get("PAY_RATE_LIMIT_MAX_WAIT_SECONDS", "10"))
 PAY_TIMEOUT = float(os.environ.get("PAY_TIMEOUT", "10"))
 # The provider's payments expire this long after they are made (GOV.UK Pay: 90 minutes): a
 # live payment blocks anyone else from paying the penalty until then (docs/adr/0018).
@@ -301,6 +332,11 @@ KPI_PROVIDER_FEE_PENCE = int(os.environ.get("KPI_PROVIDER_FEE_PENCE", "20"))
 KPI_MONTHLY_RUNNING_COST_PENCE = int(os.environ.get("KPI_MONTHLY_RUNNING_COST_PENCE", "0"))
 # The REST API (docs/api.md): the largest body it reads.
 API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", "16384"))
+# Every other request body (the keeper's and staff forms are a few kilobytes), and the bank
+# statement upload (5 MiB of CSV and the form around it): refused with 413 beyond these,
+# before anything reads them (penaltypay.web.body_limit).
+WEB_MAX_BODY_BYTES = int(os.environ.get("WEB_MAX_BODY_BYTES", "65536"))
+STATEMENT_UPLOAD_MAX_BYTES = int(os.environ.get("STATEMENT_UPLOAD_MAX_BYTES", str(5 * 1024 * 1024 + 65536)))
 # Payments younger than this are not listed yet (their transactions may still be committing
 # out of order; a cursor must never pass one that is not visible yet).
 API_LIST_SETTLE_SECONDS = float(os.environ.get("API_LIST_SETTLE_SECONDS", "5"))
@@ -325,6 +361,8 @@ LOOKUP_FAILURE_ALERT_PER_MINUTE = int(os.environ.get("LOOKUP_FAILURE_ALERT_PER_M
 # against one penalty, or from one address, before online payment pauses for an hour.
 CARD_TESTING_DECLINES_PER_PENALTY = int(os.environ.get("CARD_TESTING_DECLINES_PER_PENALTY", "5"))
 CARD_TESTING_DECLINES_PER_ADDRESS = int(os.environ.get("CARD_TESTING_DECLINES_PER_ADDRESS", "20"))
+# A caller reading card after card to an agent: that agent's phone payments pause.
+CARD_TESTING_DECLINES_PER_AGENT = int(os.environ.get("CARD_TESTING_DECLINES_PER_AGENT", "10"))
 CARD_TESTING_PAUSE_SECONDS = int(os.environ.get("CARD_TESTING_PAUSE_SECONDS", "3600"))
 # Payment links agents send (penaltypay.payments.links): how long one works.
 PAYMENT_LINK_DAYS = int(os.environ.get("PAYMENT_LINK_DAYS", "7"))

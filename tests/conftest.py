@@ -21,13 +21,30 @@ from tests.providers import API_KEY, FAST_RETRIES, WEBHOOK_SECRET, WebhookReceiv
 CLIENT_TIMEOUT = 0.5
 
 
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("django"):
+        from tests import database
+
+        database.install()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache(request):
     # Rate-limit counters live in the cache; tests must not see each other's.
     if request.config.pluginmanager.hasplugin("django"):
         from django.core.cache import cache
 
-        cache.clear()
+        if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames):
+            cache.clear()  # the embedded default keeps the counts in the database
+        from penaltypay import ratelimits
+
+        # ... and a process's own fallback memory (used while the shared store fails: in a
+        # test without the database, say) must not carry counts from one test to the next.
+        ratelimits._counter.local.clear()
+        ratelimits._counter._local_until = 0.0
+        from penaltypay.web import pacing
+
+        pacing.reset_local()  # likewise the provider's turns kept in memory
     yield
 
 
@@ -219,10 +236,20 @@ def pay_online(provider, ecs):
         keeper = Client()
         find(keeper, case.reference, case.vrm)
         keeper.post("/pay", {"email": email})
-        payment = Payment.objects.filter(case_reference=case.reference).order_by("-created_at").first()
+        payment = Payment.objects.filter(lines__case_reference=case.reference).order_by("-created_at").first()
         provider.complete(payment.provider_payment_id, card)
         keeper.get(f"/pay/return/{payment.id}")
         payment.refresh_from_db()
         return payment
 
     return pay
+
+
+# --- how make test splits the suite (tests/passes.py) -----------------------------------------
+
+from tests.passes import (  # noqa: E402, F401
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_runtest_protocol,
+    pytest_terminal_summary,
+)

@@ -108,9 +108,9 @@ def start_web(env: dict, log_path: Path, *, workers: int = 1, threads: int = 2) 
     while time.monotonic() < deadline:
         assert process.poll() is None, log_path.read_text()[-3000:]
         try:
-            requests.get(f"{base}/healthz", timeout=1)
+            requests.get(f"{base}/healthz", timeout=5)
             return process, base
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still booting
             time.sleep(0.2)
     raise AssertionError("penaltypay web did not start")
 

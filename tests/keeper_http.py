@@ -62,7 +62,7 @@ class Keeper:
         match = CSRF.search(page.text) if page is not None else None
         return match.group(1) if match else None
 
-    def pay(self, email: str = "keeper@example.com") -> Visit:
+    def pay(self, email: str = "keeper@example.com", card: str = SUCCESS_CARD) -> Visit:
         token = self._form_token("/find-your-penalty")
         if token is None:
             self.visit.gave_up = "find page"
@@ -83,10 +83,10 @@ class Keeper:
         )
         action = CARD_FORM.search(card_page.text) if card_page is not None else None
         if action is None:
-            self.visit.gave_up = "card page"
+            self.visit.gave_up = f"card page ({card_page.status_code if card_page is not None else 'no answer'})"
             return self.visit
         card = {
-            "card_number": SUCCESS_CARD,
+            "card_number": card,
             "expiry_month": "12",
             "expiry_year": str(datetime.now(UTC).year + 3),
             "cardholder_name": "Alex Keeper",

@@ -75,3 +75,17 @@ class WebhookReceiver:
     def stop(self):
         self._server.shutdown()
         self._server.server_close()
+
+
+def hold_the_providers_turns(seconds: float) -> None:
+    """Other payers (any process) have taken every turn at the provider's rate limit until
+    `seconds` from now — measured when this returns, so a slow machine's set-up does not
+    eat into the time the test relies on (ADR 0027)."""
+    from django.conf import settings
+
+    from penaltypay.adapters.pay_pacing import ProviderPacing
+    from penaltypay.web.pacing import take_turn
+
+    pacing = ProviderPacing(settings.PAY_API_KEY, settings.PAY_RATE_LIMIT_PER_SECOND, 0)
+    while take_turn(pacing.name, pacing.per_second, seconds + 60) < time.time() + seconds:
+        pass

@@ -123,3 +123,20 @@ def penaltypay(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
         env=env,
         timeout=120,
     )
+
+
+def in_two_processes_at_once(code: str) -> list[subprocess.CompletedProcess]:
+    """`penaltypay shell -c CODE` in two processes started together (as two gunicorn workers
+    would run it), against the test database; both must succeed."""
+    import threading
+
+    results: list[subprocess.CompletedProcess] = []
+    both = [threading.Thread(target=lambda: results.append(penaltypay("shell", "-c", code))) for _ in range(2)]
+    for thread in both:
+        thread.start()
+    for thread in both:
+        thread.join(120)
+    assert len(results) == 2 and all(done.returncode == 0 for done in results), [
+        done.stderr[-1500:] for done in results
+    ]
+    return results

@@ -13,7 +13,7 @@ CREATE ROLE :"owner" LOGIN PASSWORD :'owner_password' NOSUPERUSER NOCREATEDB NOC
 CREATE ROLE :"app" LOGIN PASSWORD :'app_password' NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
 CREATE DATABASE :"database" OWNER :"owner";
 REVOKE ALL ON DATABASE :"database" FROM PUBLIC;
-GRANT CONNECT, TEMPORARY ON DATABASE :"database" TO :"app";
+GRANT CONNECT ON DATABASE :"database" TO :"app";  -- no TEMPORARY: no tables of its own at all
 \connect :"database"
 -- Only the owner creates objects (PostgreSQL 15's default for the public schema, said aloud).
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;

@@ -11,6 +11,7 @@ from django.utils.module_loading import import_string
 
 from penaltypay.adapters.ecs_soap import EcsClient
 from penaltypay.adapters.pay_api import PayClient
+from penaltypay.adapters.pay_pacing import ProviderPacing
 from penaltypay.exceptions.ports import TeamEmail
 from penaltypay.kernel.bulkhead import Bulkhead
 from penaltypay.payments.ports import ReceiptSender
@@ -67,6 +68,9 @@ def payment_provider() -> PayClient:
         settings.PAY_API_KEY,
         timeout=settings.PAY_TIMEOUT,
         bulkhead=PROVIDER_CALLS,
+        pacing=ProviderPacing(
+            settings.PAY_API_KEY, settings.PAY_RATE_LIMIT_PER_SECOND, settings.PAY_RATE_LIMIT_MAX_WAIT_SECONDS
+        ),
         webhook_secrets=(settings.PAY_WEBHOOK_SECRET, settings.PAY_WEBHOOK_SECRET_PREVIOUS),
     )
 

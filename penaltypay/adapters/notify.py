@@ -31,7 +31,7 @@ def receipt_values(payment: Any) -> dict[str, str]:
         lines = list(payment.lines.all())
         return {
             "payment_reference": payment.reference,
-            "penalty_reference": ", ".join(line.case_reference for line in lines) or payment.case_reference,
+            "penalty_reference": ", ".join(line.case_reference for line in lines) or payment.first_case_reference,
             "penalty_type": gettext(CASE_TYPE_NAMES.get(payment.case_type, "penalty")),
             "amount": format_pence(payment.amount_pence),
             "paid_at": long_date_time(payment.authorised_at or timezone.now()),
@@ -53,7 +53,7 @@ def refund_values(refund: Any) -> dict[str, str]:
         return {
             "refund_reference": refund.reference,
             "payment_reference": payment.reference,
-            "penalty_reference": refund.case_reference or payment.case_reference,
+            "penalty_reference": refund.case_reference or payment.first_case_reference,
             "amount": format_pence(refund.amount_pence),
             "refunded_at": long_date(refund.finished_at or timezone.now()),
         }

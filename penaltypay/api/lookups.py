@@ -4,7 +4,6 @@ per-reference limit, one answer for "no such reference" and "wrong vehicle")."""
 from __future__ import annotations
 
 from penaltypay import ratelimits
-from penaltypay.adapters.factories import ecs_for_lookups
 from penaltypay.api.models import ApiClient
 from penaltypay.api.problems import Problem
 from penaltypay.cases.domain import (
@@ -16,6 +15,7 @@ from penaltypay.cases.domain import (
     normalise_vrm,
 )
 from penaltypay.cases.lookup import LookupOutcome, find_case
+from penaltypay.cases.ports import ecs_for_lookups
 from penaltypay.payments.checkout import quote
 
 NOT_FOUND = "No case matches that reference and registration"
@@ -31,6 +31,22 @@ def checked(reference: str, registration: str) -> tuple[str, str]:
     if errors:
         raise Problem(422, "invalid-request", "Check the reference and registration", errors=errors)
     return ref, vrm
+
+
+def check_distinct(lines: list[tuple[str, str]]) -> None:
+    """A basket names each penalty once, however it is written ("75000011", "7500-0011"):
+    checked before anything is looked up, so nothing is asked of ECS for a request refused."""
+    first_at: dict[str, int] = {}
+    for n, (reference, registration) in enumerate(lines):
+        ref, _ = checked(reference, registration)
+        if ref in first_at:
+            raise Problem(
+                422,
+                "invalid-request",
+                f"Penalty {ref} is named twice: name each penalty once",
+                errors=[{"field": f"cases.{n}.reference", "message": f"the same penalty as cases.{first_at[ref]}"}],
+            )
+        first_at[ref] = n
 
 
 def look_up(client: ApiClient, reference: str, registration: str) -> Case:

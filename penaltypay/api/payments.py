@@ -8,24 +8,26 @@ import hashlib
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from penaltypay.adapters.factories import payment_provider
 from penaltypay.api.models import ApiClient, IdempotencyRecord
 from penaltypay.api.problems import Problem
 from penaltypay.cases.domain import Case
 from penaltypay.ecs.deliveries import deliveries_of_payment_lines, delivery_of_payment
-from penaltypay.payments import checkout
-from penaltypay.payments.creation import PaymentUnavailable
-from penaltypay.payments.models import Payment, Refund
-from penaltypay.payments.ports import ProviderError
+from penaltypay.payments import checkout, records
+from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable, retry_after_seconds
+from penaltypay.payments.ports import payment_provider
+
+if TYPE_CHECKING:
+    from penaltypay.payments.models import Payment
+from penaltypay.payments.ports import ProviderBusy, ProviderError
 from penaltypay.security import card_page_allowed
 
 WAIT_FOR_TWIN_SECONDS = 10.0
@@ -38,7 +40,7 @@ def as_json(payment: Payment, next_url: str | None = None) -> dict:
     by_line = deliveries_of_payment_lines([payment.reference])
     return {
         "payment_reference": payment.reference,
-        "case_reference": payment.case_reference,
+        "case_reference": payment.first_case_reference,
         "status": payment.status,
         "amount_pence": payment.amount_pence,
         "channel": payment.channel,
@@ -52,13 +54,13 @@ def as_json(payment: Payment, next_url: str | None = None) -> dict:
         "refunds": [
             {
                 "refund_reference": r.reference,
-                "case_reference": r.case_reference or payment.case_reference,
+                "case_reference": r.case_reference or payment.first_case_reference,
                 "amount_pence": r.amount_pence,
                 "status": r.status,
                 "requested_at": r.requested_at,
                 "finished_at": r.finished_at,
             }
-            for r in Refund.objects.filter(payment=payment).order_by("requested_at", "pk")
+            for r in records.refunds_of(payment)
         ],
         "lines": [
             {
@@ -114,7 +116,9 @@ def claim_key(client: ApiClient, key: str, digest: str) -> IdempotencyRecord | P
         if earlier.request_hash != digest:
             raise Problem(422, "idempotency-key-reused", "This Idempotency-Key was used with a different request")
         if earlier.payment_reference:
-            return Payment.objects.get(reference=earlier.payment_reference)
+            made = records.payment(earlier.payment_reference)
+            assert made is not None  # payments are never deleted
+            return made
         if time.monotonic() > deadline:
             raise Problem(
                 409,
@@ -146,6 +150,17 @@ def fresh_next_url(payment: Payment) -> str | None:
     return url if url and card_page_allowed(url) else None
 
 
+def _busy(error: Exception) -> Problem:
+    """Nothing was sent: the provider's rate limit (or our calls to it) is fully booked."""
+    seconds = retry_after_seconds(error)
+    return Problem(
+        429,
+        "provider-busy",
+        f"The card payment provider's rate limit is fully booked; nothing was created: try again in {seconds} seconds",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
 def create(
     client: ApiClient, case: Case, email: str | None, return_url: str, language: str, your_reference: str = ""
 ) -> tuple[Payment, str | None, bool]:
@@ -160,6 +175,8 @@ def create(
             client=payment_provider(),
             payer_reference=your_reference,
         )
+    except (PaymentBusy, ProviderBusy) as error:
+        raise _busy(error) from None
     except (PaymentUnavailable, ProviderError):
         raise Problem(
             503,
@@ -208,6 +225,8 @@ def create_basket(
             return_url_for=lambda payment: return_url,
             client=payment_provider(),
         )
+    except (PaymentBusy, ProviderBusy) as error:
+        raise _busy(error) from None
     except (PaymentUnavailable, ProviderError):
         raise Problem(
             503,
@@ -285,7 +304,7 @@ def page(
     Returns the items, the cursor after the last of them (or the one given: a client keeps
     it to poll for newer payments) and whether more are ready now."""
     horizon = timezone.now() - timedelta(seconds=settings.API_LIST_SETTLE_SECONDS)
-    payments = Payment.objects.filter(created_at__lt=horizon)
+    payments = records.payments_made_before(horizon)
     if start:
         payments = payments.filter(created_at__gte=start)
     if end:
@@ -294,7 +313,7 @@ def page(
         payments = payments.filter(status=status)
     if after:
         at, reference = decode_cursor(after)
-        payments = payments.filter(Q(created_at__gt=at) | Q(created_at=at, reference__gt=reference))
+        payments = records.after_cursor(payments, at, reference)
     found = list(payments.order_by("created_at", "reference")[: limit + 1])
     more = len(found) > limit
     found = found[:limit]

@@ -21,6 +21,7 @@ TYPES = {
     "request-in-progress": "A request with this Idempotency-Key is still being processed",
     "payment-in-progress": "Someone else is paying this penalty right now",
     "payment-paused": "Online payment for this penalty is paused after too many declined cards",
+    "provider-busy": "The card payment provider's rate limit is fully booked for now",
     "payment-not-found": "No payment with that reference",
     "invalid-cursor": "The cursor is not one this API gave",
     "not-found": "No such resource",

@@ -14,10 +14,11 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from penaltypay.api import lookups, payments
 from penaltypay.api.access import ClientToken, audit, caller
+from penaltypay.api.models import IdempotencyRecord
 from penaltypay.api.problems import CONTENT_TYPE, Problem, problem_response
 from penaltypay.api.schemas import CaseOut, LookupIn, PaymentIn, PaymentOut, PaymentPage, ProblemOut
+from penaltypay.payments import records
 from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Payment
 from penaltypay.web.limits import LIMIT_REQUEST_LINE
 from penaltypay.web.unavailable import RETRY_AFTER_SECONDS, database_unavailable
 
@@ -143,7 +144,7 @@ def create_payment(
     record = None
     if idempotency_key:
         claimed = payments.claim_key(client, idempotency_key, payments.body_hash(body.dict()))
-        if isinstance(claimed, Payment):
+        if not isinstance(claimed, IdempotencyRecord):  # an earlier request made the payment
             audit(
                 request,
                 "api:create-payment",
@@ -155,6 +156,7 @@ def create_payment(
         record = claimed
     try:
         if body.cases is not None:
+            lookups.check_distinct([(line.reference, line.registration) for line in body.cases])
             cases = [lookups.look_up(client, line.reference, line.registration) for line in body.cases]
             payment, next_url, resumed = payments.create_basket(
                 client, cases, body.email, body.return_url, body.language, body.your_reference or ""
@@ -191,7 +193,7 @@ def read_payment(
     payment_reference: str = Path(..., min_length=1, max_length=36, description="Our payment reference"),
 ) -> Any:
     caller(request, "payments:read")
-    payment = Payment.objects.filter(reference=payment_reference).first()
+    payment = records.payment(payment_reference)
     if payment is None:
         audit(request, "api:read-payment", object_id=payment_reference[:80], outcome="failure")
         raise Problem(404, "payment-not-found", "No payment with that reference")

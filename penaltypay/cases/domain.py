@@ -84,6 +84,13 @@ def amount_due_at(case: Case, at: datetime, pending_paid_pence: int = 0) -> Amou
     )
 
 
+def owed_in_all_at(case: Case, at: datetime) -> int:
+    """What the case asked for in all at `at` (the penalty, reduced or not, and arrears),
+    before anything paid: money paid beyond it is an over-payment."""
+    due = amount_due_at(case, at)
+    return due.penalty_pence + due.arrears_pence
+
+
 def amount_due_after_reduction(case: Case, at: datetime, pending_paid_pence: int = 0) -> AmountDue:
     """What will be due once the reduction deadline has passed ("or £80 after"); with no
     reduction, what is due at `at`."""

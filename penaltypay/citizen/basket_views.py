@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from penaltypay.adapters.factories import ecs_for_lookups, payment_provider
 from penaltypay.cases.domain import CASE_TYPE_NAMES
+from penaltypay.cases.ports import ecs_for_lookups
 from penaltypay.cases.store import local_case
 from penaltypay.citizen import typed
 from penaltypay.citizen.forms import BasketPayForm
@@ -29,8 +30,8 @@ from penaltypay.citizen.views import (
     return_url,
 )
 from penaltypay.payments import checkout
-from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable
-from penaltypay.payments.ports import ProviderBusy, ProviderError
+from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable, retry_after_seconds
+from penaltypay.payments.ports import ProviderBusy, ProviderError, payment_provider
 
 log = logging.getLogger("penaltypay.citizen")
 
@@ -144,8 +145,8 @@ def pay(request):
             client=payment_provider(),
             source=ecs_for_lookups(),
         )
-    except (PaymentBusy, ProviderBusy):
-        return busy(request)
+    except (PaymentBusy, ProviderBusy) as error:
+        return busy(request, retry_after_seconds(error), again=reverse("citizen:basket"))
     except (PaymentUnavailable, ProviderError):
         log.warning("basket payment could not be started")
         return render(request, "citizen/payment_unavailable.html", status=503)

@@ -9,9 +9,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from penaltypay import ratelimits as ratelimit
-from penaltypay.adapters.factories import ecs_for_lookups
 from penaltypay.cases.domain import NotPayableReason
 from penaltypay.cases.lookup import LookupOutcome, find_case
+from penaltypay.cases.ports import ecs_for_lookups
 from penaltypay.citizen.forms import ConfirmRegistrationForm
 from penaltypay.citizen.views import SESSION_CASE, SESSION_LINK_SENDER, busy, payer_of
 from penaltypay.payments import checkout, links

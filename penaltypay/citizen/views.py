@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-import uuid
+from typing import TYPE_CHECKING
 
 from django import forms
 from django.conf import settings
@@ -17,18 +17,21 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from penaltypay import ratelimits as ratelimit
-from penaltypay.adapters.factories import ecs_for_lookups, payment_provider
 from penaltypay.cases.domain import CASE_TYPE_NAMES, NotPayableReason
 from penaltypay.cases.lookup import LookupOutcome, find_case
+from penaltypay.cases.ports import ecs_for_lookups
 from penaltypay.cases.store import local_case
 from penaltypay.citizen import typed
 from penaltypay.citizen.confirmation import confirmation_proof, confirmation_shown
 from penaltypay.citizen.forms import FeedbackForm, FindPenaltyForm, ReceiptEmailForm
 from penaltypay.kernel.security_events import PAYMENT_PAGE_OTHER_SESSION, security_event
-from penaltypay.payments import checkout, links
-from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable
+from penaltypay.payments import checkout, links, records
+from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable, retry_after_seconds
 from penaltypay.payments.domain import Outcome, PaymentStatus, outcome_of
-from penaltypay.payments.models import Payment
+from penaltypay.payments.ports import payment_provider
+
+if TYPE_CHECKING:
+    from penaltypay.payments.models import Payment
 from penaltypay.payments.ports import ProviderBusy, ProviderError
 from penaltypay.payments.settlement import refresh_payment
 from penaltypay.reporting.record import give_feedback, note_lookup
@@ -177,8 +180,8 @@ def pay_now(request):
                     return_url_for=lambda p: return_url(request, p),
                     client=payment_provider(),
                 )
-            except (PaymentBusy, ProviderBusy):
-                return busy(request)
+            except (PaymentBusy, ProviderBusy) as error:
+                return busy(request, retry_after_seconds(error), again=reverse("citizen:pay"))
             except (PaymentUnavailable, ProviderError):
                 log.warning("payment could not be started or resumed")
                 return render(request, "citizen/payment_unavailable.html", status=503)
@@ -216,10 +219,13 @@ def after_checkout(request, outcome: checkout.Outcome):
     return HttpResponseRedirect(outcome.next_url, status=303)
 
 
-def busy(request):
-    """Too many keepers are waiting on ECS or the provider right now: no queue, a clear page."""
-    response = render(request, "citizen/busy.html", status=503)
-    response["Retry-After"] = "60"
+def busy(request, retry_after: int = 60, again: str = ""):
+    """Too many keepers are waiting on ECS or the provider right now: a clear page, and where
+    the keeper was paying a way back to the same step (their look-up is kept)."""
+    if again:
+        request.session.save()  # Django saves no session with a 5xx: keep the address they gave
+    response = render(request, "citizen/busy.html", {"again": again}, status=503)
+    response["Retry-After"] = str(retry_after)
     return response
 
 
@@ -230,10 +236,10 @@ def _remember_payment(request, payment: Payment) -> None:
 
 
 def _payment_or_404(payment_id) -> Payment:
-    try:
-        return Payment.objects.get(pk=uuid.UUID(str(payment_id)))
-    except (ValueError, Payment.DoesNotExist):
-        raise Http404("no such payment") from None
+    found = records.payment_by_id(payment_id)
+    if found is None:
+        raise Http404("no such payment")
+    return found
 
 
 OUTCOME_TEMPLATES = {

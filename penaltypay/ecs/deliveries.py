@@ -134,11 +134,6 @@ def _least_done(found: list[Delivery]) -> Delivery:
     return min(found, key=lambda d: (_DISTANCE[d.status], d.id))
 
 
-def delivery_of_refund(refund_reference: str) -> Delivery:
-    event = OutboxEvent.objects.filter(kind=REFUND, refund_reference=refund_reference).first()
-    return _delivery(event) if event else _not_queued(REFUND, "", refund_reference)
-
-
 def deliveries_of_payments(references: Iterable[str]) -> dict[str, Delivery]:
     """Each payment reference's delivery (those never queued are absent); a basket's is its
     least delivered line's."""

@@ -33,7 +33,8 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from penaltypay.ecs import delivery, errors
-from penaltypay.ecs.models import DeliveryAttempt, EcsBreaker, OutboxEvent
+from penaltypay.ecs.breaker_store import SharedBreaker
+from penaltypay.ecs.models import DeliveryAttempt, OutboxEvent
 from penaltypay.ecs.ports import EcsLedger
 from penaltypay.kernel import request_id
 from penaltypay.kernel.idle_gate import IdleGate
@@ -97,6 +98,7 @@ class OutboxWorker:
         self.rng = rng
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.stats = WorkerStats()
+        self.breaker = SharedBreaker(policy, clock)
 
     # --- claiming ------------------------------------------------------------
 
@@ -137,54 +139,6 @@ class OutboxWorker:
     def _release(self, event: OutboxEvent, owner: str, **fields) -> bool:
         return self._fenced(event, owner).update(lease_owner="", lease_expires_at=None, **fields) == 1
 
-    # --- the breaker -----------------------------------------------------------
-
-    def _load_breaker(self) -> tuple[EcsBreaker, delivery.Breaker]:
-        row, _ = EcsBreaker.objects.get_or_create(name="ecs")
-        return row, delivery.Breaker(
-            delivery.BreakerState(row.state), row.consecutive_failures, row.open_until, row.open_seconds
-        )
-
-    def _store_breaker(self, row: EcsBreaker, new: delivery.Breaker) -> bool:
-        """Compare-and-set on the row's version: of two workers racing, one wins."""
-        updated = EcsBreaker.objects.filter(name=row.name, version=row.version).update(
-            state=new.state.value,
-            consecutive_failures=new.consecutive_failures,
-            open_until=new.open_until,
-            open_seconds=new.open_seconds,
-            version=F("version") + 1,
-            updated_at=self.clock(),
-        )
-        return updated == 1
-
-    def _breaker_permits(self) -> datetime | None:
-        """None when a call may go ahead; otherwise when to look again."""
-        row, breaker = self._load_breaker()
-        allowed, after = delivery.breaker_permits(breaker, self.clock())
-        if not allowed:
-            return breaker.open_until
-        if after != breaker and not self._store_breaker(row, after):
-            return self.clock() + timedelta(seconds=1)  # another worker took the probe
-        if after.state is delivery.BreakerState.HALF_OPEN:
-            log.info("ECS circuit breaker probing")
-        return None
-
-    def _record_health(self, error: errors.EcsError | None) -> None:
-        for _ in range(5):
-            row, breaker = self._load_breaker()
-            if error is None:
-                new = delivery.breaker_after_success(breaker, policy=self.policy)
-                if breaker == new:
-                    return
-            elif delivery.breaker_counts(error):
-                new = delivery.breaker_after_failure(breaker, self.clock(), policy=self.policy)
-            else:
-                return
-            if self._store_breaker(row, new):
-                if new.state != breaker.state:
-                    log.warning("ECS circuit breaker %s", new.state.value, extra={"breaker": new.state.value})
-                return
-
     # --- delivering ------------------------------------------------------------
 
     def deliver(self, event: OutboxEvent, client: EcsLedger, owner: str) -> str:
@@ -193,7 +147,7 @@ class OutboxWorker:
         if self.respect_batch_window and delivery.in_batch_window(now):
             self._release(event, owner, next_attempt_at=delivery.batch_window_end(now))
             return "batch_window"
-        wait_until = self._breaker_permits()
+        wait_until = self.breaker.permits()
         if wait_until is not None:
             self.stats.add("breaker_waits")
             self._release(event, owner, next_attempt_at=max(wait_until, now))
@@ -206,7 +160,7 @@ class OutboxWorker:
                 if entry is not None:
                     self._mark_sent(event, owner, entry.receipt_number, case_status=None)
                     self.stats.add("found_in_ledger")
-                    self._record_health(None)
+                    self.breaker.record(None)
                     return "found_in_ledger"
             # Write-ahead: from here until a definite answer, the write may have happened.
             # The event also becomes unclaimable until ECS has had time to apply a write that is
@@ -228,7 +182,7 @@ class OutboxWorker:
             writing = True
             receipt = self._write(event, client)
         except errors.EcsError as error:
-            self._record_health(error)
+            self.breaker.record(error)
             # Unknown if the ledger read failed while an earlier write was unknown, or this
             # write's own outcome is unknown. A definite refusal after a clean ledger check is known.
             unknown = (event.outcome_unknown and not writing) or (writing and not error.outcome_known)
@@ -239,7 +193,7 @@ class OutboxWorker:
                 unknown_now=unknown,
                 not_before=settle_until if writing and not error.outcome_known else None,
             )
-        self._record_health(None)
+        self.breaker.record(None)
         self._mark_sent(event, owner, receipt.receipt_number, case_status=receipt.case_status)
         self.stats.add("sent")
         return "sent"
@@ -397,13 +351,13 @@ class OutboxWorker:
         Look at the breaker every second, so that delivery resumes as soon as a probe succeeds."""
         while not stop.is_set():
             try:
-                row = EcsBreaker.objects.filter(name="ecs").values_list("state", "open_until").first()
+                open_until = self.breaker.open_until()
             except Exception:
                 log.exception("reading the ECS circuit breaker failed")
                 return
-            if row is None or row[0] == delivery.BreakerState.CLOSED.value or row[1] is None:
+            if open_until is None:
                 return
-            remaining = (row[1] - self.clock()).total_seconds()
+            remaining = (open_until - self.clock()).total_seconds()
             if remaining <= 0:
                 return  # a probe is due: the next claim may make it
             stop.wait(min(remaining, 1.0))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from penaltypay.kernel.wiring import Wire
+
 
 @dataclass(frozen=True)
 class LedgerEntry:
@@ -52,3 +54,8 @@ class EcsLedger(Protocol):
     ) -> WriteReceipt: ...
 
     def close(self) -> None: ...
+
+
+# ECS with the worker's longer timeout, as the worker's jobs look it up (wired in
+# penaltypay.operations.apps).
+ecs_for_delivery: Wire[EcsLedger] = Wire("ECS for delivery")

@@ -8,3 +8,6 @@ class ExceptionsConfig(AppConfig):
     name = "penaltypay.exceptions"
     label = "exceptions"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from penaltypay.exceptions import jobs  # noqa: F401 - declares the app's periodic jobs

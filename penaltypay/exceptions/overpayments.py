@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Min
-
-from penaltypay.cases.domain import amount_due_at
-from penaltypay.cases.models import CaseRecord
-from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Payment, PaymentLine
-from penaltypay.payments.queries import held_against_many
+from penaltypay.cases.domain import owed_in_all_at
+from penaltypay.cases.store import case_records
+from penaltypay.payments.queries import (
+    first_paid_of_cases_paid_since,
+    held_against_many,
+    latest_successful_payment_of_case,
+)
 from penaltypay.payments.refund_rules import excess_pence
 
 LOOKBACK = timedelta(days=90)
@@ -30,31 +30,16 @@ class Overpayment:
 
 
 def overpayments(now: datetime) -> list[Overpayment]:
-    lines = PaymentLine.objects.filter(payment__status=PaymentStatus.SUCCESS.value)  # a basket's every penalty
-    recent = lines.filter(payment__created_at__gte=now - LOOKBACK).values_list("case_reference", flat=True).distinct()
-    taken = {
-        row["case_reference"]: row
-        for row in lines.filter(case_reference__in=recent)
-        .values("case_reference")
-        .annotate(first=Min("payment__authorised_at"), first_created=Min("payment__created_at"))
-    }
-    held = held_against_many(taken)
+    first_paid = first_paid_of_cases_paid_since(now - LOOKBACK)
+    held = held_against_many(first_paid)
     found = []
-    for record in CaseRecord.objects.filter(reference__in=list(taken)):
-        row = taken[record.reference]
-        # What ECS will hold once everything on its way arrives, less refunds already asked for.
-        case_held = held[record.reference]
-        paid = record.amount_paid_pence + case_held.pending_pence - case_held.refunding_pence
-        first_paid_at = row["first"] or row["first_created"]
-        case = record.to_case()
-        due = amount_due_at(case, first_paid_at).penalty_pence + case.arrears_pence
+    for record in case_records(first_paid):
+        paid = held[record.reference].paid_in_all(record.amount_paid_pence)
+        # Due as it was when the case was first paid: a reduced amount paid in time stays enough.
+        due = owed_in_all_at(record.to_case(), first_paid[record.reference])
         excess = excess_pence(due, paid)
         if excess:
-            latest = (
-                Payment.objects.filter(lines__case_reference=record.reference, status=PaymentStatus.SUCCESS.value)
-                .order_by("-created_at")
-                .first()
-            )
+            latest = latest_successful_payment_of_case(record.reference)
             assert latest is not None
             found.append(
                 Overpayment(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -14,8 +15,11 @@ from django.utils import timezone
 from penaltypay.ecs import deliveries
 from penaltypay.exceptions.models import OverpaymentReview
 from penaltypay.exceptions.overpayments import overpayments
-from penaltypay.payments.models import Dispute, Refund
-from penaltypay.payments.ports import OPEN_DISPUTE_STATUSES
+from penaltypay.payments import figures
+from penaltypay.payments.refunds import resolve_failed_refund
+
+if TYPE_CHECKING:
+    from penaltypay.payments.models import Refund
 from penaltypay.payments.refund_rules import OFFLINE_METHODS, RefundStatus
 from penaltypay.reconciliation.models import ReconciliationItem, ReconciliationRun
 from penaltypay.reconciliation.rules import Class
@@ -121,9 +125,7 @@ def _outbox_items(now: datetime) -> list[Item]:
 
 
 def _refund_items() -> list[Item]:
-    failed = Refund.objects.filter(
-        status__in=[RefundStatus.ERROR.value, RefundStatus.REFUSED.value], resolved_at__isnull=True
-    ).select_related("payment")
+    failed = figures.refunds_failed_unresolved()
     items = [
         Item(
             REFUND_FAILED,
@@ -131,7 +133,7 @@ def _refund_items() -> list[Item]:
             refund.finished_at or refund.updated_at,
             f"refund {refund.reference} {refund.status}: {refund.failure_reason}",
             refund.amount_pence,
-            refund.payment.case_reference,
+            refund.case_reference or refund.payment.first_case_reference,
             refund.payment.reference,
             refund.reference,
             None,
@@ -140,7 +142,7 @@ def _refund_items() -> list[Item]:
         )
         for refund in failed
     ]
-    waiting = Refund.objects.filter(status=RefundStatus.OFFLINE_REQUESTED.value).select_related("payment")
+    waiting = figures.refunds_in_status(RefundStatus.OFFLINE_REQUESTED)
     items += [
         Item(
             REFUND_OFFLINE,
@@ -150,7 +152,7 @@ def _refund_items() -> list[Item]:
             f"{OFFLINE_METHODS.get(refund.offline_method, refund.offline_method)} {refund.offline_reference}; "
             "another finance user must approve it",
             refund.amount_pence,
-            refund.payment.case_reference,
+            refund.case_reference or refund.payment.first_case_reference,
             refund.payment.reference,
             refund.reference,
             None,
@@ -165,7 +167,7 @@ def _refund_items() -> list[Item]:
 def _unknown_refund_items() -> list[Item]:
     """Refunds asked for whose answer was lost, while the provider holds refunds we did not
     record: only a person, looking at the provider's console, can say which is which."""
-    unknown = Refund.objects.filter(status=RefundStatus.UNKNOWN.value).select_related("payment")
+    unknown = figures.refunds_in_status(RefundStatus.UNKNOWN)
     return [
         Item(
             REFUND_UNKNOWN,
@@ -173,7 +175,7 @@ def _unknown_refund_items() -> list[Item]:
             refund.updated_at,
             f"refund {refund.reference}: {refund.failure_reason}",
             refund.amount_pence,
-            refund.payment.case_reference,
+            refund.case_reference or refund.payment.first_case_reference,
             refund.payment.reference,
             refund.reference,
             None,
@@ -187,7 +189,7 @@ def _unknown_refund_items() -> list[Item]:
 def _dispute_items() -> list[Item]:
     """Disputes still being decided, soonest evidence deadline first in the wording: the
     evidence pack is on the payment page; finance notes here when the evidence went."""
-    found = Dispute.objects.filter(status__in=sorted(OPEN_DISPUTE_STATUSES)).select_related("payment")
+    found = figures.disputes_open()
     items = []
     for dispute in found:
         due = f"evidence due {long_date_time(dispute.evidence_due_at)}" if dispute.evidence_due_at else "no due date"
@@ -204,7 +206,7 @@ def _dispute_items() -> list[Item]:
                 f"dispute {dispute.provider_dispute_id} ({dispute.status.replace('_', ' ')}, "
                 f"reason: {dispute.reason.replace('_', ' ') or 'not given'}): {due}{sent}",
                 dispute.amount_pence,
-                dispute.payment.case_reference,
+                dispute.payment.first_case_reference,
                 dispute.payment.reference,
                 dispute.provider_dispute_id,
                 None,
@@ -277,15 +279,10 @@ def counts(items: list[Item]) -> dict[str, int]:
 
 
 def resolve_refund_failure(refund_reference: str, *, by: str, note: str) -> Refund:
-    now = timezone.now()
-    done = Refund.objects.filter(
-        reference=refund_reference,
-        status__in=[RefundStatus.ERROR.value, RefundStatus.REFUSED.value],
-        resolved_at__isnull=True,
-    ).update(resolved_by=by, resolved_at=now, resolution_note=note.strip()[:500])
-    if done != 1:
+    resolved = resolve_failed_refund(refund_reference, by=by, note=note)
+    if resolved is None:
         raise NothingToResolve("This refund is not a failure waiting for a person")
-    return Refund.objects.get(reference=refund_reference)
+    return resolved
 
 
 def resolve_unrecorded(key: str, *, by: str, note: str) -> int:

@@ -7,7 +7,6 @@ constants, so the generator, the tests and the importer agree on every column.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import date
 
 from penaltypay.cases.domain import (
@@ -124,11 +123,3 @@ def format_detail(case: Case) -> bytes:
         + f"{case.amount_paid_pence:09d}"
     ).ljust(RECORD_LENGTH)
     return record.encode("ascii")
-
-
-def format_file(extract_date: date, sequence: int, cases: Iterable[Case]) -> bytes:
-    """A whole (small) extract in memory: header, one detail a case, trailer. For tests."""
-    details = [format_detail(case) for case in cases]
-    total = sum(case.penalty_pence for case in cases)
-    records = [format_header(extract_date, sequence), *details, format_trailer(len(details), total)]
-    return b"".join(record + LINE_END for record in records)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from penaltypay.cases.models import CaseRecord
+from penaltypay.cases.store import store_extract_cases
 from penaltypay.extract import parser
 from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
 from penaltypay.extract.reader import ExtractReader
@@ -62,11 +62,7 @@ class OrmLoad:
                     )
                     conflicts += 1
                     continue
-                records.append(
-                    CaseRecord(
-                        reference=case.reference, source=CaseRecord.SOURCE_EXTRACT, **CaseRecord.fields_from_case(case)
-                    )
-                )
+                records.append(case)
                 if len(records) >= self.BATCH:
                     applied += self._upsert(records, update_fields)
             applied += self._upsert(records, update_fields)
@@ -81,9 +77,6 @@ class OrmLoad:
     def _upsert(records: list, update_fields: list[str]) -> int:
         if not records:
             return 0
-        CaseRecord.objects.bulk_create(
-            records, update_conflicts=True, unique_fields=["reference"], update_fields=update_fields
-        )
-        count = len(records)
+        count = store_extract_cases(records, update_fields)
         records.clear()
         return count

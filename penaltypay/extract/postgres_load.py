@@ -12,8 +12,8 @@ from django.db import connection
 from django.utils import timezone
 from psycopg.copy import LibpqWriter
 
-from penaltypay.cases.models import CaseRecord
-from penaltypay.extract import parser
+from penaltypay.cases import store
+from penaltypay.extract import copy_rows, parser
 from penaltypay.extract.models import ExtractImport, ExtractRecordIssue
 from penaltypay.extract.reader import ExtractReader
 from penaltypay.extract.rules import (
@@ -76,7 +76,7 @@ class _ThreadedCopyWriter:
 
 
 def _copy_text(value: str) -> bytes:
-    return parser.copy_escape(value.encode("ascii", "backslashreplace"))
+    return copy_rows.copy_escape(value.encode("ascii", "backslashreplace"))
 
 
 class _Bitmap:
@@ -92,7 +92,6 @@ class _Bitmap:
 
 class PostgresLoad:
     STAGE = "extract_stage"
-    CONFLICT = "extract_conflict"
     SPOOL_IN_MEMORY = 16 * 1024 * 1024
 
     def __init__(self, run: ExtractImport, cut: datetime, *, bulk: bool):
@@ -101,23 +100,20 @@ class PostgresLoad:
         self.bulk = bulk
 
     def load(self, reader: ExtractReader) -> tuple[int, int, int, int]:
-        case_table = CaseRecord._meta.db_table
-        columns: list[str] = [CaseRecord._meta.get_field(name).column for name in CASE_COLUMNS]  # type: ignore[union-attr,misc]
+        case_table, columns = store.case_table(CASE_COLUMNS)
         column_list = ", ".join(columns)
         issue_table = ExtractRecordIssue._meta.db_table
         now = timezone.now().isoformat().encode("ascii")
-        tail = b"\\N\t" + CaseRecord.SOURCE_EXTRACT.encode("ascii") + b"\t" + now + b"\n"  # the last three columns
+        tail = b"\\N\t" + store.EXTRACT_SOURCE.encode("ascii") + b"\t" + now + b"\n"  # the last three columns
         run_prefix = b"%d\t" % self.run.pk
 
         with connection.cursor() as django_cursor:
             cursor = django_cursor.cursor  # psycopg's own cursor: COPY with our writer
             cursor.execute("SET LOCAL work_mem = '256MB'")
-            for table in (self.STAGE, self.CONFLICT):
-                cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
-            cursor.execute(
-                f"CREATE TEMP TABLE {self.STAGE} ON COMMIT DROP AS "
-                f"SELECT 0::bigint AS line_no, {column_list} FROM {case_table} WITH NO DATA"
-            )
+            # The owner's staging table (migration extract/0002; the app role makes no tables,
+            # temporary ones included), emptied first: one import runs at a time (its lock).
+            # TRUNCATE (the one table the app role may truncate): no dead rows left behind.
+            cursor.execute(f"TRUNCATE {self.STAGE}")
             known: bytearray | None = None
             seen: bytearray | None = None
             if self.bulk:
@@ -141,7 +137,7 @@ class PostgresLoad:
             with stage_spool, issue_spool:
                 with cursor.copy(f"COPY {target} FROM STDIN", writer=_ThreadedCopyWriter(cursor)) as copy:
                     for first, lines in reader.batches():
-                        rows, stage_rows, bad, penalties = parser.copy_batch(lines, first, tail, known, seen)
+                        rows, stage_rows, bad, penalties = copy_rows.copy_batch(lines, first, tail, known, seen)
                         total += penalties
                         if rows:
                             copy.write(b"".join(rows))
@@ -183,27 +179,23 @@ class PostgresLoad:
             if staged:
                 # The same rule as the ORM path: payments' own query, run as SQL here.
                 paid_sql, paid_params = cases_paid_since(self.cut).query.sql_with_params()
-                cursor.execute(
-                    f"CREATE TEMP TABLE {self.CONFLICT} ON COMMIT DROP AS "
-                    f"SELECT DISTINCT paid.case_reference AS reference FROM ({paid_sql}) AS paid",
-                    paid_params,
-                )
+                conflicting = f"SELECT paid.case_reference FROM ({paid_sql}) AS paid"
                 cursor.execute(
                     f"INSERT INTO {issue_table} (run_id, kind, line, reference, field, reason) "
-                    f"SELECT %(run)s, %(kind)s, s.line_no, s.reference, 'reference', %(reason)s "
-                    f"FROM {self.STAGE} s WHERE s.reference IN (SELECT reference FROM {self.CONFLICT})",
-                    {"run": self.run.pk, "kind": ExtractRecordIssue.CONFLICT, "reason": CONFLICT_REASON},
+                    f"SELECT %s, %s, s.line_no, s.reference, 'reference', %s "
+                    f"FROM {self.STAGE} s WHERE s.reference IN ({conflicting})",
+                    [self.run.pk, ExtractRecordIssue.CONFLICT, CONFLICT_REASON, *paid_params],
                 )
                 conflicts = cursor.rowcount
                 updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != "reference")
                 cursor.execute(
                     f"INSERT INTO {case_table} ({column_list}) "
                     f"SELECT DISTINCT ON (s.reference) {', '.join('s.' + c for c in columns)} FROM {self.STAGE} s "
-                    f"WHERE s.reference NOT IN (SELECT reference FROM {self.CONFLICT}) "
+                    f"WHERE s.reference NOT IN ({conflicting}) "
                     f"ORDER BY s.reference, s.line_no DESC "
-                    f"ON CONFLICT (reference) DO UPDATE SET {updates}"
+                    f"ON CONFLICT (reference) DO UPDATE SET {updates}",
+                    list(paid_params),
                 )
-            for table in (self.STAGE, self.CONFLICT):
-                cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
+            cursor.execute(f"TRUNCATE {self.STAGE}")
         applied = direct + staged - conflicts
         return reader.detail_count, applied, rejected, conflicts

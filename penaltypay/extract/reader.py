@@ -5,7 +5,6 @@ aside, the SHA-256 of the bytes as they pass. Plain Python, no Django."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -156,11 +155,3 @@ class ExtractReader:
                 return self.sha256
             self._hash.update(chunk)
             self.size += len(chunk)
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -12,7 +12,7 @@ from penaltypay.kernel.clock import LONDON
 from penaltypay.payments.queries import cases_paid_since
 
 CONFLICT_REASON = "money taken for this case since the extract was cut: our newer record is kept"
-# case_record columns in the order of the COPY rows `parser.copy_batch` writes: its
+# case_record columns in the order of the COPY rows `copy_rows.copy_batch` writes: its
 # FIELDS, then the three constant ones its `tail` holds.
 CASE_COLUMNS = (*parser.FIELDS, "ecs_last_updated", "source", "refreshed_at")
 

@@ -44,10 +44,6 @@ class Bulkhead:
     def capacity(self) -> int:
         return max(1, int(self._size()))
 
-    @property
-    def in_use(self) -> int:
-        return len(self._started)
-
     def _hanging(self, now: float) -> bool:
         """The dependency is not answering: the last call to finish took `stuck_after` or
         longer (it timed out, most likely), or every call in flight has run that long."""

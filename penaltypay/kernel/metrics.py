@@ -22,6 +22,17 @@ PROVIDER_RATE_LIMITED = Counter(
     "Provider requests still refused with 429 after every retry (the keeper was told to try later).",
     ["operation"],
 )
+PROVIDER_PACING_WAIT = Histogram(
+    "penaltypay_provider_pacing_wait_seconds",
+    "Time a provider POST waited for its turn under the provider's published rate limit, by operation.",
+    ["operation"],
+    buckets=(0.0, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+PROVIDER_PACED_AWAY = Counter(
+    "penaltypay_provider_paced_away",
+    "Provider POSTs not sent: their turn was further off than the wait allowed (the payer was asked to try again).",
+    ["operation"],
+)
 OUTBOUND_CALLS = Histogram(
     "penaltypay_outbound_call_seconds",
     "Calls to ECS, the payment provider and Notify: time taken, by system, operation and outcome.",

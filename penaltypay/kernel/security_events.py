@@ -23,6 +23,7 @@ PAYMENT_PAGE_OTHER_SESSION = "payment_page_other_session"
 CARD_PAGE_REFUSED = "card_page_refused"
 RATE_LIMIT_STORE_UNAVAILABLE = "rate_limit_store_unavailable"
 CARD_TESTING_PAUSED = "card_testing_paused"
+BREAK_GLASS = "break_glass"
 
 EVENTS = (
     LOOKUP_NOT_FOUND,
@@ -35,6 +36,7 @@ EVENTS = (
     CARD_PAGE_REFUSED,
     RATE_LIMIT_STORE_UNAVAILABLE,
     CARD_TESTING_PAUSED,
+    BREAK_GLASS,
 )
 
 

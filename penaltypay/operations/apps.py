@@ -23,11 +23,4 @@ class OperationsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_after_migrate, sender=self, dispatch_uid="penaltypay-after-migrate")
-        # The one place the domain's outward ports are wired to adapters (built only by
-        # penaltypay.adapters.factories): every process loads this app.
-        from penaltypay.adapters import factories
-        from penaltypay.exceptions import alerts
-        from penaltypay.payments import receipts
-
-        receipts.receipt_sender.use(factories.receipt_sender)
-        alerts.team_email.use(factories.team_email)
+        from penaltypay.operations import scheduled_purge  # noqa: F401 - declares its periodic job

@@ -29,6 +29,8 @@ def grant_to_app_role(connection: BaseDatabaseWrapper, role: str) -> None:
         f"GRANT USAGE ON SCHEMA public TO {quoted}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}",
         f"REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM {quoted}",
+        # The extract's staging table alone: emptied after each import (migration extract/0002).
+        f"GRANT TRUNCATE ON extract_stage TO {quoted}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
         # The audit log: add and read; the one column the retention change touches.
         f"REVOKE UPDATE, DELETE ON audit_entry FROM {quoted}",
@@ -36,6 +38,10 @@ def grant_to_app_role(connection: BaseDatabaseWrapper, role: str) -> None:
         f"REVOKE ALL ON audit_policy FROM {quoted}",
     ]
     statements += [f"REVOKE INSERT, UPDATE, DELETE ON {table} FROM {quoted}" for table in READ_ONLY]
+    # TEMPORARY: new installs never grant it (deploy/postgres/roles.sql). An existing one keeps
+    # it for this release, whose predecessor's extract import still stages in a temporary
+    # table while the rollout runs; the next release revokes it here (expand, then contract:
+    # CHANGELOG). The audit trigger no longer reads anything a temporary table could shadow.
     with connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)

@@ -13,7 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from penaltypay.ecs import deliveries
 from penaltypay.kernel.clock import london_date
-from penaltypay.payments.models import Payment, Refund
+from penaltypay.payments import figures
 
 SAMPLE = 10  # references shown per failed check
 
@@ -30,7 +30,7 @@ def _payments_on_their_way() -> Check:
     queued = deliveries.queued_references(deliveries.PAYMENT)
     missing = [
         reference
-        for reference, recorded in Payment.objects.filter(status="success").values_list("reference", "ecs_recorded_at")
+        for reference, recorded in figures.successful_payments_and_ecs()
         if reference not in queued and recorded is None
     ]
     return Check(
@@ -45,9 +45,7 @@ def _refunds_on_their_way() -> Check:
     queued = deliveries.queued_references(deliveries.REFUND)
     missing = [
         reference
-        for reference, recorded, note in Refund.objects.filter(status="success").values_list(
-            "reference", "ecs_recorded_at", "ecs_note"
-        )
+        for reference, recorded, note in figures.successful_refunds_and_ecs()
         if reference not in queued and recorded is None and not note  # a note: decided not to go to ECS
     ]
     return Check(
@@ -60,9 +58,7 @@ def _money_per_day() -> Check:
     taken: dict[str, int] = defaultdict(int)
     events = deliveries.queued_payment_amounts()
     sent: dict[str, int] = defaultdict(int)
-    for reference, amount, paid_at in Payment.objects.filter(status="success").values_list(
-        "reference", "amount_pence", "authorised_at"
-    ):
+    for reference, amount, paid_at in figures.successful_payment_amounts():
         if reference not in events or paid_at is None:
             continue
         day = london_date(paid_at).isoformat()
@@ -73,7 +69,7 @@ def _money_per_day() -> Check:
 
 
 def _orphans() -> Check:
-    references = set(Payment.objects.values_list("reference", flat=True))
+    references = figures.payment_references()
     orphan_events = sorted({r for r in deliveries.payment_references_queued() if r not in references})
     return Check(
         "no_orphans",

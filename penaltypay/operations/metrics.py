@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.db.models import Count, Max
+from django.db.models import Max
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -14,7 +14,7 @@ from penaltypay.ecs.outbox import backlog
 from penaltypay.exceptions.queue import KINDS, counts, open_exceptions
 from penaltypay.extract.models import ExtractImport
 from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Payment
+from penaltypay.payments.figures import payments_by_status
 from penaltypay.reconciliation.models import ReconciliationRun
 from penaltypay.reconciliation.rules import SETTLED
 
@@ -56,7 +56,7 @@ class DatabaseFigures:
         for state in BREAKER_STATES:
             breaker.add_metric([state], int(state == status.breaker_state))
         yield breaker
-        counts = dict(Payment.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+        counts = payments_by_status()
         payments = GaugeMetricFamily("penaltypay_payments", "Payments by status.", labels=["status"])
         for payment_status in PaymentStatus:
             payments.add_metric([payment_status.value], counts.get(payment_status.value, 0))

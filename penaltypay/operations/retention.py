@@ -19,18 +19,14 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import models, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from penaltypay.audit.models import AuditEntry
 from penaltypay.audit.policy import HASHED
 from penaltypay.cases.domain import COURT, DEBT_RECOVERY, NO_PAYMENT_REQUIRED, PAID
-from penaltypay.cases.models import CaseRecord
-from penaltypay.ecs import deliveries
+from penaltypay.cases.store import closed_cases_refreshed_before
 from penaltypay.operations.models import PurgeRun
-from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Payment, PaymentLine, PaymentLink, Refund, WebhookMessage
-from penaltypay.payments.ports import OPEN_DISPUTE_STATUSES
+from penaltypay.payments import personal_data
 from penaltypay.reporting.models import Feedback
 
 BATCH = 500
@@ -51,40 +47,15 @@ def _days(name: str) -> timedelta:
 
 
 def _settled_payments(now: datetime) -> models.QuerySet:
-    """Receipt email addresses, once the payment is finished, settled with ECS (in its
-    ledger, or resolved as never going there — refused and refunded, say), has no refund in
-    progress, and the period has passed."""
-    open_refunds = Refund.objects.filter(finished_at__isnull=True).values("payment_id")
-    success = PaymentStatus.SUCCESS.value
-    return (
-        Payment.objects.filter(finished_at__lt=now - _days("RETENTION_RECEIPT_EMAIL_DAYS"))
-        .filter(
-            Q(status=success, ecs_recorded_at__isnull=False)
-            | Q(status=success, reference__in=deliveries.payments_never_to_ecs())
-            | ~Q(status=success)
-        )
-        .exclude(email="", description__startswith="Penalty ")
-        .exclude(pk__in=open_refunds)
-        # A dispute being decided may need the receipt's address as evidence.
-        .exclude(disputes__status__in=sorted(OPEN_DISPUTE_STATUSES))
-    )
-
-
-def _blank_payments(pks: list) -> None:
-    for payment in Payment.objects.filter(pk__in=pks).only("pk", "case_reference"):
-        # The description named the vehicle; the reference is enough for the accounts.
-        Payment.objects.filter(pk=payment.pk).update(email="", description=f"Penalty {payment.case_reference}")
-        PaymentLine.objects.filter(payment_id=payment.pk).update(vrm="")  # a basket's vehicles too
+    return personal_data.settled_payments_finished_before(now - _days("RETENTION_RECEIPT_EMAIL_DAYS"))
 
 
 def _old_webhooks(now: datetime) -> models.QuerySet:
-    return WebhookMessage.objects.filter(received_at__lt=now - _days("RETENTION_WEBHOOK_DAYS"))
+    return personal_data.webhook_messages_before(now - _days("RETENTION_WEBHOOK_DAYS"))
 
 
 def _closed_cases(now: datetime) -> models.QuerySet:
-    return CaseRecord.objects.filter(
-        status__in=CLOSED_CASE_STATUSES, refreshed_at__lt=now - _days("RETENTION_CLOSED_CASE_DAYS")
-    )
+    return closed_cases_refreshed_before(CLOSED_CASE_STATUSES, now - _days("RETENTION_CLOSED_CASE_DAYS"))
 
 
 def _expired_sessions(now: datetime) -> models.QuerySet:
@@ -112,14 +83,7 @@ def _hash_audit_addresses(pks: list) -> None:
 
 
 def _old_payment_links(now: datetime) -> models.QuerySet:
-    """Where a payment link was sent: kept while it can be used, and a while after."""
-    return PaymentLink.objects.filter(expires_at__lt=now - _days("RETENTION_PAYMENT_LINK_DAYS")).exclude(
-        email="", mobile=""
-    )
-
-
-def _blank_payment_links(pks: list) -> None:
-    PaymentLink.objects.filter(pk__in=pks).update(email="", mobile="")
+    return personal_data.payment_links_expired_before(now - _days("RETENTION_PAYMENT_LINK_DAYS"))
 
 
 def _old_idempotency_keys(now: datetime) -> models.QuerySet:
@@ -132,7 +96,7 @@ KINDS = [
         "receipt_emails",
         "receipt email addresses (and the vehicle in the description)",
         _settled_payments,
-        _blank_payments,
+        personal_data.blank_payments,
     ),
     Kind("webhook_messages", "records of the provider's webhook messages", _old_webhooks),
     Kind("closed_cases", "local copies of closed cases", _closed_cases),
@@ -149,7 +113,7 @@ KINDS = [
         "payment_link_addresses",
         "where payment links were sent (email address, mobile number)",
         _old_payment_links,
-        _blank_payment_links,
+        personal_data.blank_payment_links,
     ),
 ]
 

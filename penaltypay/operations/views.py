@@ -8,11 +8,13 @@ from django.views.decorators.http import require_GET
 
 from penaltypay.operations.auth import operator_allowed
 from penaltypay.operations.metrics import CONTENT_TYPE, render_metrics
+from penaltypay.operations.release import expected_schema, release_name
 
 
 @require_GET
 def liveness(request):
-    return JsonResponse({"status": "ok"})
+    """Alive, and which release and schema this pod runs (a rollout shows both side by side)."""
+    return JsonResponse({"status": "ok", "release": release_name(), "schema": expected_schema()})
 
 
 @require_GET

@@ -34,8 +34,8 @@ from penaltypay.cases.domain import (
     why_not_payable,
 )
 from penaltypay.cases.lookup import LookupOutcome, find_case
-from penaltypay.cases.models import CaseRecord
 from penaltypay.cases.ports import CaseSource
+from penaltypay.cases.store import lock_case
 from penaltypay.kernel.security_events import CARD_PAGE_REFUSED, security_event
 from penaltypay.payments import card_testing, creation, ports
 from penaltypay.payments.domain import LIVE_STATUSES, PaymentStatus
@@ -183,7 +183,15 @@ def blocked_until(payment: Payment) -> datetime:
 def _lock_case(reference: str) -> None:
     """The case's row lock for the decision (PostgreSQL; SQLite's transactions are serial
     anyway). Released before the provider is called: a lock is never held across a call."""
-    CaseRecord.objects.select_for_update().filter(reference=reference).first()
+    lock_case(reference)
+
+
+def _paused(reference: str, payer: Payer) -> card_testing.Pause | None:
+    """Card testing's pause for this penalty, and for this keeper's address or this agent (an
+    API client's payer types the card on the provider's page: its penalty pause holds too)."""
+    if payer.channel == PHONE:
+        return card_testing.paused(reference, agent=payer.created_by)
+    return card_testing.paused(reference, payer.address_hash)
 
 
 def check_out(
@@ -196,7 +204,7 @@ def check_out(
     client: ports.PaymentProvider,
     payer_reference: str = "",
 ) -> Outcome:
-    if payer.channel == ONLINE and (pause := card_testing.paused(case.reference, payer.address_hash)):
+    if pause := _paused(case.reference, payer):
         return Paused(pause)
     for _ in range(3):
         with transaction.atomic():
@@ -248,10 +256,9 @@ def check_out_basket(
         if not lines:
             return BasketChanged(tuple(gone), ())
     references = [case.reference for case, _ in lines]
-    if payer.channel == ONLINE:
-        for reference in references:
-            if pause := card_testing.paused(reference, payer.address_hash):
-                return Paused(pause)
+    for reference in references:
+        if pause := _paused(reference, payer):
+            return Paused(pause)
     for _ in range(3):
         with transaction.atomic():
             for reference in sorted(references):  # one order for every payer: no deadlock

@@ -6,6 +6,7 @@ may resume what."""
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +36,18 @@ class PaymentUnavailable(Exception):
 
 
 class PaymentBusy(PaymentUnavailable):
-    """This process is at its limit of provider calls: try again in a minute."""
+    """Nothing was sent: this process is at its limit of provider calls in flight, or the
+    service's turns under the provider's rate limit are booked further ahead than a payer
+    waits. The payer tries again in `retry_after` seconds (their look-up is kept)."""
+
+    def __init__(self, message: str, retry_after: float = 60.0):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(error: Exception) -> int:
+    """Whole seconds to ask a payer to wait after a busy answer (a minute if it says nothing)."""
+    return max(1, math.ceil(getattr(error, "retry_after", None) or 60.0))
 
 
 @dataclass(frozen=True)
@@ -148,7 +160,7 @@ def start_lines(
                 lead = lines[0].case
                 payment = Payment(
                     reference=new_payment_reference(),
-                    case_reference=lead.reference,
+                    first_case_reference=lead.reference,
                     case_type=lead.case_type,
                     amount_pence=sum(line.amount_pence for line in lines),
                     description=basket_description([line.case for line in lines]),
@@ -194,7 +206,7 @@ def _create_at_provider(
             email=payment.email or None,
             moto=payment.channel == Payment.CHANNEL_PHONE,
             metadata={
-                "case_reference": payment.case_reference,
+                "case_reference": payment.first_case_reference,
                 "case_type": payment.case_type,
                 "penalties": str(penalties),
             },
@@ -204,9 +216,10 @@ def _create_at_provider(
         move(payment, PaymentStatus.CREATE_UNKNOWN, "create")
         log.warning("payment create outcome unknown", extra={"payment_reference": payment.reference})
         raise PaymentUnavailable("payment provider did not answer") from None
-    except ports.ProviderBusy as exc:
-        move(payment, PaymentStatus.CREATE_FAILED, "create")  # nothing was sent
-        raise PaymentBusy("too many provider calls in flight") from exc
+    except (ports.ProviderBusy, ports.ProviderRateLimited) as exc:
+        # Nothing was sent (or the provider refused it before acting on it, every retry).
+        move(payment, PaymentStatus.CREATE_FAILED, "create")
+        raise PaymentBusy(str(exc), retry_after=getattr(exc, "retry_after", None) or 60.0) from exc
     except ports.ProviderError as exc:
         move(payment, PaymentStatus.CREATE_FAILED, "create")
         log.error("payment create refused", extra={"payment_reference": payment.reference, "error": type(exc).__name__})

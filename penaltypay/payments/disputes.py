@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -217,3 +217,10 @@ def note_evidence_sent(dispute_id: str, *, by: str, note: str) -> Dispute:
         )
         dispute.refresh_from_db()
     return dispute
+
+
+def note_dispute_settled(provider_dispute_id: str, settled_date: date | None) -> None:
+    """The payout a lost dispute came out of (the provider's settlement report); kept once."""
+    Dispute.objects.filter(provider_dispute_id=provider_dispute_id, settled_date__isnull=True).update(
+        settled_date=settled_date
+    )

@@ -1,4 +1,5 @@
-"""The payment state machine: which moves are allowed, from what, to what.
+"""The payment state machine: which moves are allowed, from what, to what, and the event
+that causes each (MOVES).
 
 Our own statuses (not the provider's), because we also need the states before
 the provider knows the payment (`new`) and when we cannot tell whether it does
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from enum import Enum
+from typing import NamedTuple
 
 
 class PaymentStatus(str, Enum):
@@ -23,37 +25,63 @@ class PaymentStatus(str, Enum):
     ABANDONED = "abandoned"  # create outcome unknown and no such payment ever appeared
 
 
+# How a payment was taken: by the keeper online, or by an agent on the telephone (MOTO).
+CHANNEL_ONLINE = "ONLINE"
+CHANNEL_PHONE = "PHONE"
+
 LIVE_STATUSES = frozenset({PaymentStatus.NEW, PaymentStatus.CREATE_UNKNOWN, PaymentStatus.IN_PROGRESS})
 FINAL_STATUSES = frozenset(set(PaymentStatus) - LIVE_STATUSES)
 
-_ALLOWED = {
-    PaymentStatus.NEW: {
-        PaymentStatus.IN_PROGRESS,
+
+class Move(NamedTuple):
+    """One allowed move of a payment, and the event that causes it (pay-connector keeps its
+    state transition table the same way)."""
+
+    source: PaymentStatus
+    target: PaymentStatus
+    event: str
+
+
+_FINISHED_AT_PROVIDER = (
+    (PaymentStatus.SUCCESS, "the payer paid"),
+    (PaymentStatus.FAILED, "declined, expired or cancelled by the payer (P0010, P0020, P0030)"),
+    (PaymentStatus.CANCELLED, "cancelled by us (P0040)"),
+    (PaymentStatus.ERROR, "the provider's error, no money taken (P0050)"),
+)
+
+# Every move a payment may make; anything else is refused (check_transition). Moves are read
+# from the provider (its answer to a create, a webhook, the keeper's return, the re-check,
+# a search by our reference), never decided by us alone.
+MOVES: tuple[Move, ...] = (
+    Move(PaymentStatus.NEW, PaymentStatus.IN_PROGRESS, "the provider created it (its card page is ready)"),
+    Move(PaymentStatus.NEW, PaymentStatus.CREATE_UNKNOWN, "the create timed out or failed on the provider's side"),
+    Move(PaymentStatus.NEW, PaymentStatus.CREATE_FAILED, "the provider refused the create, or could not be reached"),
+    *(
+        Move(PaymentStatus.NEW, target, f"first read already finished: {event}")
+        for target, event in _FINISHED_AT_PROVIDER
+    ),
+    Move(PaymentStatus.CREATE_UNKNOWN, PaymentStatus.IN_PROGRESS, "a search by our reference found it in progress"),
+    *(
+        Move(PaymentStatus.CREATE_UNKNOWN, target, f"a search by our reference found it finished: {event}")
+        for target, event in _FINISHED_AT_PROVIDER
+    ),
+    Move(
         PaymentStatus.CREATE_UNKNOWN,
-        PaymentStatus.CREATE_FAILED,
-        # the provider may already have finished it by the time we first read it
-        PaymentStatus.SUCCESS,
-        PaymentStatus.FAILED,
-        PaymentStatus.CANCELLED,
-        PaymentStatus.ERROR,
-    },
-    PaymentStatus.CREATE_UNKNOWN: {
-        PaymentStatus.IN_PROGRESS,
-        PaymentStatus.SUCCESS,
-        PaymentStatus.FAILED,
-        PaymentStatus.CANCELLED,
-        PaymentStatus.ERROR,
         PaymentStatus.ABANDONED,
-    },
-    PaymentStatus.IN_PROGRESS: {
-        PaymentStatus.SUCCESS,
-        PaymentStatus.FAILED,
-        PaymentStatus.CANCELLED,
-        PaymentStatus.ERROR,
-    },
+        "no search found it within ABANDON_UNKNOWN_AFTER: nobody had its card page",
+    ),
+    *(Move(PaymentStatus.IN_PROGRESS, target, event) for target, event in _FINISHED_AT_PROVIDER),
     # We gave up on an unknown create; if it turns up paid after all, the money is real.
-    PaymentStatus.ABANDONED: {PaymentStatus.SUCCESS},
-}
+    Move(
+        PaymentStatus.ABANDONED,
+        PaymentStatus.SUCCESS,
+        "an abandoned create turned up paid (the re-check's search or the reconciliation adopts it)",
+    ),
+)
+
+_ALLOWED: dict[PaymentStatus, set[PaymentStatus]] = {}
+for _move in MOVES:
+    _ALLOWED.setdefault(_move.source, set()).add(_move.target)
 
 
 class IllegalTransition(Exception):
@@ -65,8 +93,9 @@ class IllegalTransition(Exception):
 
 def check_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
     """True when the move changes something, False when it is a repeat of where we are
-    (a duplicate webhook, a second poll); IllegalTransition for anything else.
-    A finished payment never changes again."""
+    (a duplicate webhook, a second poll); IllegalTransition for anything not in MOVES.
+    A finished payment never changes again, but for one move: an abandoned create that
+    turns up paid becomes a success (the money is real)."""
     current, target = PaymentStatus(current), PaymentStatus(target)
     if current == target:
         return False

@@ -51,6 +51,12 @@ class Held:
     live_pence: int
     refunding_pence: int = 0
 
+    def paid_in_all(self, ecs_paid_pence: int) -> int:
+        """What the case will have been paid once everything on its way reaches ECS (whose
+        ledger says `ecs_paid_pence` now), less refunds already asked for: what an
+        over-payment is measured on."""
+        return ecs_paid_pence + self.pending_pence - self.refunding_pence
+
 
 def held(payments: Iterable[PaymentFact]) -> Held:
     pending = live = refunding = 0

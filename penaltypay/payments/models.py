@@ -5,7 +5,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from penaltypay.payments.domain import LIVE_STATUSES, PaymentStatus
+from penaltypay.payments.domain import CHANNEL_ONLINE, CHANNEL_PHONE, LIVE_STATUSES, PaymentStatus
 from penaltypay.payments.refund_rules import RefundStatus
 
 
@@ -16,13 +16,17 @@ class Payment(models.Model):
     provider payment we know nothing about), then moved by `settle_payment` only.
     """
 
-    CHANNEL_ONLINE = "ONLINE"
-    CHANNEL_PHONE = "PHONE"
+    CHANNEL_ONLINE = CHANNEL_ONLINE
+    CHANNEL_PHONE = CHANNEL_PHONE
 
     # Unguessable: it is in the return URL.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     reference = models.CharField(max_length=36, unique=True)
-    case_reference = models.CharField(max_length=8, db_index=True)
+    # The first penalty it pays (a basket pays several: its lines say which). Named so that no
+    # code asks it "which payments belong to this case?": penaltypay.payments.queries answers
+    # that over the lines. The column keeps its old name until the release after the one that
+    # stopped reading it (expand, then contract: ADR 0025).
+    first_case_reference = models.CharField(max_length=8, db_index=True, db_column="case_reference")
     case_type = models.CharField(max_length=4)
     amount_pence = models.BigIntegerField()
     description = models.CharField(max_length=255)
@@ -72,7 +76,7 @@ class Payment(models.Model):
             # Never two live payments for one penalty: a double click, a retry or a
             # timeout collides here instead of creating a second provider payment.
             models.UniqueConstraint(
-                fields=["case_reference"],
+                fields=["first_case_reference"],
                 condition=Q(status__in=sorted(s.value for s in LIVE_STATUSES)),  # sorted: a stable migration
                 name="one_live_payment_per_case",
             )
@@ -93,16 +97,12 @@ class Payment(models.Model):
             PaymentLine.objects.create(
                 payment=self,
                 position=0,
-                case_reference=self.case_reference,
+                case_reference=self.first_case_reference,
                 case_type=self.case_type,
                 amount_pence=self.amount_pence,
                 live=self.state in LIVE_STATUSES,
                 ecs_recorded_at=self.ecs_recorded_at,
             )
-
-    @property
-    def is_basket(self) -> bool:
-        return self.lines.count() > 1
 
     @property
     def state(self) -> PaymentStatus:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from penaltypay.kernel.wiring import Wire
+
 PAYMENT_STATUSES = ("created", "started", "submitted", "capturable", "success", "failed", "cancelled", "error")
 FINISHED_STATUSES = frozenset({"success", "failed", "cancelled", "error"})
 
@@ -80,6 +82,16 @@ class ProviderUnreachable(ProviderError):
 class ProviderBusy(ProviderUnreachable):
     """This process already has as many provider calls in flight as it allows (the
     bulkhead): nothing was sent; the keeper is asked to try again in a minute."""
+
+
+class ProviderPaced(ProviderBusy):
+    """The service's shared turns at the provider's published rate limit are taken further
+    ahead than a payer is asked to wait (penaltypay.web.pacing): nothing was sent; a turn is
+    free again in `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ProviderAuthError(ProviderError):
@@ -218,3 +230,7 @@ class ReceiptSender(Protocol):
     def send_refund_confirmation(self, refund: Any) -> None: ...
 
     def send_payment_link(self, link: Any, url: str) -> None: ...
+
+
+# The provider, as the worker's jobs look it up (wired in penaltypay.operations.apps).
+payment_provider: Wire[PaymentProvider] = Wire("payment provider")

@@ -4,17 +4,53 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 
 from penaltypay.ecs.deliveries import deliveries_of_payment_lines
 from penaltypay.payments.domain import LIVE_STATUSES, PaymentStatus
 from penaltypay.payments.held import Held, PaymentFact, RefundFact, held, share_out
-from penaltypay.payments.models import Dispute, PaymentLine, Refund
+from penaltypay.payments.models import Dispute, Payment, PaymentLine, Refund
 from penaltypay.payments.refund_rules import HOLDS_MONEY, PAID_BACK, RefundStatus
 
 _COUNTED = [PaymentStatus.SUCCESS.value, *(s.value for s in LIVE_STATUSES)]
+
+
+def payments_of_case(reference: str) -> QuerySet[Payment]:
+    """Every payment that pays this penalty, alone or in a basket with others, newest first.
+    The one answer to "which payments belong to this case?": a basket's payment belongs to
+    each of its lines' cases, not only to its first."""
+    return payments_of_cases([reference])
+
+
+def payments_of_cases(references: Iterable[str]) -> QuerySet[Payment]:
+    paying = PaymentLine.objects.filter(payment_id=OuterRef("pk"), case_reference__in=list(references))
+    return Payment.objects.filter(Exists(paying)).order_by("-created_at", "-reference")
+
+
+def penalties_of(payment: Payment) -> list[str]:
+    """The penalties a payment pays, in the order the payer saw them."""
+    lines = PaymentLine.objects.filter(payment=payment).order_by("position")
+    return list(lines.values_list("case_reference", flat=True))
+
+
+def penalties_of_payments(payments: QuerySet[Payment]) -> QuerySet:
+    """The penalties some payments pay (a query, to use inside another)."""
+    return PaymentLine.objects.filter(payment__in=payments).values_list("case_reference", flat=True).distinct()
+
+
+def paid_within(outer_case: str, outer_at: str, window: timedelta) -> Exists:
+    """Whether a payment for the case named by the outer query's `outer_case` succeeded within
+    `window` after its `outer_at` (a look-up, say): for use inside that outer query."""
+    return Exists(
+        PaymentLine.objects.filter(
+            case_reference=OuterRef(outer_case),
+            payment__status=PaymentStatus.SUCCESS.value,
+            payment__created_at__gte=OuterRef(outer_at),
+            payment__created_at__lt=OuterRef(outer_at) + window,
+        )
+    )
 
 
 def held_against_many(case_references: Iterable[str]) -> dict[str, Held]:
@@ -99,3 +135,20 @@ def cases_paid_since(cut: datetime) -> QuerySet:
         .values_list("case_reference", flat=True)
         .distinct()
     )
+
+
+def first_paid_of_cases_paid_since(cut: datetime) -> dict[str, datetime]:
+    """For each case a successful payment (alone or in a basket) was made for since `cut`:
+    when it was first paid (authorised, or made where that is not known)."""
+    lines = PaymentLine.objects.filter(payment__status=PaymentStatus.SUCCESS.value)  # a basket's every penalty
+    recent = lines.filter(payment__created_at__gte=cut).values_list("case_reference", flat=True).distinct()
+    rows = (
+        lines.filter(case_reference__in=recent)
+        .values("case_reference")
+        .annotate(first=Min("payment__authorised_at"), first_created=Min("payment__created_at"))
+    )
+    return {row["case_reference"]: row["first"] or row["first_created"] for row in rows}
+
+
+def latest_successful_payment_of_case(reference: str) -> Payment | None:
+    return payments_of_case(reference).filter(status=PaymentStatus.SUCCESS.value).first()

@@ -74,7 +74,7 @@ def submit_refund(refund: Refund, client: ports.PaymentProvider, owner: str) -> 
                 return refund
         if Refund.objects.filter(pk=refund.pk, lease_owner=owner).update(submit_unknown=True) != 1:
             return refund  # our lease was taken over: the new holder asks
-        remote = _create_at_provider(refund, payment, client)
+        remote = _create_at_provider(refund, payment, client, owner)
     except ports.ProviderRejected as exc:
         move_refund(
             refund,
@@ -126,9 +126,14 @@ def submit_refund(refund: Refund, client: ports.PaymentProvider, owner: str) -> 
     return settle_refund(refund, remote)
 
 
-def _create_at_provider(refund: Refund, payment: Payment, client: ports.PaymentProvider) -> ports.ProviderRefund:
+def _create_at_provider(
+    refund: Refund, payment: Payment, client: ports.PaymentProvider, owner: str
+) -> ports.ProviderRefund:
     # The provider's guard: we say how much we believe is available; a refund made meanwhile
-    # (412) means we read again, once.
+    # (412) means we read again, once — but only when that refund cannot be this one. If our
+    # lease ran out while we waited (an approver stalled), whoever took it over may have made
+    # this very refund: asking again would pay the keeper twice. Then the outcome is left
+    # unknown, and the re-checker (or a person) looks at the provider's refunds first.
     for attempt in range(2):
         available = client.get_payment(payment.provider_payment_id).refund_amount_available
         try:
@@ -136,6 +141,12 @@ def _create_at_provider(refund: Refund, payment: Payment, client: ports.PaymentP
         except ports.RefundAmountMismatch:
             if attempt:
                 raise
+            if not Refund.objects.filter(pk=refund.pk, lease_owner=owner).exists() or unrecorded_at_provider(
+                refund, client
+            ):
+                raise ports.ProviderOutcomeUnknown(
+                    "a refund of this payment was made meanwhile, and it may be this one"
+                ) from None
     raise AssertionError("unreachable")
 
 
@@ -168,7 +179,7 @@ def tell_ecs(refund: Refund) -> str:
     has nothing to refund there. A full refund of a line stopped as an exception resolves
     that exception."""
     payment = refund.payment
-    case_reference = refund.case_reference or payment.case_reference
+    case_reference = refund.case_reference or payment.first_case_reference
     paid_event = delivery_of_payment(payment.reference, case_reference)
     if paid_event.status in (DeliveryStatus.NOT_QUEUED, DeliveryStatus.RESOLVED):
         return "not sent: its payment never reached ECS"

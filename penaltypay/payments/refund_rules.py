@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from enum import Enum
+from typing import NamedTuple
 
 
 class RefundStatus(str, Enum):
@@ -49,18 +50,41 @@ FINISHED = frozenset(
 # The money went back to the keeper (through the provider, or another way).
 PAID_BACK = frozenset({RefundStatus.SUCCESS, RefundStatus.PAID_OFFLINE})
 
+
+class RefundMove(NamedTuple):
+    """One allowed move of a refund, and the event that causes it."""
+
+    source: RefundStatus
+    target: RefundStatus
+    event: str
+
+
 # Every move a refund may make; anything else is refused (penaltypay.payments.refund_moves).
-MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
-    RefundStatus.REQUESTED: frozenset({RefundStatus.REJECTED, RefundStatus.SUBMITTING}),
-    RefundStatus.SUBMITTING: frozenset(
-        {RefundStatus.SUBMITTED, RefundStatus.ERROR, RefundStatus.REFUSED, RefundStatus.UNKNOWN}
+REFUND_MOVES: tuple[RefundMove, ...] = (
+    RefundMove(RefundStatus.REQUESTED, RefundStatus.REJECTED, "a second finance user rejects it"),
+    RefundMove(RefundStatus.REQUESTED, RefundStatus.SUBMITTING, "a second finance user approves it"),
+    RefundMove(RefundStatus.SUBMITTING, RefundStatus.SUBMITTED, "the provider took the refund"),
+    RefundMove(RefundStatus.SUBMITTING, RefundStatus.ERROR, "the provider could not make it (no money moved)"),
+    RefundMove(RefundStatus.SUBMITTING, RefundStatus.REFUSED, "the provider refused it (nothing left to refund)"),
+    RefundMove(
+        RefundStatus.SUBMITTING,
+        RefundStatus.UNKNOWN,
+        "the answer was lost, and the provider holds a refund of the payment we did not record",
     ),
-    RefundStatus.SUBMITTED: frozenset({RefundStatus.SUCCESS, RefundStatus.ERROR}),
+    RefundMove(RefundStatus.SUBMITTED, RefundStatus.SUCCESS, "the provider says the money went back"),
+    RefundMove(RefundStatus.SUBMITTED, RefundStatus.ERROR, "the provider says it failed"),
     # A person looked at the provider's refunds: that one was ours, or none was (ask again).
-    RefundStatus.UNKNOWN: frozenset({RefundStatus.SUBMITTED, RefundStatus.SUBMITTING}),
+    RefundMove(RefundStatus.UNKNOWN, RefundStatus.SUBMITTED, "a person matched it to the provider's refund"),
+    RefundMove(RefundStatus.UNKNOWN, RefundStatus.SUBMITTING, "a person found none: the provider is asked again"),
     # The provider could not make it: paid another way, once a second person agrees.
-    RefundStatus.ERROR: frozenset({RefundStatus.OFFLINE_REQUESTED}),
-    RefundStatus.OFFLINE_REQUESTED: frozenset({RefundStatus.PAID_OFFLINE, RefundStatus.ERROR}),
+    RefundMove(RefundStatus.ERROR, RefundStatus.OFFLINE_REQUESTED, "finance records paying it another way"),
+    RefundMove(RefundStatus.OFFLINE_REQUESTED, RefundStatus.PAID_OFFLINE, "a second finance user approves it"),
+    RefundMove(RefundStatus.OFFLINE_REQUESTED, RefundStatus.ERROR, "a second finance user rejects it"),
+)
+
+MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
+    source: frozenset(move.target for move in REFUND_MOVES if move.source is source)
+    for source in dict.fromkeys(move.source for move in REFUND_MOVES)
 }
 
 # How a refund the provider could not make was paid instead.

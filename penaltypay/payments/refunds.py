@@ -213,3 +213,14 @@ def ask_provider_again(refund_reference: str, *, by: str, note: str, client: por
     ):
         raise RefundRuleBroken("Someone else has dealt with this refund")
     return submit_refund(refund, client, owner)
+
+
+def resolve_failed_refund(refund_reference: str, *, by: str, note: str) -> Refund | None:
+    """A person has dealt with a refund that failed (paid another way, say): it leaves the
+    exceptions queue. None when it is not a failure waiting for a person."""
+    done = Refund.objects.filter(
+        reference=refund_reference,
+        status__in=[RefundStatus.ERROR.value, RefundStatus.REFUSED.value],
+        resolved_at__isnull=True,
+    ).update(resolved_by=by, resolved_at=timezone.now(), resolution_note=note.strip()[:500])
+    return Refund.objects.get(reference=refund_reference) if done == 1 else None

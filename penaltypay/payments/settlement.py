@@ -111,9 +111,14 @@ def settle_payment(payment: Payment, remote: ports.ProviderPayment, *, source: s
             log.info("payment succeeded", extra={"payment_reference": locked.reference, "source": source})
             transaction.on_commit(lambda: send_receipt_once(locked.pk))
         if moved and target is PaymentStatus.FAILED and fields["failure_code"] == card_testing.DECLINED:
-            if locked.channel == Payment.CHANNEL_ONLINE:  # a card typed by the payer, not an agent's MOTO
-                cases, address = list(locked.lines.values_list("case_reference", flat=True)), locked.payer_address_hash
-                # Counted against every penalty the card was tried on (a basket's too), and the address.
+            cases = list(locked.lines.values_list("case_reference", flat=True))
+            # Counted against every penalty the card was tried on (a basket's too), and the
+            # payer's address online or the agent who keyed it by phone.
+            if locked.channel == Payment.CHANNEL_PHONE:
+                agent = locked.created_by
+                transaction.on_commit(lambda: card_testing.note_declines(cases, "", agent=agent))
+            else:
+                address = locked.payer_address_hash
                 transaction.on_commit(lambda: card_testing.note_declines(cases, address))
     payment.refresh_from_db()
     return payment

@@ -7,3 +7,6 @@ class ReconciliationConfig(AppConfig):
     name = "penaltypay.reconciliation"
     label = "reconciliation"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from penaltypay.reconciliation import jobs  # noqa: F401 - declares the app's periodic jobs

@@ -10,14 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import partial
-from typing import TypeVar
-
-from django.db.models import Q
+from typing import TYPE_CHECKING, TypeVar
 
 from penaltypay.kernel.clock import LONDON
-from penaltypay.payments import ports
+from penaltypay.payments import figures, ports, records
+from penaltypay.payments.disputes import note_dispute_settled
 from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Dispute, Payment, PaymentLine, Refund
+
+if TYPE_CHECKING:
+    from penaltypay.payments.models import Payment, Refund
 from penaltypay.payments.refund_rules import RefundStatus
 from penaltypay.payments.settlement import note_settlement, settle_payment
 from penaltypay.reconciliation.rules import Money, Settlement
@@ -44,7 +45,7 @@ class Sides:
 
 def _our_payment(payment: Payment) -> Money:
     return Money(
-        "PAYMENT", payment.reference, payment.provider_payment_id, payment.case_reference, payment.amount_pence
+        "PAYMENT", payment.reference, payment.provider_payment_id, payment.first_case_reference, payment.amount_pence
     )
 
 
@@ -53,7 +54,7 @@ def _our_refund(refund: Refund) -> Money:
         "REFUND",
         refund.reference,
         refund.provider_refund_id,
-        refund.case_reference or refund.payment.case_reference,
+        refund.case_reference or refund.payment.first_case_reference,
         refund.amount_pence,
         refund.payment.reference,
     )
@@ -62,7 +63,7 @@ def _our_refund(refund: Refund) -> Money:
 def _adopt(remote: ports.ProviderPayment) -> Payment | None:
     """Money the provider took under a reference of ours that we never saw succeed (a
     create whose answer was lost, abandoned since): settle it now, as the re-checker would."""
-    payment = Payment.objects.filter(reference=remote.reference).first()
+    payment = records.payment(remote.reference)
     if payment is None or payment.state is PaymentStatus.SUCCESS:
         return payment
     try:
@@ -84,20 +85,12 @@ def gather(day: date, provider: ports.PaymentProvider) -> Sides:
         remote_refunds = [r for r in provider.search_refunds(start, end) if r.status == "success"]
     except ports.ProviderError as exc:
         raise Incomplete(f"the provider could not be read: {type(exc).__name__}") from exc
-    payments = {
-        p.pk: p
-        for p in Payment.objects.filter(status=PaymentStatus.SUCCESS.value, created_at__gte=start, created_at__lt=end)
-    }
-    refunds = {
-        r.pk: r
-        for r in Refund.objects.select_related("payment").filter(
-            status=RefundStatus.SUCCESS.value, submitted_at__gte=start, submitted_at__lt=end
-        )
-    }
+    payments = {p.pk: p for p in figures.successful_payments_between(start, end)}
+    refunds = {r.pk: r for r in figures.refunds_succeeded_between(start, end)}
     known_payments = {
         p.provider_payment_id: p
         for ids in chunks([p.payment_id for p in remote_payments])
-        for p in Payment.objects.filter(provider_payment_id__in=ids)
+        for p in figures.payments_with_provider_ids(ids)
     }
     for remote in remote_payments:
         mine = known_payments.get(remote.payment_id) or _adopt(remote)
@@ -107,7 +100,7 @@ def gather(day: date, provider: ports.PaymentProvider) -> Sides:
     known_refunds = {
         r.provider_refund_id: r
         for ids in chunks([r.refund_id for r in remote_refunds])
-        for r in Refund.objects.select_related("payment").filter(provider_refund_id__in=ids)
+        for r in figures.refunds_with_provider_ids(ids)
     }
     for remote_refund in remote_refunds:
         mine_refund = known_refunds.get(remote_refund.refund_id)
@@ -133,7 +126,7 @@ def gather(day: date, provider: ports.PaymentProvider) -> Sides:
                             "REFUND",
                             refund.reference,
                             found.refund_id,
-                            refund.case_reference or refund.payment.case_reference,
+                            refund.case_reference or refund.payment.first_case_reference,
                             found.amount,
                             refund.payment.reference,
                         )
@@ -155,15 +148,13 @@ def _keep_settlement(settled: ports.Settled) -> None:
     known = {
         p.provider_payment_id: p
         for ids in chunks([p.payment_id for p in settled.payments])
-        for p in Payment.objects.filter(provider_payment_id__in=ids)
+        for p in figures.payments_with_provider_ids(ids)
     }
     for remote in settled.payments:
         if remote.payment_id in known:
             note_settlement(known[remote.payment_id], remote)
     for dispute in settled.disputes:
-        Dispute.objects.filter(provider_dispute_id=dispute.dispute_id, settled_date__isnull=True).update(
-            settled_date=dispute.settled_date
-        )
+        note_dispute_settled(dispute.dispute_id, dispute.settled_date)
 
 
 def _settlement_of(settled: ports.Settled) -> Settlement:
@@ -179,16 +170,8 @@ def _disputes(day: date, remote: list[ports.ProviderDispute]) -> Sides:
     """Lost disputes as money going back: the provider's settled that day, ours settled (or,
     not yet settled, lost) that day, each found on the other side whatever its date."""
     start, end = day_window(day)
-    ours = {
-        d.provider_dispute_id: d
-        for d in Dispute.objects.select_related("payment").filter(
-            Q(settled_date=day) | Q(settled_date__isnull=True, decided_at__gte=start, decided_at__lt=end),
-            status="lost",
-        )
-    }
-    for found in Dispute.objects.select_related("payment").filter(
-        provider_dispute_id__in=[d.dispute_id for d in remote], status="lost"
-    ):
+    ours = {d.provider_dispute_id: d for d in figures.disputes_lost_on(day, start, end)}
+    for found in figures.disputes_lost_with_ids([d.dispute_id for d in remote]):
         ours.setdefault(found.provider_dispute_id, found)
     return Sides(
         provider=[
@@ -196,7 +179,7 @@ def _disputes(day: date, remote: list[ports.ProviderDispute]) -> Sides:
                 "DISPUTE",
                 d.dispute_id,
                 d.dispute_id,
-                ours[d.dispute_id].payment.case_reference if d.dispute_id in ours else "",
+                ours[d.dispute_id].payment.first_case_reference if d.dispute_id in ours else "",
                 d.amount,
                 ours[d.dispute_id].payment.reference if d.dispute_id in ours else "",
             )
@@ -207,7 +190,7 @@ def _disputes(day: date, remote: list[ports.ProviderDispute]) -> Sides:
                 "DISPUTE",
                 d.provider_dispute_id,
                 d.provider_dispute_id,
-                d.payment.case_reference,
+                d.payment.first_case_reference,
                 d.amount_pence,
                 d.payment.reference,
             )
@@ -235,7 +218,7 @@ def _remote_payment(remote: ports.ProviderPayment, known: dict[str, Payment]) ->
         "PAYMENT",
         mine.reference if mine else remote.reference,
         remote.payment_id,
-        mine.case_reference if mine else remote.case_reference,
+        mine.first_case_reference if mine else remote.case_reference,
         remote.amount,
     )
 
@@ -247,16 +230,16 @@ def _remote_refund(remote: ports.ProviderRefund, known: dict[str, Refund]) -> Mo
             "REFUND",
             mine.reference,
             remote.refund_id,
-            mine.case_reference or mine.payment.case_reference,
+            mine.case_reference or mine.payment.first_case_reference,
             remote.amount,
             mine.payment.reference,
         )
-    payment = Payment.objects.filter(provider_payment_id=remote.payment_id).first()
+    payment = figures.payments_with_provider_ids([remote.payment_id]).first()
     return Money(
         "REFUND",
         remote.refund_id,
         remote.refund_id,
-        payment.case_reference if payment else "",
+        payment.first_case_reference if payment else "",
         remote.amount,
         payment.reference if payment else "",
     )
@@ -268,5 +251,5 @@ def cases_of(sides: Sides) -> set[str]:
     cases = {m.case_reference for m in sides.provider + sides.ours if m.case_reference}
     payments = [m.key for m in sides.ours if m.kind == "PAYMENT"]
     for keys in chunks(payments):
-        cases.update(PaymentLine.objects.filter(payment__reference__in=keys).values_list("case_reference", flat=True))
+        cases.update(figures.penalties_paid_by(keys))
     return cases

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Sum
+from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 
-from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Dispute, Payment
+from penaltypay.payments.domain import CHANNEL_ONLINE
+from penaltypay.payments.figures import disputes_lost_between, successful_payments_between
+from penaltypay.payments.queries import paid_within
 from penaltypay.reporting.models import Feedback, Lookup
 
 
@@ -40,14 +41,9 @@ def _percent(part: int, whole: int) -> float | None:
 
 def completion_rate(start: datetime, end: datetime) -> Kpi:
     payable = Lookup.objects.filter(at__gte=start, at__lt=end, payable=True)
-    paid_within_a_day = Payment.objects.filter(
-        case_reference=OuterRef("case_reference"),
-        status=PaymentStatus.SUCCESS.value,
-        created_at__gte=OuterRef("at"),
-        created_at__lt=OuterRef("at") + timedelta(hours=24),
-    )
     total = payable.count()
-    completed = payable.filter(Exists(paid_within_a_day)).count()
+    # Paid alone or in a basket: each penalty a basket paid completes its own look-up.
+    completed = payable.filter(paid_within("case_reference", "at", timedelta(hours=24))).count()
     return Kpi(
         "Completion rate",
         _percent(completed, total),
@@ -60,9 +56,9 @@ def completion_rate(start: datetime, end: datetime) -> Kpi:
 
 
 def digital_take_up(start: datetime, end: datetime) -> Kpi:
-    paid = Payment.objects.filter(status=PaymentStatus.SUCCESS.value, created_at__gte=start, created_at__lt=end)
+    paid = successful_payments_between(start, end)
     total = paid.count()
-    online = paid.filter(channel=Payment.CHANNEL_ONLINE).count()
+    online = paid.filter(channel=CHANNEL_ONLINE).count()
     return Kpi(
         "Digital take-up",
         _percent(online, total),
@@ -74,14 +70,12 @@ def digital_take_up(start: datetime, end: datetime) -> Kpi:
 
 
 def cost_per_transaction(start: datetime, end: datetime) -> Kpi:
-    paid = Payment.objects.filter(status=PaymentStatus.SUCCESS.value, created_at__gte=start, created_at__lt=end)
+    paid = successful_payments_between(start, end)
     fees = paid.aggregate(transactions=Count("pk"), known=Count("fee_pence"), charged=Coalesce(Sum("fee_pence"), 0))
     transactions = fees["transactions"]
     # The provider's real fee where it has told us; an estimate for payments not settled yet.
     estimated = settings.KPI_PROVIDER_FEE_PENCE * (transactions - fees["known"])
-    dispute_fees = Dispute.objects.filter(status="lost", decided_at__gte=start, decided_at__lt=end).aggregate(
-        total=Coalesce(Sum("fee_pence"), 0)
-    )["total"]
+    dispute_fees = disputes_lost_between(start, end).aggregate(total=Coalesce(Sum("fee_pence"), 0))["total"]
     months = (end - start).total_seconds() / (86400 * 365.25 / 12)
     cost = fees["charged"] + estimated + dispute_fees + settings.KPI_MONTHLY_RUNNING_COST_PENCE * months
     return Kpi(

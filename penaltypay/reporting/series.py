@@ -11,9 +11,7 @@ from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
 from penaltypay.ecs import deliveries
 from penaltypay.kernel.clock import LONDON
-from penaltypay.payments.domain import PaymentStatus
-from penaltypay.payments.models import Payment, Refund
-from penaltypay.payments.refund_rules import PAID_BACK
+from penaltypay.payments.figures import refunds_paid_back_between, successful_payments_between
 
 TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 
@@ -32,13 +30,13 @@ class MoneyRow:
 def money_by_period(period: str, start: datetime, end: datetime) -> list[MoneyRow]:
     trunc = TRUNC[period]
     paid = (
-        Payment.objects.filter(status=PaymentStatus.SUCCESS.value, created_at__gte=start, created_at__lt=end)
+        successful_payments_between(start, end)
         .annotate(period=trunc("created_at", tzinfo=LONDON))
         .values("period", "channel", "case_type")
         .annotate(n=Count("id"), pence=Sum("amount_pence"))
     )
     refunded = (
-        Refund.objects.filter(status__in=[s.value for s in PAID_BACK], finished_at__gte=start, finished_at__lt=end)
+        refunds_paid_back_between(start, end)
         .annotate(period=trunc("finished_at", tzinfo=LONDON))
         .values("period", "payment__channel", "payment__case_type")
         .annotate(n=Count("id"), pence=Sum("amount_pence"))

@@ -69,8 +69,35 @@ def _username_problems(username: str) -> list[str]:
     return ["There is already an account with that username"] if taken else []
 
 
+def mailbox(email: str) -> str:
+    """The mailbox an address reaches: case folded, and without a sub-address
+    (`name+anything@` reaches `name@`). Two accounts never share one."""
+    local, _, domain = email.strip().casefold().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def _mailbox_taken(email: str, *, for_user: User | None = None, waiting_too: bool = True) -> bool:
+    """Another account (and, `waiting_too`, another change waiting for approval) already
+    reaches this mailbox."""
+    wanted = mailbox(email)
+    domain = "@" + wanted.rsplit("@", 1)[-1]
+    profiles = StaffProfile.objects.filter(email__iendswith=domain)
+    if for_user is not None:
+        profiles = profiles.exclude(user=for_user)
+    addresses = list(profiles.values_list("email", flat=True))
+    if waiting_too:
+        waiting = AccountRequest.objects.filter(
+            kind__in=[AccountRequest.ADD, AccountRequest.EMAIL], status=AccountRequest.PENDING, email__iendswith=domain
+        )
+        if for_user is not None:
+            waiting = waiting.exclude(username__iexact=for_user.username)
+        addresses += list(waiting.values_list("email", flat=True))
+    return any(mailbox(address) == wanted for address in addresses)
+
+
 def email_problems(email: str, *, for_user: User | None = None) -> list[str]:
-    """A work address of its own: valid, on the agency's domains (when set), nobody else's."""
+    """A work address of its own: valid, on the agency's domains (when set), reaching a
+    mailbox no other account (or change waiting for approval) reaches."""
     try:
         validate_email(email)
     except ValidationError:
@@ -78,10 +105,7 @@ def email_problems(email: str, *, for_user: User | None = None) -> list[str]:
     domain = email.rsplit("@", 1)[-1].lower()
     if settings.STAFF_EMAIL_DOMAINS and domain not in settings.STAFF_EMAIL_DOMAINS:
         return [f"Enter a work email address ({', '.join(settings.STAFF_EMAIL_DOMAINS)})"]
-    others = StaffProfile.objects.filter(email__iexact=email)
-    if for_user is not None:
-        others = others.exclude(user=for_user)
-    if others.exists():
+    if _mailbox_taken(email, for_user=for_user):
         return ["That email address belongs to another account"]
     return []
 
@@ -166,6 +190,11 @@ def decide(request_pk: int, *, by: str, approve: bool, note: str, base: str) -> 
 
 def _apply(change: AccountRequest, base: str) -> None:
     roles = [Role(value) for value in change.roles]
+    if change.kind in (AccountRequest.ADD, AccountRequest.EMAIL) and change.email:
+        # Checked again now: another account may have taken the mailbox since it was asked.
+        user_now = User.objects.filter(username__iexact=change.username).first()
+        if _mailbox_taken(change.email, for_user=user_now, waiting_too=False):
+            raise AccountError(["That email address now belongs to another account: reject this request"])
     if change.kind == AccountRequest.ADD:
         if User.objects.filter(username__iexact=change.username).exists():
             raise AccountError(["There is already an account with that username"])

@@ -108,6 +108,24 @@ def _pending_user(request: HttpRequest) -> User | None:
     return User.objects.filter(pk=user_id, is_active=True).first()
 
 
+def password_attempt_refused(request: HttpRequest, username: str) -> HttpResponse | None:
+    """The sign-in's limits for every other place a password is typed (a link's password
+    step, "change your password"): the lock-out page when this address or this account is
+    locked out, None when the password may be tried."""
+    if ratelimits.sign_in_failures(client_address(request)) >= settings.STAFF_SIGN_IN_FAILURES_PER_ADDRESS:
+        return _address_locked_out(request, username)
+    if AxesProxyHandler.is_locked(request, credentials={"username": username}):
+        return locked_out(request, HttpResponse(), {"username": username})
+    return None
+
+
+def count_wrong_password(request: HttpRequest, username: str) -> None:
+    """A wrong password anywhere counts towards the account's and the address's lock-outs,
+    as a wrong one at sign-in does."""
+    user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+    ratelimits.note_sign_in_failure(client_address(request))
+
+
 def refuse_code(request: HttpRequest, user: User, form: forms.Form) -> None:
     # A wrong code counts towards the lock-outs like a wrong password does.
     user_login_failed.send(sender=__name__, credentials={"username": user.username}, request=request)

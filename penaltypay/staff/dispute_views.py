@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from penaltypay.payments.models import Dispute
+from penaltypay.payments import records
 from penaltypay.staff.evidence import evidence_pack
 from penaltypay.staff.pages import audit, not_found
 from penaltypay.staff.roles import FINANCE, requires
@@ -14,7 +14,7 @@ from penaltypay.staff.roles import FINANCE, requires
 @requires(read=FINANCE)
 @require_GET
 def dispute_evidence(request: HttpRequest, dispute_id: str) -> HttpResponse:
-    dispute = Dispute.objects.select_related("payment").filter(provider_dispute_id=dispute_id).first()
+    dispute = records.dispute(dispute_id)
     if dispute is None:
         return not_found(request, "There is no dispute with that ID.")
     audit(

@@ -4,15 +4,21 @@ read, printed or pasted anywhere; built only from what penaltypay holds."""
 
 from __future__ import annotations
 
-from penaltypay.cases.models import CaseRecord
+from typing import TYPE_CHECKING
+
+from penaltypay.cases.store import case_records
 from penaltypay.kernel.money import format_pence
-from penaltypay.payments.models import Dispute, Payment, PaymentLink
+from penaltypay.payments import records
+from penaltypay.payments.domain import CHANNEL_ONLINE, CHANNEL_PHONE
+
+if TYPE_CHECKING:
+    from penaltypay.payments.models import Dispute
 from penaltypay.staff.timeline import timeline
 from penaltypay.web.formats import long_date, long_date_time
 
 CHANNELS = {
-    Payment.CHANNEL_ONLINE: "online, by the keeper on the service's own pages",
-    Payment.CHANNEL_PHONE: "by telephone, card details keyed by a contact centre agent (MOTO)",
+    CHANNEL_ONLINE: "online, by the keeper on the service's own pages",
+    CHANNEL_PHONE: "by telephone, card details keyed by a contact centre agent (MOTO)",
 }
 
 
@@ -30,10 +36,12 @@ def _section(title: str, rows: list[tuple[str, str]]) -> list[str]:
 
 def evidence_pack(dispute: Dispute) -> str:
     payment = dispute.payment
-    case = CaseRecord.objects.filter(reference=payment.case_reference).first()
+    paid = list(payment.lines.order_by("position"))
+    cases = {case.reference: case for case in case_records(p.case_reference for p in paid)}
+    what = f"penalty {paid[0].case_reference}" if len(paid) == 1 else f"{len(paid)} penalties"
     lines = [
         f"Evidence for dispute {dispute.provider_dispute_id}",
-        f"Payment {payment.reference}: {format_pence(payment.amount_pence)} for penalty {payment.case_reference}",
+        f"Payment {payment.reference}: {format_pence(payment.amount_pence)} for {what}",
         "",
     ]
     lines += _section(
@@ -47,18 +55,21 @@ def evidence_pack(dispute: Dispute) -> str:
             ("Evidence due", long_date_time(dispute.evidence_due_at) if dispute.evidence_due_at else "not given"),
         ],
     )
-    lines += _section(
-        "What was owed",
-        [
-            ("Penalty reference", payment.case_reference),
-            ("Penalty type", payment.case_type),
-            ("Vehicle registration", case.vrm if case else "not held"),
-            ("Vehicle", f"{case.vehicle_colour} {case.vehicle_make}".strip() or "not held" if case else "not held"),
-            ("Penalty issued", long_date(case.issue_date) if case and case.issue_date else "not held"),
-            ("Description", payment.description),
-        ],
-    )
-    link = PaymentLink.objects.filter(payment_reference=payment.reference).first()
+    for n, line in enumerate(paid, start=1):
+        case = cases.get(line.case_reference)
+        lines += _section(
+            "What was owed" if len(paid) == 1 else f"What was owed: penalty {n} of {len(paid)}",
+            [
+                ("Penalty reference", line.case_reference),
+                ("Penalty type", line.case_type),
+                ("Amount paid for it", format_pence(line.amount_pence)),
+                ("Vehicle registration", case.vrm if case else line.vrm or "not held"),
+                ("Vehicle", f"{case.vehicle_colour} {case.vehicle_make}".strip() or "not held" if case else "not held"),
+                ("Penalty issued", long_date(case.issue_date) if case and case.issue_date else "not held"),
+            ],
+        )
+    lines += _section("Payment description", [("Description", payment.description)])
+    link = records.link_of(payment)
     found = (
         f"from a payment link sent by the agency on {long_date_time(link.sent_at)}, opened only after the "
         "vehicle registration was confirmed"
@@ -69,7 +80,7 @@ def evidence_pack(dispute: Dispute) -> str:
         "How it was paid",
         [
             ("Channel", CHANNELS.get(payment.channel, payment.channel.lower())),
-            ("Penalty found", found if payment.channel == Payment.CHANNEL_ONLINE else "by the agent, on the call"),
+            ("Penalty found", found if payment.channel == CHANNEL_ONLINE else "by the agent, on the call"),
             ("Taken by", payment.created_by or "the payer themselves"),
             (
                 "Card",

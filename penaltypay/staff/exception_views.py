@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from penaltypay.adapters.factories import payment_provider
 from penaltypay.ecs.outbox import NotAnException, requeue_exception, resolve_exception, send_now
 from penaltypay.exceptions.queue import (
     APPROVE,
@@ -32,8 +31,9 @@ from penaltypay.exceptions.queue import (
     resolve_unrecorded,
     review_overpayment,
 )
+from penaltypay.payments import records
 from penaltypay.payments.disputes import note_evidence_sent
-from penaltypay.payments.models import Payment
+from penaltypay.payments.ports import payment_provider
 from penaltypay.payments.refund_offline import decide_paid_another_way, record_paid_another_way
 from penaltypay.payments.refund_rules import OFFLINE_METHODS, RefundRuleBroken
 from penaltypay.payments.refunds import (
@@ -78,7 +78,9 @@ def exceptions(request: HttpRequest) -> HttpResponse:
 
 
 def _refund_url(item: Item) -> str:
-    payment = Payment.objects.get(reference=item.payment_reference)
+    payment = records.payment(item.payment_reference)
+    if payment is None:  # an exception always names a payment of ours
+        raise Http404("no such payment")
     amount = min(item.money_pence, remaining_refundable(payment, item.case_reference))
     query = urlencode(
         {"amount": f"{amount / 100:.2f}", "reason": REFUND_REASON[item.kind], "penalty": item.case_reference}
@@ -203,7 +205,9 @@ def _settle_unknown_refund(request: HttpRequest, item: Item, action: str, note: 
 def _refund_excess(request: HttpRequest, item: Item) -> HttpResponse:
     """One click: a refund request for the excess (capped at what the latest payment can
     give back); a second finance user still approves it."""
-    payment = Payment.objects.get(reference=item.payment_reference)
+    payment = records.payment(item.payment_reference)
+    if payment is None:
+        raise Http404("no such payment")
     amount = min(item.money_pence, remaining_refundable(payment, item.case_reference))
     try:
         refund = request_refund(

@@ -5,7 +5,6 @@ choose a new password after a reset. Nobody else ever sees a password or a secre
 from __future__ import annotations
 
 import segno
-from django.contrib.auth import user_login_failed
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,7 +17,13 @@ from penaltypay.audit.log import record
 from penaltypay.security import client_address
 from penaltypay.staff import links
 from penaltypay.staff.accounts import base32_secret, fresh_device, password_problems
-from penaltypay.staff.auth_views import complete_sign_in, pending, refuse_code
+from penaltypay.staff.auth_views import (
+    complete_sign_in,
+    count_wrong_password,
+    password_attempt_refused,
+    pending,
+    refuse_code,
+)
 from penaltypay.staff.forms import CodeForm, CurrentPasswordForm, NewPasswordForm
 from penaltypay.staff.models import StaffLink
 from penaltypay.staff.roles import public
@@ -62,11 +67,13 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
                 form.add_error("password", problem)
             if not problems:
                 return _password_chosen(request, found, user, form.cleaned_data["password"])
+        elif (refused := password_attempt_refused(request, user.username)) is not None:
+            return refused
         elif user.check_password(form.cleaned_data["password"]):
             request.session[READY] = found.pk
             return redirect("staff:set-up-authenticator")
         else:
-            user_login_failed.send(sender=__name__, credentials={"username": user.username}, request=request)
+            count_wrong_password(request, user.username)
             _audit(request, user, "link-password", outcome="failure", detail=found.purpose)
             form.add_error("password", "Your password is not right")
     return render(

@@ -15,8 +15,12 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from penaltypay.adapters.factories import staff_mail
+from penaltypay.exceptions.ports import TeamEmail
+from penaltypay.kernel.wiring import Wire
 from penaltypay.staff.models import StaffLink
+
+# Emails to a member of staff (wired in penaltypay.operations.apps).
+staff_mail: Wire[TeamEmail] = Wire("staff mail")
 
 WHAT = {
     StaffLink.SET_UP: (

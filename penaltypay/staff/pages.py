@@ -52,8 +52,12 @@ class _Echo:
 
 
 def _cell(value: object) -> str:
-    """A spreadsheet must not take a cell for a formula (CSV injection)."""
+    """A spreadsheet must not take a cell for a formula (CSV injection). A number is written
+    as a number (a refund's -4000 pence stays a number finance can add up); only text that
+    starts like a formula is quoted."""
     text = str(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return text
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 

@@ -6,6 +6,7 @@ PHONE and the agent's username."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -13,14 +14,17 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from penaltypay.adapters.factories import ecs_for_lookups, payment_provider
 from penaltypay.cases.domain import CASE_TYPE_NAMES
 from penaltypay.cases.lookup import LookupOutcome, find_case
+from penaltypay.cases.ports import ecs_for_lookups
 from penaltypay.kernel.clock import LONDON
-from penaltypay.payments import checkout, links
-from penaltypay.payments.creation import PaymentUnavailable
-from penaltypay.payments.models import Payment
-from penaltypay.payments.ports import ProviderError
+from penaltypay.payments import checkout, links, records
+from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable, retry_after_seconds
+from penaltypay.payments.ports import payment_provider
+
+if TYPE_CHECKING:
+    from penaltypay.payments.models import Payment
+from penaltypay.payments.ports import ProviderBusy, ProviderError
 from penaltypay.payments.settlement import refresh_payment
 from penaltypay.staff.forms import PaymentLinkForm, PhoneFindForm, PhoneTakeForm
 from penaltypay.staff.pages import audit
@@ -98,10 +102,21 @@ def take_phone_payment(request: HttpRequest) -> HttpResponse:
             return_url_for=lambda payment: _return_url(request, payment),
             client=payment_provider(),
         )
+    except (PaymentBusy, ProviderBusy) as error:
+        seconds = retry_after_seconds(error)
+        form.add_error(None, f"The card payment service is busy. Nothing was taken: try again in {seconds} seconds")
+        return _not_started(request, form, found, f"provider busy: try again in {seconds} s")
     except (PaymentUnavailable, ProviderError):
         form.add_error(None, "The card payment service is not answering. Try again in a few minutes")
-        return render(request, "staff/phone_find.html", {"form": form}, status=503)
+        return _not_started(request, form, found, "provider not answering")
     return _after_checkout(request, form, found, outcome)
+
+
+def _not_started(request: HttpRequest, form: PhoneTakeForm, found: dict, why: str) -> HttpResponse:
+    """The provider could not start the payment: nothing was taken; the attempt is audited."""
+    reference = found["case"].reference
+    audit(request, "take-phone-payment", object_type="case", object_id=reference, outcome="refused", detail=why)
+    return render(request, "staff/phone_find.html", {"form": form}, status=503)
 
 
 def _after_checkout(request: HttpRequest, form: PhoneTakeForm, found: dict, outcome: checkout.Outcome) -> HttpResponse:
@@ -118,7 +133,8 @@ def _after_checkout(request: HttpRequest, form: PhoneTakeForm, found: dict, outc
         "take-phone-payment",
         object_type="payment",
         object_id=payment.reference,
-        detail=f"case {payment.case_reference}, {payment.amount_pence} pence{', resumed' if outcome.resumed else ''}",
+        detail=f"case {payment.first_case_reference}, {payment.amount_pence} pence"
+        + (", resumed" if outcome.resumed else ""),
     )
     if outcome.next_url is None:
         return HttpResponseRedirect(reverse("staff:payment", args=[payment.reference]), status=303)
@@ -137,8 +153,15 @@ def _refusal(outcome: checkout.Outcome, case_reference: str) -> tuple[str, str, 
             f"Look it up again after {outcome.until.astimezone(LONDON):%H:%M}, or when that payment has finished"
         )
         return told, f"being paid ({outcome.channel}) as {outcome.payment.reference}", 409, case_reference
-    if isinstance(outcome, checkout.Paused):  # never for a phone payment; said plainly all the same
-        return "Online payment for this penalty is paused", "paused", 429, case_reference
+    if isinstance(outcome, checkout.Paused):
+        until = f"{outcome.pause.until.astimezone(LONDON):%H:%M}"
+        if outcome.pause.scope == "agent":
+            told = (
+                f"Too many cards were declined on your phone payments: you can take card payments again after {until}"
+            )
+        else:
+            told = f"Too many cards were declined for this penalty: it can be paid again after {until}"
+        return told, f"paused ({outcome.pause.scope})", 429, case_reference
     assert isinstance(outcome, checkout.CardPageRefused)
     told = "The card payment service gave an address we do not trust: nothing was taken"
     return told, "card page refused", 503, outcome.payment.reference
@@ -186,7 +209,7 @@ def phone_payment_return(request: HttpRequest, payment_id: str) -> HttpResponse:
     """The provider sends the agent's browser here. This request is cross-site, so it carries
     no staff session (SameSite=Strict): settle the payment, then hand over to the signed-in
     payment page with a link from our own site. Nothing personal is shown here."""
-    payment = Payment.objects.filter(id=payment_id, channel=Payment.CHANNEL_PHONE).first()
+    payment = records.phone_payment_by_id(payment_id)
     if payment is None:
         return render(request, "staff/not_found.html", {"message": "There is no such phone payment."}, status=404)
     if payment.is_live:

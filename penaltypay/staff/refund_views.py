@@ -8,8 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from penaltypay.adapters.factories import payment_provider
-from penaltypay.payments.models import Payment, Refund
+from penaltypay.payments import records
+from penaltypay.payments.ports import payment_provider
 from penaltypay.payments.refund_rules import REASONS, RefundRuleBroken
 from penaltypay.payments.refunds import (
     approve_refund,
@@ -27,7 +27,7 @@ from penaltypay.staff.views import payment_context
 @requires(read=REFUNDS, act=REFUNDS)
 @require_http_methods(["GET", "POST"])
 def new_refund(request: HttpRequest, reference: str) -> HttpResponse:
-    payment = Payment.objects.filter(reference=reference).first()
+    payment = records.payment(reference)
     if payment is None:
         return not_found(request, "There is no payment with that reference.")
     initial = {
@@ -84,7 +84,7 @@ def new_refund(request: HttpRequest, reference: str) -> HttpResponse:
 @requires(read=REFUNDS, act=REFUNDS)
 @require_POST
 def decide_refund(request: HttpRequest, reference: str) -> HttpResponse:
-    refund = Refund.objects.select_related("payment").filter(reference=reference).first()
+    refund = records.refund(reference)
     if refund is None:
         return not_found(request, "There is no refund with that reference.")
     form = DecisionForm(request.POST)

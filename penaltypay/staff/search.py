@@ -6,13 +6,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from penaltypay.cases.domain import is_valid_reference, is_valid_vrm, normalise_reference, normalise_vrm
-from penaltypay.cases.models import CaseRecord
+from penaltypay.cases.store import case_records, references_for_vrm
+
+if TYPE_CHECKING:
+    from penaltypay.cases.models import CaseRecord
+    from penaltypay.payments.models import Payment
 from penaltypay.kernel.clock import LONDON
-from penaltypay.payments.models import Payment
+from penaltypay.payments import records
+from penaltypay.payments.queries import payments_of_cases, penalties_of_payments
 
 MAX_CASES = 50
 
@@ -43,28 +49,27 @@ def _case_references(text: str) -> list[str]:
         references.add(as_reference)
     as_vrm = normalise_vrm(text)
     if is_valid_vrm(as_vrm):
-        references.update(CaseRecord.objects.filter(vrm=as_vrm).values_list("reference", flat=True)[:MAX_CASES])
+        references.update(references_for_vrm(as_vrm, MAX_CASES))
     return sorted(references)
 
 
 def search(query: Query) -> Found:
     text = query.text.strip()
-    payments = Payment.objects.all()
+    payments = records.all_payments()
     case_refs: list[str] = []
     if text:
         case_refs = _case_references(text)
-        payments = payments.filter(
-            Q(reference__iexact=text) | Q(provider_payment_id=text) | Q(case_reference__in=case_refs)
-        )
+        paying_them = payments_of_cases(case_refs).values("pk")  # alone or in a basket
+        payments = payments.filter(Q(reference__iexact=text) | Q(provider_payment_id=text) | Q(pk__in=paying_them))
     if query.date_from:
         payments = payments.filter(created_at__gte=_london_midnight(query.date_from))
     if query.date_to:
         payments = payments.filter(created_at__lt=_london_midnight(query.date_to + timedelta(days=1)))
     if query.status:
         payments = payments.filter(status=query.status)
-    payments = payments.order_by("-created_at", "-reference")
+    payments = payments.annotate(penalty_count=Count("lines")).order_by("-created_at", "-reference")
     if text and not case_refs:
-        # A payment reference or provider id names one case too: show it beside the payment.
-        case_refs = list(payments.values_list("case_reference", flat=True).distinct()[:MAX_CASES])
-    cases = list(CaseRecord.objects.filter(reference__in=case_refs).order_by("reference")[:MAX_CASES])
+        # A payment reference or provider id names its penalties too: show them beside it.
+        case_refs = list(penalties_of_payments(payments)[:MAX_CASES])
+    cases = case_records(case_refs, limit=MAX_CASES)
     return Found(cases=cases, payments=payments)

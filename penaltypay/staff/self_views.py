@@ -12,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from penaltypay.audit.models import AuditEntry
 from penaltypay.staff.accounts import end_sessions, password_problems
-from penaltypay.staff.auth_views import refuse_code
+from penaltypay.staff.auth_views import count_wrong_password, password_attempt_refused, refuse_code
 from penaltypay.staff.forms import ChangePasswordForm
 from penaltypay.staff.middleware import EPOCH
 from penaltypay.staff.pages import audit
@@ -34,8 +34,11 @@ def change_password(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]  # requires() let only a signed-in person here
     form = ChangePasswordForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
+        if (refused := password_attempt_refused(request, user.username)) is not None:
+            return refused
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
         if not user.check_password(form.cleaned_data["current"]):
+            count_wrong_password(request, user.username)
             form.add_error("current", "Your current password is not right")
             audit(request, "change-own-password", outcome="failure", detail="current password")
         elif device is None or not device.verify_token(form.cleaned_data["code"]):

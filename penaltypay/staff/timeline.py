@@ -7,10 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from penaltypay.ecs import deliveries
 from penaltypay.kernel.money import format_pence
-from penaltypay.payments.models import Dispute, Payment, PaymentEvent, Refund, WebhookMessage
+from penaltypay.payments import records
+from penaltypay.payments.domain import CHANNEL_ONLINE
+
+if TYPE_CHECKING:
+    from penaltypay.payments.models import Payment
 
 SOURCES = {
     "create": "penaltypay, creating it at the provider",
@@ -31,16 +36,16 @@ class Entry:
 
 
 def timeline(payment: Payment) -> list[Entry]:
-    by_whom = payment.created_by or ("the keeper online" if payment.channel == Payment.CHANNEL_ONLINE else "staff")
+    by_whom = payment.created_by or ("the keeper online" if payment.channel == CHANNEL_ONLINE else "staff")
     entries = [
         Entry(payment.created_at, f"Payment of {payment.amount_pence} pence created ({payment.channel})", by_whom)
     ]
-    for event in PaymentEvent.objects.filter(payment=payment):
+    for event in records.events_of(payment):
         entries.append(
             Entry(event.at, f"Status {event.from_status} → {event.to_status}", SOURCES.get(event.source, event.source))
         )
     if payment.provider_payment_id:
-        for message in WebhookMessage.objects.filter(resource_id=payment.provider_payment_id):
+        for message in records.webhooks_about(payment):
             entries.append(Entry(message.received_at, f"Webhook received: {message.event_type}", "the provider"))
     for queued in deliveries.deliveries_for_payment(payment.reference):
         what = f"refund {queued.refund_reference}" if queued.is_refund else "payment"
@@ -74,7 +79,7 @@ DISPUTE_MOVES = {
 
 def _dispute_entries(payment: Payment) -> list[Entry]:
     entries = []
-    for dispute in Dispute.objects.filter(payment=payment).prefetch_related("events"):
+    for dispute in records.disputes_of(payment).prefetch_related("events"):
         name = f"Dispute {dispute.provider_dispute_id} of {format_pence(dispute.amount_pence)}"
         for event in dispute.events.all():
             if event.source == "person":
@@ -104,7 +109,7 @@ ENDINGS = ("success", "error", "refused", "unknown", "paid_offline")
 def _refund_entries(payment: Payment) -> list[Entry]:
     """From each refund's own history (every move, with who or what made it)."""
     entries = []
-    for refund in Refund.objects.filter(payment=payment).prefetch_related("events"):
+    for refund in records.refunds_of(payment).prefetch_related("events"):
         name = f"Refund {refund.reference} of {format_pence(refund.amount_pence)}"
         for event in refund.events.all():
             what = REFUND_MOVES.get(event.to_status, event.to_status)

@@ -4,18 +4,23 @@ audited."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from penaltypay.cases.domain import normalise_reference
-from penaltypay.cases.models import CaseRecord
+from penaltypay.cases.store import case_record
 from penaltypay.ecs import deliveries
-from penaltypay.payments import card_testing
+from penaltypay.payments import card_testing, records
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.links import links_for_case
-from penaltypay.payments.models import Dispute, Payment, Refund
+
+if TYPE_CHECKING:
+    from penaltypay.payments.models import Payment
+from penaltypay.payments.queries import payments_of_case
 from penaltypay.payments.refund_rules import REASONS
 from penaltypay.payments.refunds import remaining_refundable
 from penaltypay.staff.forms import SearchForm
@@ -65,8 +70,8 @@ def search_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def case_page(request: HttpRequest, reference: str) -> HttpResponse:
     reference = normalise_reference(reference)
-    case = CaseRecord.objects.filter(reference=reference).first()
-    payments = list(Payment.objects.filter(case_reference=reference).order_by("-created_at"))
+    case = case_record(reference)
+    payments = list(payments_of_case(reference))
     if case is None and not payments:
         audit(request, "view-case", object_type="case", object_id=reference, outcome="failure", detail="not held")
         return not_found(request, f"We hold no case {reference} and no payments for it.")
@@ -99,15 +104,15 @@ def lift_pause(request: HttpRequest, reference: str) -> HttpResponse:
 
 def payment_context(request: HttpRequest, payment: Payment) -> dict:
     """What the payment page shows, for this person (whether they may ask for or decide a refund)."""
-    refunds = list(Refund.objects.filter(payment=payment).order_by("requested_at", "pk"))
+    refunds = list(records.refunds_of(payment))
     may_refund = bool(roles_of(request.user) & REFUNDS)
     remaining = remaining_refundable(payment)
     return {
         "payment": payment,
-        "case": CaseRecord.objects.filter(reference=payment.case_reference).first(),
+        "case": case_record(payment.first_case_reference),
         "entries": timeline(payment),
         "refunds": refunds,
-        "disputes": list(Dispute.objects.filter(payment=payment)),
+        "disputes": list(records.disputes_of(payment)),
         "lines": list(payment.lines.all()),
         "remaining": remaining,
         "can_request_refund": may_refund and payment.status == PaymentStatus.SUCCESS.value and remaining > 0,
@@ -120,7 +125,7 @@ def payment_context(request: HttpRequest, payment: Payment) -> dict:
 @requires(read=CASEWORK)
 @require_GET
 def payment_page(request: HttpRequest, reference: str) -> HttpResponse:
-    payment = Payment.objects.filter(reference=reference).first()
+    payment = records.payment(reference)
     if payment is None:
         audit(
             request,

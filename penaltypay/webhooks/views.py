@@ -5,7 +5,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from penaltypay.adapters.factories import payment_provider
+from penaltypay.payments.ports import payment_provider
 from penaltypay.payments.webhooks import handle_webhook
 
 MAX_WEBHOOK_BYTES = 256 * 1024

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 def paid():
     return Payment.objects.create(
         reference="PP-ABCD-EFGH",
-        case_reference="70000001",
+        first_case_reference="70000001",
         case_type="7A",
         amount_pence=4000,
         description="Late licensing penalty 70000001 (AB12CDE)",

@@ -16,8 +16,10 @@ from datetime import date, datetime
 import pytest
 
 from penaltypay.adapters import pay_api as pay
-from penaltypay.adapters.pay_api import (
-    PayClient,
+from penaltypay.adapters.pay_api import PayClient
+from penaltypay.adapters.pay_mapping import payment_from_json, verify_webhook_signature
+from penaltypay.kernel.metrics import PROVIDER_RATE_LIMITED, PROVIDER_RETRIES
+from penaltypay.payments.ports import (
     PaymentNotFound,
     ProviderAuthError,
     ProviderError,
@@ -29,10 +31,7 @@ from penaltypay.adapters.pay_api import (
     RefundAmountMismatch,
     RefundNotAvailable,
     RefundNotFound,
-    payment_from_json,
-    verify_webhook_signature,
 )
-from penaltypay.kernel.metrics import PROVIDER_RATE_LIMITED, PROVIDER_RETRIES
 from tests.providers import API_KEY, RETURN_URL, WEBHOOK_SECRET
 
 EMAIL = "keeper@example.com"

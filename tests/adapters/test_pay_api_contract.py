@@ -25,7 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from penaltypay.adapters.pay_api import PayClient, payment_from_json, refund_from_json
+from penaltypay.adapters.pay_api import PayClient
+from penaltypay.adapters.pay_mapping import payment_from_json, refund_from_json
 from penaltypay.payments.ports import PAYMENT_STATUSES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -182,7 +182,7 @@ def make(n: int, at) -> list[Payment]:
     made = [
         Payment.objects.create(
             reference=f"PP-PAGE-{at:%H%M%S%f}-{i}",
-            case_reference="70000001",
+            first_case_reference="70000001",
             case_type="7A",
             amount_pence=100,
             description="x",
@@ -276,6 +276,14 @@ def test_several_penalties_in_one_payment_each_line_with_its_amount(api, token, 
     assert both.status_code == 422
     twice = api("post", "/api/v1/payments", token, json={**body, "cases": body["cases"] * 2})
     assert twice.status_code == 422
+    # The same penalty written two ways: refused as a bad request, before ECS is asked.
+    spelt_twice = [
+        {"reference": "75000011", "registration": "FL01EET"},
+        {"reference": "7500-0011", "registration": "FL01EET"},
+    ]
+    written_twice = api("post", "/api/v1/payments", token, json={**body, "cases": spelt_twice})
+    assert written_twice.status_code == 422, written_twice.content
+    assert written_twice.json()["errors"] == [{"field": "cases.1.reference", "message": "the same penalty as cases.0"}]
 
     put_case(reference="75000003", vrm="FL03EET", status=COURT)
     refused = api(
@@ -288,3 +296,17 @@ def test_several_penalties_in_one_payment_each_line_with_its_amount(api, token, 
         },
     )
     assert refused.status_code == 422 and refused.json()["errors"] == [{"field": "cases.75000003", "message": "court"}]
+
+
+def test_at_the_providers_rate_limit_the_api_answers_429_with_retry_after(api, token, reduced_case, provider, settings):
+    from tests.providers import hold_the_providers_turns
+
+    settings.PAY_RATE_LIMIT_MAX_WAIT_SECONDS = 1
+    hold_the_providers_turns(4)  # other payers hold every turn for four seconds
+    response = api("post", "/api/v1/payments", token, json=BODY)
+    assert response.status_code == 429, response.content
+    assert 1 <= int(response["Retry-After"]) <= 4
+    assert response.json()["type"].endswith("provider-busy")
+    assert not Payment.objects.filter(status__in=["new", "created", "in_progress", "create_unknown"]).exists()
+    time.sleep(int(response["Retry-After"]))
+    assert api("post", "/api/v1/payments", token, json=BODY).status_code == 201  # the next try goes through

@@ -243,7 +243,7 @@ def _paused(page, env):
     from penaltypay.payments import card_testing
 
     for _ in range(env.settings.CARD_TESTING_DECLINES_PER_PENALTY):
-        card_testing.note_decline("70000001", "")
+        card_testing.note_declines(["70000001"], "")
     _at_pay_page(page, env)
     with page.expect_navigation():
         page.get_by_role("button", name=t("Pay %(amount)s now", amount="£40")).click()
@@ -255,7 +255,7 @@ def _being_paid_by_phone(page, env):
     _at_pay_page(page, env)
     Payment.objects.create(
         reference="PP-PHON-E001",
-        case_reference="70000001",
+        first_case_reference="70000001",
         case_type="7A",
         amount_pence=4000,
         description="x",

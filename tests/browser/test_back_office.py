@@ -40,7 +40,7 @@ def held_payment():
     CaseRecord.objects.create(reference=case.reference, **CaseRecord.fields_from_case(case))
     payment = Payment.objects.create(
         reference="PP-BROW-SER1",
-        case_reference=case.reference,
+        first_case_reference=case.reference,
         case_type="7A",
         amount_pence=4000,
         description="x",

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
+from django.core.cache import cache
 from django.db import connections
 from django.test import Client
 
@@ -137,12 +139,20 @@ def test_one_slash_64_shares_one_allowance(reduced_case, settings):
 def test_a_surge_of_failed_lookups_across_the_service_raises_one_alert(reduced_case, settings, caplog):
     settings.LOOKUP_RATE_LIMIT_PER_REFERENCE = 1000
     settings.LOOKUP_FAILURE_ALERT_PER_MINUTE = 4
-    before = {name: counted(name) for name in ("lookup_failure_surge", "lookup_not_found")}
-    with caplog.at_level(logging.INFO, logger="penaltypay.security"):
-        for n in range(8):  # each from its own address, each under every per-address limit
-            Client(REMOTE_ADDR=f"192.0.2.{n}").post(
-                "/find-your-penalty", {"reference": reduced_case.reference, "registration": f"GUESS{n}"}
-            )
+    # The surge is counted by the clock's minute: the eight guesses must fall in one (on a
+    # busy machine they may straddle a minute's end; then they are made again in the next).
+    for _ in range(3):
+        cache.clear()
+        caplog.clear()
+        minute = int(time.time()) // 60
+        before = {name: counted(name) for name in ("lookup_failure_surge", "lookup_not_found")}
+        with caplog.at_level(logging.INFO, logger="penaltypay.security"):
+            for n in range(8):  # each from its own address, each under every per-address limit
+                Client(REMOTE_ADDR=f"192.0.2.{n}").post(
+                    "/find-your-penalty", {"reference": reduced_case.reference, "registration": f"GUESS{n}"}
+                )
+        if int(time.time()) // 60 == minute:
+            break
     surges = [r for r in caplog.records if getattr(r, "security_event", "") == "lookup_failure_surge"]
     assert len(surges) == 1 and surges[0].failures_this_minute == 5
     assert counted("lookup_failure_surge") - before["lookup_failure_surge"] == 1

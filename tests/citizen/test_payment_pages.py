@@ -19,6 +19,7 @@ from penaltypay.payments.models import Payment
 from penaltypay.security import card_page_allowed
 from penaltypay.staff.sessions import TOUCHED
 from tests.citizen.conftest import find
+from tests.providers import hold_the_providers_turns
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -196,3 +197,31 @@ def test_a_session_key_nobody_issued_is_never_adopted(client, reduced_case, prov
     find(client, reduced_case.reference, reduced_case.vrm)
     assert client.cookies["sessionid"].value != "planted0key0that0nobody0issued00"
     assert client.get("/your-penalty").status_code == 200
+
+
+def test_at_the_providers_rate_limit_the_keeper_is_asked_to_try_again_in_seconds_and_keeps_their_place(
+    client, reduced_case, provider, settings
+):
+    settings.PAY_RATE_LIMIT_MAX_WAIT_SECONDS = 1
+    find(client, reduced_case.reference, reduced_case.vrm)
+    hold_the_providers_turns(4)
+    response = client.post("/pay", {"email": "keeper@example.com"})
+    assert response.status_code == 503 and 1 <= int(response["Retry-After"]) <= 4
+    page = response.content.decode()
+    assert "Sorry, the service is busy" in page and "Nothing has been paid" in page
+    assert 'href="/pay"' in page  # back to the same step: the look-up and the address are kept
+    assert 'value="keeper@example.com"' in client.get("/pay").content.decode()
+    # Nothing reached the provider, and nothing is left live on the penalty to block the next try.
+    assert list(Payment.objects.values_list("status", "provider_payment_id")) == [("create_failed", "")]
+    time.sleep(int(response["Retry-After"]))
+    assert client.post("/pay", {"email": "keeper@example.com"}).status_code == 303  # to the card page
+
+
+def test_a_welsh_keeper_at_the_providers_rate_limit_is_told_in_welsh(client, reduced_case, provider, settings):
+    settings.PAY_RATE_LIMIT_MAX_WAIT_SECONDS = 1
+    client.get("/find-your-penalty?lang=cy")
+    find(client, reduced_case.reference, reduced_case.vrm)
+    hold_the_providers_turns(4)
+    page = client.post("/pay", {"email": ""}).content.decode()
+    assert 'lang="cy"' in page
+    assert "Mae’n ddrwg gennym, mae’r gwasanaeth yn brysur" in page and "Rhoi cynnig arall arni" in page

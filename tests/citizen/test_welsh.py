@@ -43,7 +43,7 @@ def journey(language, reduced_case, other_case, provider, settings) -> dict[str,
     page("pay", client.get("/pay"))
     page("pay-bad-email", client.post("/pay", {"email": "not an email"}))
     card_page = client.post("/pay", {"email": "keeper@example.com"})["Location"]
-    payment = Payment.objects.filter(case_reference=reduced_case.reference).latest("created_at")
+    payment = Payment.objects.filter(lines__case_reference=reduced_case.reference).latest("created_at")
     page("card-page", requests.get(card_page, timeout=5))
     provider.complete(payment.provider_payment_id, PAID)
     page("confirmation", client.get(client.get(f"/pay/return/{payment.id}")["Location"]))
@@ -52,7 +52,7 @@ def journey(language, reduced_case, other_case, provider, settings) -> dict[str,
     page("already-paid", client.get("/your-penalty"))
     find(client, other_case.reference, other_case.vrm)
     client.post("/pay", {"email": ""})
-    declined = Payment.objects.filter(case_reference=other_case.reference).latest("created_at")
+    declined = Payment.objects.filter(lines__case_reference=other_case.reference).latest("created_at")
     provider.complete(declined.provider_payment_id, DECLINED)
     page("declined", client.get(f"/pay/return/{declined.id}"))
     page("feedback", client.get("/feedback"))

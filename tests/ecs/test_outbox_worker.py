@@ -253,7 +253,14 @@ def test_an_operator_resolves_or_requeues_an_exception_and_it_is_audited(ecs, pu
     from penaltypay.staff.accounts import add_staff
     from penaltypay.staff.roles import Role
 
-    add_staff("a.person", [Role.SUPPORT], "a long enough passphrase", created_by="test", confirm_second_factor=True)
+    account = add_staff(
+        "a.person", [Role.SUPPORT], "a long enough passphrase", created_by="test", confirm_second_factor=True
+    )
+    from tests.staff_helpers import code_for
+
+    def code(step: int) -> list[str]:  # a fresh code each time (one code is accepted once)
+        return ["--code", code_for(account.device, step)]
+
     closed = put_case(reference="70000095", vrm="CC33CCC", status=COURT)
     first = pay(closed, "PP-GGGG-0001")
     second = pay(closed, "PP-GGGG-0002")  # held behind the first
@@ -262,7 +269,7 @@ def test_an_operator_resolves_or_requeues_an_exception_and_it_is_audited(ecs, pu
     assert OutboxEvent.objects.get(pk=second.pk).status == OutboxEvent.PENDING
 
     with pytest.raises(CommandError):
-        call_command("outbox_exception", "resolve", str(second.pk), "--by", "a.person", "--note", "x")
+        call_command("outbox_exception", "resolve", str(second.pk), "--by", "a.person", "--note", "x", *code(0))
 
     with caplog.at_level(logging.INFO, logger="penaltypay.security"):
         call_command(
@@ -273,6 +280,7 @@ def test_an_operator_resolves_or_requeues_an_exception_and_it_is_audited(ecs, pu
             "a.person",
             "--note",
             "refunded in full, provider refund r-123",
+            *code(1),
         )
     resolved = OutboxEvent.objects.get(pk=first.pk)
     assert (resolved.status, resolved.handled_by) == (OutboxEvent.RESOLVED, "a.person")
@@ -289,7 +297,9 @@ def test_an_operator_resolves_or_requeues_an_exception_and_it_is_audited(ecs, pu
     drain(worker, clock)
     assert OutboxEvent.objects.get(pk=third.pk).status == OutboxEvent.EXCEPTION
     ecs.put_case(replace(closed, status="OPEN"))
-    call_command("outbox_exception", "requeue", str(third.pk), "--by", "a.person", "--note", "ECS reopened it")
+    call_command(
+        "outbox_exception", "requeue", str(third.pk), "--by", "a.person", "--note", "ECS reopened it", *code(2)
+    )
     drain(worker, clock)
     # (the simulator's put_case starts the case's ledger afresh)
     assert ledger(ecs, closed) == [("PAYMENT", "PP-GGGG-0003")]
@@ -348,3 +358,24 @@ def test_an_idle_worker_asks_the_database_once_a_round_not_once_per_thread(ecs, 
     # SQLite takes one writer at a time, so the worker runs one thread there.
     spread = 4 if connection.vendor == "postgresql" else 1
     assert len(worker.claimed_by) >= spread, f"only {len(worker.claimed_by)} threads delivered"
+
+
+def test_a_closed_breaker_is_read_once_a_second_not_twice_a_delivery(ecs, put_case, worker, monkeypatch):
+    """The breaker's row was read before and after every delivery (two queries each, the
+    workers' largest share of a payment's CPU after the SOAP call itself). A breaker seen
+    closed with no failures is trusted for a second: another worker opening it meanwhile
+    costs at most a second of calls, and any failure here reads it again at once."""
+    reads = []
+    load = worker.breaker._load_breaker
+
+    def counted():
+        reads.append(1)
+        return load()
+
+    monkeypatch.setattr(worker.breaker, "_load_breaker", counted)
+    cases = [put_case(reference=f"7400{n:04d}") for n in range(12)]
+    for n, case in enumerate(cases):
+        pay(case, f"PP-B{n:03d}")
+    worker.run(threading.Event(), until_idle=True)
+    assert OutboxEvent.objects.filter(status=OutboxEvent.SENT).count() == 12
+    assert len(reads) <= 4, len(reads)  # was 24: before and after each of the twelve

@@ -49,7 +49,7 @@ def test_a_refused_payment_is_announced_once_and_refunded_from_the_queue(refused
     assert "CASE_CLOSED" in page and refused.reference in page and "Refund the keeper" in page
     key = open_exceptions()[0].key
     response = asker.post("/staff/exceptions/act", {"key": key, "action": "refund"})
-    query = f"amount=40.00&reason=case-closed&penalty={refused.case_reference}"
+    query = f"amount=40.00&reason=case-closed&penalty={refused.first_case_reference}"
     assert response["Location"] == f"/staff/payments/{refused.reference}/refund?{query}"
     form = asker.get(response["Location"]).content.decode()
     assert 'value="40.00"' in form
@@ -97,7 +97,7 @@ def test_an_over_payment_is_flagged_and_its_excess_refunded_in_one_click(reduced
     # A second payment for the same penalty (taken by phone before the first reached ECS).
     Payment.objects.create(
         reference="PP-TWIC-E001",
-        case_reference=first.case_reference,
+        first_case_reference=first.first_case_reference,
         case_type="7A",
         amount_pence=4000,
         description="x",

@@ -20,6 +20,7 @@ from penaltypay.cases.models import CaseRecord
 from penaltypay.extract import layout
 from penaltypay.extract.models import ExtractImport
 from tests.extract.conftest import EXTRACT_DATE, as_stored, open_case, store
+from tests.extract.files import format_file
 
 pytestmark = [
     pytest.mark.postgres,
@@ -113,7 +114,7 @@ def files(tmp_path):
         for n in range(0, 1500, 3)
     ]
     path = tmp_path / layout.file_name(EXTRACT_DATE, 1)
-    path.write_bytes(layout.format_file(EXTRACT_DATE, 1, cases))
+    path.write_bytes(format_file(EXTRACT_DATE, 1, cases))
     expected = {case.reference: case for case in seeded}
     expected.update({case.reference: as_stored(case) for case in cases})
     return path, expected

@@ -34,6 +34,7 @@ from tests.extract.conftest import (
     store,
     trailer_for,
 )
+from tests.extract.files import format_file
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ CUT = datetime(2026, 11, 24, 0, 0, tzinfo=LONDON)  # the cut of EXTRACT_DATE's f
 
 
 def extract(cases, sequence=1, extract_date=EXTRACT_DATE) -> bytes:
-    return layout.format_file(extract_date, sequence, cases)
+    return format_file(extract_date, sequence, cases)
 
 
 def test_a_file_round_trips_into_the_store(write_file, method):
@@ -105,7 +106,7 @@ _payment_numbers = itertools.count(1)
 def paid(reference: str, authorised_at, ecs_recorded_at=None, status="success"):
     return Payment.objects.create(
         reference=f"PP-TEST-{next(_payment_numbers):04d}",
-        case_reference=reference,
+        first_case_reference=reference,
         case_type="7A",
         amount_pence=4000,
         description="test",

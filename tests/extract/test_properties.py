@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from penaltypay.cases.domain import CASE_STATUSES, Case
 from penaltypay.cases.models import CaseRecord
 from penaltypay.extract import (
+    copy_rows,
     importer,
     layout,
     parser,
@@ -28,6 +29,7 @@ from tests.extract.conftest import (
     sample_cases,
     store,
 )
+from tests.extract.files import format_file
 
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))
@@ -87,7 +89,7 @@ def reset_store():
 @given(cases=case_lists)
 def test_any_valid_file_round_trips_into_the_store_exactly(cases, write_file, method):
     reset_store()
-    result = importer.import_file(write_file(layout.format_file(EXTRACT_DATE, 1, cases)))
+    result = importer.import_file(write_file(format_file(EXTRACT_DATE, 1, cases)))
     assert result.outcome == "applied", result.reason
     assert (result.read, result.applied, result.rejected, result.conflicts) == (len(cases), len(cases), 0, 0)
     expected = {}
@@ -143,7 +145,7 @@ def test_any_file_name_is_handled(name, tmp_path):
     reset_store()
     try:
         path = tmp_path / name
-        path.write_bytes(layout.format_file(EXTRACT_DATE, 1, sample_cases(1)))
+        path.write_bytes(format_file(EXTRACT_DATE, 1, sample_cases(1)))
     except (OSError, UnicodeEncodeError):
         assume(False)
     result = importer.import_file(path)
@@ -159,7 +161,7 @@ def test_arbitrary_bytes_never_crash_the_reader(data, chunk):
         parser.parse_header(reader.header())
         total = 0
         for first, lines in reader.batches():
-            rows, staged, rejected, penalties = parser.copy_batch(lines, first, b"tail\n")
+            rows, staged, rejected, penalties = copy_rows.copy_batch(lines, first, b"tail\n")
             total += penalties
             for _, line in rejected:
                 assert parser.explain_detail(line) is not None
@@ -195,7 +197,7 @@ def near_records():
 def test_fast_check_and_rule_by_rule_check_agree(line):
     explained = parser.explain_detail(line)
     fields = parser.parse_detail(line)
-    rows, staged, rejected, _ = parser.copy_batch([line], 2, b"tail\n")
+    rows, staged, rejected, _ = copy_rows.copy_batch([line], 2, b"tail\n")
     assert (explained is None) == (fields is not None) == (len(rows) == 1) == (not rejected)
     if fields is not None:
         row = rows[0].split(b"\t")

@@ -9,6 +9,7 @@ import pytest
 
 from penaltypay.cases.models import CaseRecord
 from penaltypay.extract import (
+    copy_rows,
     importer,
     layout,
     parser,
@@ -391,7 +392,7 @@ RECORD_CASES = [
 def test_record_rule(case, record, field, reason):
     assert parser.explain_detail(record) == (field, reason)
     assert parser.parse_detail(record) is None
-    rows, staged, rejected, _ = parser.copy_batch([record], 7, b"tail\n")
+    rows, staged, rejected, _ = copy_rows.copy_batch([record], 7, b"tail\n")
     assert rows == [] and staged == [] and rejected == [(7, record)]
 
 
@@ -417,7 +418,7 @@ def test_free_text_is_trimmed_and_escaped_for_copy():
     record = put(R, 21, b"MERCEDES\\BENZ       RED       ")
     fields = parser.parse_detail(record)
     assert fields[3] == b"MERCEDES\\BENZ" and fields[4] == b"RED"
-    rows, _, _, _ = parser.copy_batch([record], 2, b"tail\n")
+    rows, _, _, _ = copy_rows.copy_batch([record], 2, b"tail\n")
     assert rows[0].split(b"\t")[4] == b"MERCEDES\\\\BENZ"
 
 

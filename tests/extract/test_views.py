@@ -7,8 +7,9 @@ import io
 
 import pytest
 
-from penaltypay.extract import importer, layout
+from penaltypay.extract import importer
 from tests.extract.conftest import EXTRACT_DATE, build, details_of, sample_cases
+from tests.extract.files import format_file
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +19,7 @@ def runs(write_file):
     good = details_of(sample_cases(3))
     bad = [good[0], good[1][:-1], good[2][:1] + b"=1+1    " + good[2][9:]]
     applied = importer.import_file(write_file(build(bad)))
-    rejected = importer.import_file(write_file(layout.format_file(EXTRACT_DATE, 5, sample_cases(1)), sequence=5))
+    rejected = importer.import_file(write_file(format_file(EXTRACT_DATE, 5, sample_cases(1)), sequence=5))
     return applied, rejected
 
 

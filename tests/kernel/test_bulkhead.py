@@ -44,7 +44,9 @@ def test_full_of_healthy_calls_waits_for_a_place_and_gets_it():
     with bulkhead.try_enter() as entered:
         assert entered
     holder.join()
-    assert (bulkhead.refused, bulkhead.waited, bulkhead.in_use) == (0, 1, 0)
+    assert (bulkhead.refused, bulkhead.waited) == (0, 1)
+    with bulkhead.try_enter() as again:  # both places given back: the next call goes straight in
+        assert again and bulkhead.waited == 1
 
 
 def test_without_a_wait_a_full_bulkhead_refuses():

@@ -20,9 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVER = os.environ.get("PG_SERVER_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 SECRET = "roles-test-" + "k7Vq2mX9pL4wR8tN1yB6cF3hJ5dS0gZa"
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="database roles are PostgreSQL's"
-)
+pytestmark = [
+    pytest.mark.postgres,  # the PostgreSQL pass runs it (it has no database fixture of its own)
+    pytest.mark.skipif(
+        not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="database roles are PostgreSQL's"
+    ),
+]
 
 
 def url(role: str, database: str) -> str:
@@ -131,6 +134,35 @@ def test_the_app_role_cannot_change_the_schema_or_the_audit_log(roles):
         # Its everyday rows it has.
         conn.execute("INSERT INTO job_lock (name, holder) VALUES ('roles-test', '')")
         conn.execute("DELETE FROM job_lock WHERE name = 'roles-test'")
+
+
+def test_a_temporary_table_cannot_stand_in_for_the_audit_policy(roles):
+    """The attack a security review found: the trigger's function runs with its owner's
+    rights, and PostgreSQL looks in the session's temporary schema first for a table its
+    search path does not rule out, so a table of the caller's own could supply the key and
+    the age. The app role may make no temporary table at all; and were TEMPORARY granted
+    again by mistake, the trigger still reads only its owner's policy."""
+    import hashlib
+    import hmac
+
+    with as_app(roles) as conn:
+        assert refused(conn, "CREATE TEMP TABLE audit_policy (id integer, address_days integer, hash_key bytea)")
+    with psycopg.connect(SERVER.rsplit("/", 1)[0] + "/" + roles["database"], autocommit=True) as admin:
+        admin.execute(f"GRANT TEMPORARY ON DATABASE {roles['database']} TO {roles['app']}")
+    try:
+        key = b"an attacker's key"
+        with as_app(roles) as conn:
+            fresh = add_audit_row(conn, "192.0.2.50", age_days=0)
+            conn.execute("CREATE TEMP TABLE audit_policy (id integer, address_days integer, hash_key bytea)")
+            conn.execute("INSERT INTO pg_temp.audit_policy VALUES (1, -1, %s)", [key])
+            conn.execute("GRANT SELECT ON pg_temp.audit_policy TO PUBLIC")  # so the trigger's owner may read it
+            forged = "h:" + hmac.new(key, b"192.0.2.50", hashlib.sha256).hexdigest()[:24]
+            assert refused(conn, "UPDATE audit_entry SET address = %s WHERE id = %s", [forged, fresh])
+            kept = conn.execute("SELECT address FROM audit_entry WHERE id = %s", [fresh]).fetchone()[0]
+        assert kept == "192.0.2.50"
+    finally:
+        with psycopg.connect(SERVER.rsplit("/", 1)[0] + "/" + roles["database"], autocommit=True) as admin:
+            admin.execute(f"REVOKE TEMPORARY ON DATABASE {roles['database']} FROM {roles['app']}")
 
 
 def test_the_purge_and_every_worker_job_run_as_the_app_role(roles, sim, sandbox, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -15,12 +16,28 @@ import requests
 from tests.infrastructure import free_port, start_web, stop_web
 from tests.operations.test_production_settings import _CLEARED, SAFE_PRODUCTION_ENV
 
+# The local PostgreSQL (a role, a database to be ready on): the PostgreSQL pass runs these.
+pytestmark = pytest.mark.postgres
+
 POD_IP = "10.42.7.19:8000"
 PUBLIC_HOST = "pay-penalty.service.gov.uk"
 SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 # Production refuses to run as a superuser or the schema's owner: an ordinary login role.
-ROLE = "penaltypay_probe_test"
+# One role per test process (pytest-xdist): one process dropping it must not pull it from another.
+ROLE = "penaltypay_probe_test_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 AS_APP = f"postgres://{ROLE}@127.0.0.1:5432/postgres"
+RELEASE = "2026.12.07+gabc1234"
+
+
+def newest_migrations_on_disk() -> dict[str, str]:
+    """Read from the migration files themselves, not through the service."""
+    root = Path(__file__).resolve().parents[2] / "penaltypay"
+    newest = {}
+    for folder in root.glob("*/migrations"):
+        names = sorted(p.stem for p in folder.glob("[0-9][0-9][0-9][0-9]_*.py"))
+        if names:
+            newest[folder.parent.name] = names[-1]
+    return newest
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -49,6 +66,7 @@ def production_web(tmp_path):
             PENALTYPAY_VAR_DIR=str(tmp_path / f"var{len(started)}"),
             PROMETHEUS_MULTIPROC_DIR=str(tmp_path / f"prometheus{len(started)}"),
             DATABASE_CONN_MAX_AGE="0",
+            PENALTYPAY_RELEASE=RELEASE,  # as the image's build argument sets it
         )
         process, base = start_web(env, tmp_path / f"web{len(started)}.log")
         started.append(process)
@@ -60,7 +78,7 @@ def production_web(tmp_path):
 
 
 def get(base: str, path: str, host: str, **kwargs) -> requests.Response:
-    return requests.get(f"{base}{path}", headers={"Host": host}, allow_redirects=False, timeout=5, **kwargs)
+    return requests.get(f"{base}{path}", headers={"Host": host}, allow_redirects=False, timeout=20, **kwargs)
 
 
 def test_the_probes_answer_a_pod_ip_over_plain_http(production_web):
@@ -69,7 +87,11 @@ def test_the_probes_answer_a_pod_ip_over_plain_http(production_web):
     live = get(base, "/healthz", POD_IP)
     ready = get(base, "/readyz", POD_IP)
 
-    assert (live.status_code, live.json()) == (200, {"status": "ok"})
+    # Alive, and which release and schema this pod runs: a rollout shows old and new side by side.
+    assert (live.status_code, live.json()) == (
+        200,
+        {"status": "ok", "release": RELEASE, "schema": newest_migrations_on_disk()},
+    )
     assert (ready.status_code, ready.json()) == (200, {"status": "ok", "database": "up"})
     assert live.headers["Cache-Control"] == "no-store"
     # As the Containerfile's health check calls it: Host 127.0.0.1:8000.
@@ -86,7 +108,7 @@ def test_everything_else_keeps_the_redirect_and_the_host_check(production_web):
     assert redirected.status_code == 301
     assert redirected.headers["Location"] == f"https://{PUBLIC_HOST}/"
     assert get(base, "/healthz", PUBLIC_HOST).status_code == 200  # the real name over HTTP too
-    assert requests.post(f"{base}/healthz", headers={"Host": POD_IP}, timeout=5).status_code == 400
+    assert requests.post(f"{base}/healthz", headers={"Host": POD_IP}, timeout=20).status_code == 400
 
 
 def test_readiness_fails_and_liveness_holds_when_the_database_is_away(production_web):
@@ -107,3 +129,14 @@ def test_production_will_not_start_as_a_superuser(production_web, tmp_path):
         )
         assert result.returncode != 0, command
         assert "refusing to start: the database role postgres is a superuser" in result.stderr, result.stderr[-500:]
+
+
+def test_penaltypay_version_names_the_release_and_the_schema_it_expects():
+    env = {**os.environ, "PENALTYPAY_RELEASE": RELEASE}
+    done = subprocess.run(
+        [sys.executable, "-m", "penaltypay.cli", "--version"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, schema = done.stdout.splitlines()[:2]
+    assert first == f"penaltypay {RELEASE}"  # not Django's version, as Django's own --version says
+    assert f"payments {newest_migrations_on_disk()['payments']}" in schema

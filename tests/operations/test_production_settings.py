@@ -34,6 +34,7 @@ SAFE_PRODUCTION_ENV = {
     "NOTIFY_PAYMENT_LINK_TEMPLATE_ID": "2e3d4c5b-6a7f-4e8d-9c0b-1a2b3c4d5e6f",
     "NOTIFY_PAYMENT_LINK_TEMPLATE_ID_CY": "3f4e5d6c-7b8a-4f9e-8d1c-2b3c4d5e6f70",
     "OPS_API_TOKEN": "t" * 20 + "0123456789abcdef",
+    "TRUSTED_PROXY_COUNT": "1",
 }
 _CLEARED = {
     *SAFE_PRODUCTION_ENV,
@@ -111,6 +112,9 @@ def test_a_production_environment_name_runs_as_production():
         ({"PAY_WEBHOOK_SECRET_PREVIOUS": "live-secret"}, "PAY_WEBHOOK_SECRET_PREVIOUS"),  # = the current one
         ({"STAFF_ALLOWED_NETWORKS": "10.0.0.0/8,10.0.0/33"}, "'10.0.0/33', which is not an address range"),
         ({"RECEIPT_SENDER": "somewhere.else.Sender"}, "RECEIPT_SENDER must name an adapter"),
+        ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS must name the service's own host names"),
+        ({"ALLOWED_HOSTS": "localhost,127.0.0.1"}, "ALLOWED_HOSTS must name the service's own host names"),
+        ({"TRUSTED_PROXY_COUNT": "0"}, "TRUSTED_PROXY_COUNT must be the number of proxies"),
         ({"TEAM_EMAIL_SENDER": "somewhere.else.send"}, "TEAM_EMAIL_SENDER must name an adapter"),
     ],
 )

@@ -21,7 +21,7 @@ from penaltypay.audit.models import AppendOnly, AuditEntry
 from penaltypay.audit.policy import address_hash
 from penaltypay.cases.models import CaseRecord
 from penaltypay.kernel.clock import LONDON
-from penaltypay.operations.background import purge_if_due
+from penaltypay.operations.jobs import run_job
 from penaltypay.operations.models import PurgeRun
 from penaltypay.operations.retention import purge
 from penaltypay.payments.models import Payment, WebhookMessage
@@ -40,7 +40,7 @@ def days_ago(n: float):
 def paid(reference: str, finished_days_ago: float, *, in_ecs: bool = True) -> Payment:
     payment = Payment.objects.create(
         reference=reference,
-        case_reference="70000001",
+        first_case_reference="70000001",
         case_type="7A",
         amount_pence=4000,
         description="Late licensing penalty 70000001 (AB12CDE)",
@@ -98,7 +98,7 @@ def test_a_payment_resolved_as_never_going_to_ecs_is_blanked_like_the_others(set
     for payment in (refused, waiting):
         with transaction.atomic():
             enqueue_payment(
-                case_reference=payment.case_reference,
+                case_reference=payment.first_case_reference,
                 payment_reference=payment.reference,
                 amount_pence=payment.amount_pence,
                 paid_at=days_ago(91),
@@ -267,10 +267,10 @@ def test_the_command_prints_what_it_removed_per_kind(settings):
 def test_the_worker_purges_once_a_night(settings):
     settings.PURGE_AT = "03:00"
     night = datetime(2026, 11, 28, 2, 0, tzinfo=LONDON)
-    assert purge_if_due(night) is None  # not yet
-    assert purge_if_due(night + timedelta(hours=2)) is not None
-    assert purge_if_due(night + timedelta(hours=3)) is None  # once a night, across workers
-    assert purge_if_due(night + timedelta(days=1, hours=2)) is not None  # and the next night again
+    assert run_job("purge", night) is None  # not yet
+    assert run_job("purge", night + timedelta(hours=2)) is not None
+    assert run_job("purge", night + timedelta(hours=3)) is None  # once a night, across workers
+    assert run_job("purge", night + timedelta(days=1, hours=2)) is not None  # and the next night again
     assert PurgeRun.objects.filter(trigger="schedule", finished_at__isnull=False).count() == 2
 
 
@@ -282,6 +282,6 @@ def test_a_worker_finding_another_purging_leaves_it_alone(settings):
     night = datetime(2026, 11, 28, 4, 0, tzinfo=LONDON)
     with exclusive_job("purge") as mine:
         assert mine
-        assert purge_if_due(night) is None
+        assert run_job("purge", night) is None
     assert PurgeRun.objects.count() == 0
-    assert purge_if_due(night) is not None
+    assert run_job("purge", night) is not None

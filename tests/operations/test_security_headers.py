@@ -35,7 +35,8 @@ def test_the_provider_is_allowed_as_a_form_target_for_the_pay_redirect(client, s
 
 
 def test_health_checks(client):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    live = client.get("/healthz").json()
+    assert live["status"] == "ok" and live["release"] and live["schema"]["payments"]
     assert client.get("/readyz").json() == {"status": "ok", "database": "up"}
 
 

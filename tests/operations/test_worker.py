@@ -70,7 +70,11 @@ def test_a_job_holds_no_transaction_open_so_its_work_is_seen_as_it_goes(reduced_
         assert mine
         assert not connection.in_atomic_block
         Payment.objects.create(
-            reference="PP-SEEN-NOW1", case_reference="70000001", case_type="7A", amount_pence=4000, description="x"
+            reference="PP-SEEN-NOW1",
+            first_case_reference="70000001",
+            case_type="7A",
+            amount_pence=4000,
+            description="x",
         )
         seen_elsewhere = {}
 

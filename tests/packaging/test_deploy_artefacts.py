@@ -51,6 +51,10 @@ def fill_in(name: str) -> str:
     """A value an operator would give, for the production check."""
     if name == "ALLOWED_HOSTS":
         return "pay-penalty.service.gov.uk"
+    if name == "STAFF_ALLOWED_NETWORKS":
+        return "10.20.0.0/16"
+    if name == "STAFF_EMAIL_DOMAINS":
+        return "example.gov.uk"
     if name.endswith("_URL") and name not in ("DATABASE_URL", "REDIS_URL"):
         return "https://pay-penalty.service.gov.uk"
     if name == "DATABASE_URL":
@@ -160,6 +164,9 @@ def test_the_manifests_have_what_a_release_needs(manifests):
         ("Service", "penaltypay-web"),
         ("HorizontalPodAutoscaler", "penaltypay-web"),
         ("PodDisruptionBudget", "penaltypay-web"),
+        ("NetworkPolicy", "penaltypay-web"),
+        ("NetworkPolicy", "penaltypay-worker"),
+        ("NetworkPolicy", "penaltypay-migrate"),
     } <= kinds
     (web,) = [c for name, c in containers(manifests) if name == "Deployment/penaltypay-web"]
     assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"

@@ -5,7 +5,11 @@ mention fails here."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,3 +35,18 @@ def test_the_tests_table_names_every_test_folder():
     folders = sorted(p.name for p in (ROOT / "tests").iterdir() if (p / "__init__.py").exists())
     missing = [name for name in folders if f"tests/{name}`" not in table]
     assert missing == [], f"README's tests table does not name: {missing}"
+
+
+def test_the_import_graph_and_the_worker_jobs_in_the_docs_are_the_codes():
+    """docs/architecture.md's import graph and the worker's parts in the README and the
+    architecture doc are written by scripts/docs-from-code; this fails when they drift."""
+    checked = subprocess.run(
+        [sys.executable, "scripts/docs-from-code", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize("module", ["standins.pay", "standins.ecs"])
+def test_each_stand_in_names_itself_in_its_help(module):
+    shown = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60)
+    assert shown.stdout.startswith(f"usage: python -m {module} ")

@@ -165,7 +165,7 @@ def test_a_line_ecs_refuses_is_the_only_one_on_the_exceptions_queue(three, clien
 def _basket_row(amounts: list[int]) -> Payment:
     payment = Payment(
         reference=f"PP-HYP-{Payment.objects.count():04d}",
-        case_reference="73000000",
+        first_case_reference="73000000",
         case_type="7A",
         amount_pence=sum(amounts),
         description="basket",

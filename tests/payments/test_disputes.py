@@ -160,18 +160,18 @@ def test_the_worker_searches_every_interval_and_again_at_once_after_a_failure(
 
     from django.utils import timezone
 
-    from penaltypay.operations.background import sync_disputes_if_due
+    from penaltypay.operations.jobs import run_job
 
     settings.DISPUTE_SYNC_SECONDS = 300
     pay_online(reduced_case, card=LOST_CARD)
     now = timezone.now()
-    assert sync_disputes_if_due(now).lost == 1
-    assert sync_disputes_if_due(now + timedelta(seconds=299)) is None  # not due yet
+    assert run_job("dispute-sync", now).lost == 1
+    assert run_job("dispute-sync", now + timedelta(seconds=299)) is None  # not due yet
     settings.PAY_API_URL = "http://127.0.0.1:9"  # the provider cannot be reached
     with pytest.raises(Exception):  # noqa: B017 - any provider error; the pass logs it
-        sync_disputes_if_due(now + timedelta(seconds=301))
+        run_job("dispute-sync", now + timedelta(seconds=301))
     settings.PAY_API_URL = provider.base_url
-    assert sync_disputes_if_due(now + timedelta(seconds=302)) is not None  # not waiting another interval
+    assert run_job("dispute-sync", now + timedelta(seconds=302)) is not None  # not waiting another interval
 
 
 def test_a_dispute_on_a_payment_we_never_saw_succeed_tells_ecs_of_the_payment_first(

@@ -75,7 +75,7 @@ def test_every_lost_dispute_reaches_ecs_once_whatever_the_webhooks_and_ecs_do(
     ecs.set_faults()
     deliver(ecs, clock, rounds=6)
 
-    disputes = {d.payment.case_reference: d for d in Dispute.objects.select_related("payment")}
+    disputes = {d.payment.first_case_reference: d for d in Dispute.objects.select_related("payment")}
     assert set(disputes) == set(paid)
     for reference, dispute in disputes.items():
         entries = ecs.ledger(reference) or []

@@ -48,7 +48,7 @@ def faults() -> dict:
 def take_payment(case, client, provider) -> Payment:
     payment = Payment.objects.create(
         reference=f"PP-{case.reference}-{Payment.objects.count():04d}",
-        case_reference=case.reference,
+        first_case_reference=case.reference,
         case_type="7A",
         amount_pence=4000,
         description="chaos",

@@ -93,7 +93,7 @@ def test_money_taken_that_we_never_recorded_is_an_exception(day, put_case, provi
 def test_a_payment_of_ours_the_provider_took_is_adopted(day, reduced_case, provider, ecs):
     payment = Payment.objects.create(
         reference="PP-ADOP-T001",
-        case_reference=reduced_case.reference,
+        first_case_reference=reduced_case.reference,
         case_type="7A",
         amount_pence=4000,
         description="x",
@@ -113,7 +113,7 @@ def test_a_payment_of_ours_the_provider_took_is_adopted(day, reduced_case, provi
 def test_recorded_by_us_but_not_at_the_provider(day, reduced_case, ecs, provider):
     Payment.objects.create(
         reference="PP-GHOS-T001",
-        case_reference=reduced_case.reference,
+        first_case_reference=reduced_case.reference,
         case_type="7A",
         amount_pence=4000,
         description="x",

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from penaltypay.kernel.clock import LONDON
-from penaltypay.operations.background import reconcile_if_due
+from penaltypay.operations.jobs import run_job
 from penaltypay.reconciliation.models import ReconciliationRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,12 +20,12 @@ def at(hour: int, minute: int = 0, day: int = 28) -> datetime:
 
 def test_yesterday_is_reconciled_once_after_reconcile_at(ecs, provider, settings):
     settings.RECONCILE_AT = "06:30"
-    assert reconcile_if_due(at(6, 29)) is None
-    run = reconcile_if_due(at(6, 31))
+    assert run_job("reconcile", at(6, 29)) is None
+    run = run_job("reconcile", at(6, 31))
     assert run is not None and run.day.isoformat() == "2026-11-27" and run.trigger == "schedule"
     assert run.status == "balanced"  # nothing happened that day
-    assert reconcile_if_due(at(7, 0)) is None
-    assert reconcile_if_due(at(23, 0)) is None
+    assert run_job("reconcile", at(7, 0)) is None
+    assert run_job("reconcile", at(23, 0)) is None
     assert ReconciliationRun.objects.count() == 1
 
 
@@ -33,12 +33,12 @@ def test_an_incomplete_day_is_resumed_every_half_hour(ecs, provider, settings):
     settings.ECS_URL = "http://127.0.0.1:9/ecs"
     settings.ECS_WRITE_TIMEOUT = 0.5
     settings.PAY_API_URL = "http://127.0.0.1:9"  # the provider is down too
-    first = reconcile_if_due(at(6, 31))
+    first = run_job("reconcile", at(6, 31))
     assert first.status == "incomplete"
     ReconciliationRun.objects.filter(pk=first.pk).update(finished_at=at(6, 32))
-    assert reconcile_if_due(at(6, 50)) is None
+    assert run_job("reconcile", at(6, 50)) is None
     settings.ECS_URL, settings.PAY_API_URL = ecs.url, provider.base_url
-    again = reconcile_if_due(at(7, 5))
+    again = run_job("reconcile", at(7, 5))
     assert again.pk == first.pk and again.status == "balanced"
-    assert reconcile_if_due(at(7, 40)) is None
+    assert run_job("reconcile", at(7, 40)) is None
     assert ReconciliationRun.objects.count() == 1

@@ -44,7 +44,7 @@ def test_digital_take_up_cost_and_satisfaction(db, settings):
     for channel in ("ONLINE", "ONLINE", "ONLINE", "PHONE"):
         Payment.objects.create(
             reference=f"PP-KPI-{Payment.objects.count()}",
-            case_reference="70000001",
+            first_case_reference="70000001",
             case_type="7A",
             amount_pence=4000,
             description="x",

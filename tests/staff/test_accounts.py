@@ -191,6 +191,38 @@ def test_the_insider_walk_no_action_of_hers_gives_her_anyone_elses_account(alice
     assert not StaffLink.objects.filter(user__username="gary", created_by="alice", used_at__isnull=False).exists()
 
 
+@pytest.mark.parametrize("spelt", ["Alice@Example.gov.uk", "alice+new@example.gov.uk", "ALICE+x@EXAMPLE.GOV.UK"])
+def test_one_mailbox_one_account_however_the_address_is_written(alice, spelt):
+    asked = alice.post("/staff/accounts/new", {"username": "alice2", "email": spelt, "roles": ["finance"]})
+    assert "belongs to another account" in asked.content.decode()
+    assert not AccountRequest.objects.exists()
+
+
+def test_two_requests_for_one_mailbox_cannot_both_be_approved(alice, carol, mailoutbox):
+    """Asked at once by two supervisors, both waiting; the second is checked again when approved."""
+    dave = signed_in("dave", Role.SUPERVISOR)
+    assert (
+        alice.post(
+            "/staff/accounts/new", {"username": "hal", "email": "hal@example.gov.uk", "roles": ["finance"]}
+        ).status_code
+        == 302
+    )
+    refused = dave.post(
+        "/staff/accounts/new", {"username": "hal2", "email": "Hal+2@example.gov.uk", "roles": ["finance"]}
+    )
+    assert "belongs to another account" in refused.content.decode()
+    # Slipped in beside the first (as two requests at the same moment could be): approval checks again.
+    second = AccountRequest.objects.create(
+        kind=AccountRequest.ADD, username="hal2", email="hal+2@example.gov.uk", roles=["finance"], requested_by="dave"
+    )
+    first = AccountRequest.objects.get(username="hal")
+    assert carol.post(f"/staff/accounts/requests/{first.pk}", {"decision": "approve"}).status_code == 302
+    late = carol.post(f"/staff/accounts/requests/{second.pk}", {"decision": "approve"})
+    assert late.status_code == 400 and "now belongs to another account" in late.content.decode()
+    assert not User.objects.filter(username="hal2").exists()
+    assert AccountRequest.objects.get(pk=second.pk).status == AccountRequest.PENDING  # to be rejected
+
+
 def test_you_change_your_own_password_with_your_code_and_see_your_sign_ins(settings):
     settings.OTP_TOTP_THROTTLE_FACTOR = 0
     settings.OTP_TOTP_TOLERANCE = 2  # three sign-ins with one app within a minute: each needs a fresh code
@@ -218,6 +250,38 @@ def test_you_change_your_own_password_with_your_code_and_see_your_sign_ins(setti
     assert me.get("/staff/search").status_code == 200  # this session carries on
     assert other.get("/staff/")["Location"].startswith("/staff/sign-in")  # every other one ends
     assert User.objects.get(username="henry").check_password("a brand new phrase")
+
+
+def test_wrong_current_passwords_lock_change_your_password_as_wrong_sign_ins_lock_sign_in(settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    me = signed_in("jill", Role.AGENT)
+    guess = {"current": "a guess", "code": "000000", "password": "y" * 20, "confirm": "y" * 20}
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        wrong = me.post("/staff/me/password", guess)
+        if n < settings.AXES_FAILURE_LIMIT - 1:  # the last one reaches the limit, and is answered as locked
+            assert wrong.status_code == 200 and "current password is not right" in wrong.content.decode()
+    from tests.staff_helpers import code_for
+
+    right = {"current": PASSWORD, "code": code_for(me.device), "password": "z" * 20, "confirm": "z" * 20}
+    assert me.post("/staff/me/password", right).status_code == 429
+    assert User.objects.get(username="jill").check_password(PASSWORD)  # unchanged
+    # ... and the same account's sign-in is locked too: one count, wherever the password was typed.
+    assert Client().post("/staff/sign-in", {"username": "jill", "password": PASSWORD}).status_code == 429
+
+
+def test_wrong_passwords_at_a_links_password_step_count_towards_the_lock_outs(alice, carol, mailoutbox, settings):
+    bob, _ = add_bob(alice, carol, mailoutbox)
+    alice.post("/staff/accounts/bob", {"action": "reset-2fa"})
+    change = AccountRequest.objects.filter(username="bob", status=AccountRequest.PENDING).first()
+    if change is not None:
+        carol.post(f"/staff/accounts/requests/{change.pk}", {"decision": "approve"})
+    link = link_sent_to(mailoutbox, BOB)
+    holder = Client(REMOTE_ADDR="203.0.113.77")
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        wrong = holder.post(link, {"password": "a guess"})
+        if n < settings.AXES_FAILURE_LIMIT - 1:
+            assert "password is not right" in wrong.content.decode()
+    assert holder.post(link, {"password": BOBS_PASSWORD}).status_code == 429
 
 
 def test_password_spraying_from_one_address_is_stopped_across_usernames(settings):

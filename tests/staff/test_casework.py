@@ -135,7 +135,7 @@ def test_search_results_are_paginated(staff_client, db):
     for n in range(30):
         Payment.objects.create(
             reference=f"PP-PAGE-{n:04d}",
-            case_reference="79999999",
+            first_case_reference="79999999",
             case_type="7A",
             amount_pence=1000,
             description="x",

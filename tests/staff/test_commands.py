@@ -49,13 +49,24 @@ def test_add_prints_a_secret_that_signs_in_at_once():
     )
 
 
-def test_the_command_lines_audit_entries_name_the_operating_system_user():
-    import getpass
+def test_the_command_lines_audit_entries_name_the_user_the_platform_gives_and_raise_an_alert(monkeypatch):
+    """LOGNAME and USER are the caller's to set: the audit names the kernel's user id (and
+    the machine), and each change to who someone is raises a `break_glass` security event."""
+    import os
+    import pwd
+    import socket
 
-    penaltypay("staff", "add", "break.glass", "--role", "supervisor", "--password-stdin", stdin=PASSWORD + "\n")
-    penaltypay("staff", "reset-2fa", "break.glass")
+    monkeypatch.setenv("LOGNAME", "someone.else")
+    monkeypatch.setenv("USER", "someone.else")
+    made = penaltypay("staff", "add", "break.glass", "--role", "supervisor", "--password-stdin", stdin=PASSWORD + "\n")
+    reset = penaltypay("staff", "reset-2fa", "break.glass")
     actors = set(AuditEntry.objects.filter(actor_kind="command").values_list("actor", flat=True))
-    assert actors == {f"command line ({getpass.getuser()})"}
+    me = f"command line (uid {os.getuid()} {pwd.getpwuid(os.getuid()).pw_name}, on {socket.gethostname()})"
+    assert actors == {me}
+    events = [
+        line for line in (made.stderr + made.stdout + reset.stderr + reset.stdout).splitlines() if "break_glass" in line
+    ]
+    assert len(events) == 2 and all("someone.else" not in line for line in events)
 
 
 def test_a_weak_password_is_refused_with_the_validators_messages_and_status_2():
@@ -107,16 +118,25 @@ def test_outbox_exception_refuses_a_name_that_is_not_a_staff_account(ecs, put_ca
         )
     OutboxEvent.objects.filter(pk=event.pk).update(status=OutboxEvent.EXCEPTION, exception_reason="closed")
     make_staff("agent.only", Role.AGENT)
-    make_staff("support.person", Role.SUPPORT)
+    _, device = make_staff("support.person", Role.SUPPORT)
     for by in ("anyone at all", "agent.only"):
-        done = penaltypay("outbox-exception", "resolve", str(event.pk), "--by", by, "--note", "refunded")
+        done = penaltypay("outbox-exception", "resolve", str(event.pk), "--by", by, "--note", "refunded", "--code", "1")
         assert done.returncode == 1 and "not an active staff account" in done.stderr
+    # Naming a support person is not enough: whoever runs it shows that person's code.
+    args = ["outbox-exception", "resolve", str(event.pk), "--by", "support.person", "--note", "refunded r-1"]
+    guessed = penaltypay(*args, "--code", "000000")
+    assert guessed.returncode == 1 and "not the code" in guessed.stderr
     assert OutboxEvent.objects.get(pk=event.pk).status == OutboxEvent.EXCEPTION
-    done = penaltypay("outbox-exception", "resolve", str(event.pk), "--by", "support.person", "--note", "refunded r-1")
+    done = penaltypay(*args, "--code", code_for(device))
     assert done.returncode == 0, done.stderr
     assert OutboxEvent.objects.get(pk=event.pk).handled_by == "support.person"
     rows = list(AuditEntry.objects.filter(action="outbox-resolve").order_by("id").values_list("actor", "outcome"))
-    assert rows == [("anyone at all", "refused"), ("agent.only", "refused"), ("support.person", "success")]
+    assert rows == [
+        ("anyone at all", "refused"),
+        ("agent.only", "refused"),
+        ("support.person", "refused"),
+        ("support.person", "success"),
+    ]
 
 
 def test_unlock_ends_a_lock_out_and_is_audited():

@@ -41,7 +41,7 @@ def exception():
             psp_reference="psp",
         )
     Payment.objects.create(
-        reference="PP-OUTB-0001", case_reference="70000555", case_type="7A", amount_pence=4000, description="x"
+        reference="PP-OUTB-0001", first_case_reference="70000555", case_type="7A", amount_pence=4000, description="x"
     )
     OutboxEvent.objects.filter(pk=event.pk).update(
         status=OutboxEvent.EXCEPTION, exception_reason="ECS says the case is closed"

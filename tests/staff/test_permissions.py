@@ -107,7 +107,7 @@ def objects():
     CaseRecord.objects.create(reference=case.reference, **CaseRecord.fields_from_case(case))
     Payment.objects.create(
         reference="PP-MATR-IX01",
-        case_reference=case.reference,
+        first_case_reference=case.reference,
         case_type="7A",
         amount_pence=4000,
         description="x",

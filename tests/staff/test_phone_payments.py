@@ -97,3 +97,48 @@ def test_a_bad_email_is_refused(reduced_case, provider, staff_client):
 def test_the_return_page_knows_only_phone_payments(reduced_case, pay_online):
     online = pay_online(reduced_case)
     assert Client().get(f"/staff/phone-payments/return/{online.id}").status_code == 404
+
+
+def test_cards_declined_on_one_agents_phone_payments_pause_that_agent(put_case, provider, staff_client, settings):
+    """A caller reading card after card to an agent: the agent's phone payments pause (the
+    declines count on each penalty too), and the agent is told until when."""
+    settings.CARD_TESTING_DECLINES_PER_AGENT = 3
+    settings.CARD_TESTING_DECLINES_PER_PENALTY = 100
+    agent = staff_client(Role.AGENT)
+    cases = [put_case(reference=f"7000077{n}", vrm=f"PH{n}ONE") for n in range(4)]
+    for case in cases[:3]:
+        taken = agent.post("/staff/phone-payments/take", {"reference": case.reference, "registration": case.vrm})
+        assert taken.status_code == 303
+        payment = Payment.objects.get(lines__case_reference=case.reference)
+        provider.complete(payment.provider_payment_id, "4000000000000002")  # declined
+        Client().get(f"/staff/phone-payments/return/{payment.id}")
+        payment.refresh_from_db()
+        assert (payment.status, payment.failure_code) == ("failed", "P0010")
+    refused = agent.post("/staff/phone-payments/take", {"reference": cases[3].reference, "registration": cases[3].vrm})
+    assert refused.status_code == 429
+    assert "Too many cards were declined on your phone payments" in refused.content.decode()
+    other_agent = staff_client(Role.AGENT)
+    allowed = other_agent.post(
+        "/staff/phone-payments/take", {"reference": cases[3].reference, "registration": cases[3].vrm}
+    )
+    assert allowed.status_code == 303
+
+
+def test_at_the_providers_rate_limit_the_agent_is_told_the_seconds_and_the_attempt_is_audited(
+    reduced_case, provider, staff_client, settings
+):
+    """Phone payments share the service's turns at the provider's limit (ADR 0027)."""
+    from tests.providers import hold_the_providers_turns
+
+    settings.PAY_RATE_LIMIT_MAX_WAIT_SECONDS = 1
+    agent = staff_client(Role.AGENT)  # signing in takes a while on a busy machine: before the turns are booked
+    hold_the_providers_turns(5)  # keepers hold every turn for five seconds
+    response = agent.post(
+        "/staff/phone-payments/take", {"reference": "70000001", "registration": "AB12CDE", "email": ""}
+    )
+    assert response.status_code == 503
+    assert "The card payment service is busy. Nothing was taken: try again in" in response.content.decode()
+    assert not Payment.objects.filter(status__in=["new", "in_progress", "create_unknown"]).exists()
+    entry = AuditEntry.objects.filter(action="take-phone-payment").latest("id")
+    assert (entry.actor, entry.outcome, entry.object_id) == (agent.user.username, "refused", "70000001")
+    assert entry.detail.startswith("provider busy")

@@ -14,7 +14,8 @@ import lxml.html
 import pytest
 import requests
 
-from penaltypay.adapters.pay_api import PayClient, RefundAmountMismatch
+from penaltypay.adapters.pay_api import PayClient
+from penaltypay.payments.ports import RefundAmountMismatch
 from standins.pay import SandboxProvider, SandboxStateError
 from standins.pay.__main__ import main
 from tests.providers import API_KEY, RETURN_URL, payment_request

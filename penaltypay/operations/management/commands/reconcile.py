@@ -9,8 +9,9 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from penaltypay.adapters.factories import ecs_for_delivery, payment_provider
 from penaltypay.audit.log import record
+from penaltypay.ecs.ports import ecs_for_delivery
+from penaltypay.payments.ports import payment_provider
 from penaltypay.reconciliation.models import ReconciliationRun
 from penaltypay.reconciliation.report import as_json
 from penaltypay.reconciliation.run import reconcile_day

@@ -1,36 +1,38 @@
-"""The background worker:
-- delivers the ECS outbox (every payment and refund, exactly once, in order per case);
-- settles payments still in progress (the keeper closed the browser on the card page)
-  and resends failed receipts;
-- loads nightly extract files that arrive in the drop folder (EXTRACT_DROP_DIR), when
-  EXTRACT_DROP_POLL_SECONDS > 0.
-Several workers may run at once against PostgreSQL; on SQLite run one."""
+"""The background worker: the ECS outbox, the extract drop folder and every app's periodic
+jobs (`penaltypay worker --help` lists them all, from the code). Several workers may run at
+once against PostgreSQL, each periodic job in one of them at a time; on SQLite run one."""
 
 from __future__ import annotations
 
 import signal
 import threading
+from argparse import RawDescriptionHelpFormatter
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connection
 
-from penaltypay.operations.background import (
-    DropFolderWatch,
-    build_outbox_worker,
-    run_periodic_jobs,
-)
+from penaltypay.operations.background import DropFolderWatch, build_outbox_worker, worker_parts
 from penaltypay.operations.db_roles import problem_at_start
+from penaltypay.operations.jobs import run_periodic_jobs
 
 
 class Command(BaseCommand):
-    help = "Run the background worker (ECS outbox delivery, payment re-checker, extract drop folder)."
+    help = "Run the background worker."
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.formatter_class = RawDescriptionHelpFormatter
+        parser.epilog = "What it runs:\n" + "\n".join(
+            f"  {part.name:<20} {part.what}\n  {'':<20} when: {part.cadence}" for part in worker_parts()
+        )
+        return parser
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--once", action="store_true", help="one re-check pass, then deliver what is deliverable now, and exit"
+            "--once", action="store_true", help="one pass of the periodic jobs, deliver what is due now, and exit"
         )
-        parser.add_argument("--interval", type=float, default=15.0, help="seconds between re-check passes")
+        parser.add_argument("--interval", type=float, default=15.0, help="seconds between passes of the periodic jobs")
         parser.add_argument(
             "--concurrency",
             type=int,

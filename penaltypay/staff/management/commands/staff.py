@@ -1,13 +1,16 @@
 """`penaltypay staff add|list|disable|unlock|reset-2fa`: staff accounts from the command line, for
 the first supervisor on a fresh install and for break-glass by an operator who already holds
 the server (it prints the authenticator secret, for that operator). Every change is audited
-as a command, naming the operating-system user who ran it. Everyone else is added in the
+as a command, naming the user id the kernel gives the process and the machine or pod (never
+a name from the environment), and raises a `break_glass` security event, which alerts. Everyone else is added in the
 back office, with a second supervisor's approval (ADR 0019)."""
 
 from __future__ import annotations
 
-import getpass
 import json
+import os
+import pwd
+import socket
 import sys
 
 from axes.utils import reset as axes_reset
@@ -15,6 +18,7 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 
 from penaltypay.audit.log import record
+from penaltypay.kernel.security_events import BREAK_GLASS, security_event
 from penaltypay.staff.accounts import AccountError, add_staff, base32_secret, disable, reset_second_factor
 from penaltypay.staff.roles import Role, held_roles
 
@@ -22,11 +26,21 @@ WEAK_PASSWORD = 2  # exit status for a refused account (e.g. a weak password)
 
 
 def operator() -> str:
-    """Who ran the command: the operating-system user, named in every audit entry it writes."""
+    """Who ran the command, as the platform says: the process's user id from the kernel (and
+    its name in the password database) and the machine or pod it ran on. Never LOGNAME or
+    USER, which the caller sets."""
+    uid = os.getuid()
     try:
-        return f"command line ({getpass.getuser()})"
-    except (KeyError, OSError):
-        return "command line (unknown user)"
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = "no name"
+    return f"command line (uid {uid} {name}, on {socket.gethostname()})"
+
+
+def break_glass(action: str, username: str) -> None:
+    """Every change to who someone is made from the command line is loud: a security event
+    (alerted on) beside the audit entry."""
+    security_event(BREAK_GLASS, action=action, staff_username=username, operator=operator())
 
 
 def _roles(user: User) -> list[str]:
@@ -98,6 +112,7 @@ class Command(BaseCommand):
             object_id=account.user.username,
             detail="roles " + ",".join(r.value for r in roles),
         )
+        break_glass("add-account", account.user.username)
         secret = base32_secret(account.device)
         self._print(
             json,
@@ -125,6 +140,7 @@ class Command(BaseCommand):
         user = self._account(username)
         disable(user)
         record(operator(), "disable-account", actor_kind="command", object_type="staff", object_id=username)
+        break_glass("disable-account", username)
         self.stdout.write(f"disabled {username}; their sessions end at their next request")
 
     def _unlock(self, username, **options):
@@ -137,11 +153,13 @@ class Command(BaseCommand):
             object_id=username,
             detail=f"{cleared} lock-out record(s) cleared",
         )
+        break_glass("unlock-account", username)
         self.stdout.write(f"{username} may sign in again" if cleared else f"{username} was not locked out")
 
     def _reset_2fa(self, username, json=False, **options):
         user = self._account(username)
         device = reset_second_factor(user, confirm=True)
         record(operator(), "reset-second-factor", actor_kind="command", object_type="staff", object_id=username)
+        break_glass("reset-second-factor", username)
         secret = base32_secret(device)
         self._print(json, {"username": username, "totp_secret": secret}, f"new authenticator secret {secret}")

@@ -15,9 +15,7 @@ log = logging.getLogger("standins.pay")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m penaltypay.sandbox.pay_provider", description="Run the sandbox payment provider."
-    )
+    parser = argparse.ArgumentParser(prog="python -m standins.pay", description="Run the sandbox payment provider.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8082)
     parser.add_argument(
