@@ -9,10 +9,12 @@ from __future__ import annotations
 import sys
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 
 from penaltypay.citizen import errors as citizen_errors
 from penaltypay.staff import errors as staff_errors
 from penaltypay.staff.sessions import is_staff_path
+from penaltypay.web.language import remembered_language
 from penaltypay.web.unavailable import RETRY_AFTER_SECONDS, database_unavailable
 
 
@@ -25,8 +27,14 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if database_unavailable(sys.exc_info()[1]):
-        view = staff_errors.unavailable if is_staff_path(request) else citizen_errors.unavailable
-        response = view(request)
+        # Nothing more is asked of the database on the way out (the session is not saved: it
+        # could not be read), so the page answers at once, in the keeper's language.
+        request.database_unavailable = True  # type: ignore[attr-defined]
+        if is_staff_path(request):
+            response = staff_errors.unavailable(request)
+        else:
+            with translation.override(getattr(request, "LANGUAGE_CODE", None) or remembered_language(request)):
+                response = citizen_errors.unavailable(request)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     return staff_errors.server_error(request) if is_staff_path(request) else citizen_errors.server_error(request)

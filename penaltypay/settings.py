@@ -144,6 +144,20 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
+# Connections each process may hold at most (PostgreSQL): a bounded pool shared by its
+# threads, so that two releases' pods side by side during a rollout fit the database's
+# max_connections (docs/adr/0029; the sizing formula is in docs/runbook.md). 0: no pool,
+# one kept connection per thread (DATABASE_CONN_MAX_AGE).
+DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "5"))
+# Stopping a web pod (docs/runbook.md "Releases"): `penaltypay drain` (the pod's preStop)
+# writes this file, /readyz answers 503 from then on so no new keeper is sent here, and after
+# WEB_DRAIN_SECONDS gunicorn is stopped, finishing the requests it holds within
+# WEB_GRACEFUL_SECONDS. In containers it lives on the writable /tmp (the ConfigMap says so).
+DRAIN_FILE = Path(os.environ.get("PENALTYPAY_DRAIN_FILE", VAR_DIR / "draining"))
+WEB_DRAIN_SECONDS = float(os.environ.get("WEB_DRAIN_SECONDS", "10"))
+WEB_GRACEFUL_SECONDS = int(os.environ.get("WEB_GRACEFUL_SECONDS", "25"))
+# How long a request waits for a free connection before it is told "try again shortly".
+DATABASE_POOL_TIMEOUT = float(os.environ.get("DATABASE_POOL_TIMEOUT", "10"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # After a restart or failover a kept connection is dead: test it before each request
     # uses it (one round trip) instead of failing the request; never wait long to connect.
@@ -151,6 +165,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5"))
     )
+    if DATABASE_POOL_SIZE > 0:
+        # A pooled connection goes back to the pool at the end of each request (and when a
+        # worker thread waits on ECS), rather than being kept by its thread.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_SIZE,
+            "timeout": DATABASE_POOL_TIMEOUT,
+            "max_idle": 60,  # idle connections beyond min_size are closed after a minute
+        }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker) share the file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})

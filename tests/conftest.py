@@ -23,9 +23,16 @@ CLIENT_TIMEOUT = 0.5
 
 def pytest_configure(config):
     if config.pluginmanager.hasplugin("django"):
+        from django.conf import settings
+
         from tests import database
 
         database.install()
+        # In this process, one kept connection per thread, not the pool: tests start threads
+        # of their own that end without giving a connection back. The processes tests start
+        # (`penaltypay web`, `penaltypay worker`) use the pool as production does (ADR 0029).
+        if settings.DATABASES["default"]["OPTIONS"].pop("pool", None) is not None:
+            settings.DATABASES["default"]["CONN_MAX_AGE"] = 60
 
 
 @pytest.fixture(autouse=True)

@@ -88,7 +88,9 @@ def restart_postgresql(server_url: str = "postgres://postgres@127.0.0.1:5432/pos
     raise AssertionError("PostgreSQL did not come back")
 
 
-def start_web(env: dict, log_path: Path, *, workers: int = 1, threads: int = 2) -> tuple[subprocess.Popen, str]:
+def start_web(
+    env: dict, log_path: Path, *, workers: int = 1, threads: int = 2, cwd: Path | None = None
+) -> tuple[subprocess.Popen, str]:
     """`penaltypay web` (gunicorn, as production starts it) on a free port; returns the
     process and its base URL once /healthz answers."""
     import sys
@@ -102,6 +104,7 @@ def start_web(env: dict, log_path: Path, *, workers: int = 1, threads: int = 2) 
         stdout=open(log_path, "wb"),  # noqa: SIM115 - the process owns it until it ends
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        cwd=cwd,  # another release's tree: its own code runs
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -132,3 +135,73 @@ def database_url() -> str:
     if s.get("PASSWORD"):
         auth += f":{s['PASSWORD']}"
     return f"postgresql://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class TcpProxy:
+    """A load balancer (or the network to the database) a test controls: each connection is
+    passed to the next of `backends` in turn; with none, connections are refused. `cut()`
+    drops every connection open now, as a database restart or a stopped pod would."""
+
+    def __init__(self, backends: list[tuple[str, int]]):
+        import itertools
+        import threading
+
+        self.backends = list(backends)
+        self._turn = itertools.count()
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return  # closed
+            backends = list(self.backends)
+            if not backends:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(backends[next(self._turn) % len(backends)], timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open |= {client, upstream}
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                end.close()
+                with self._lock:
+                    self._open.discard(end)
+
+    def cut(self) -> None:
+        with self._lock:
+            ends = list(self._open)
+        for end in ends:
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._server.close()
+        self.cut()

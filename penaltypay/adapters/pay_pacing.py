@@ -12,6 +12,7 @@ import time
 
 from penaltypay.kernel.metrics import PROVIDER_PACED_AWAY, PROVIDER_PACING_WAIT
 from penaltypay.payments.ports import ProviderPaced
+from penaltypay.web.db_pool import lend_connection_back
 from penaltypay.web.pacing import TooLong, take_turn
 
 log = logging.getLogger("penaltypay.adapters.pay_api")
@@ -46,4 +47,5 @@ class ProviderPacing:
         wait = max(0.0, turn - time.time())
         PROVIDER_PACING_WAIT.labels(operation=operation).observe(wait)
         if wait > 0:
+            lend_connection_back()  # nobody else's request waits for a connection while this one waits its turn
             time.sleep(wait)

@@ -25,6 +25,7 @@ from penaltypay.cases.store import local_case, remember_case
 from penaltypay.ecs import errors
 from penaltypay.kernel.bulkhead import Bulkhead
 from penaltypay.kernel.metrics import LOOKUPS
+from penaltypay.web.db_pool import lend_connection_back
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def _find_case(reference: str, vrm: str, source: CaseSource) -> Lookup:
     with ECS_LOOKUPS.try_enter() as entered:
         if not entered:
             return _from_local_store(reference, vrm, otherwise=LookupOutcome.BUSY)
+        lend_connection_back()  # ECS may take a second: the pool serves other requests meanwhile
         try:
             case = _ask(source, reference, vrm)
         except (errors.CaseNotFound, errors.VrmMismatch):

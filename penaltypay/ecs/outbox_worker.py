@@ -38,6 +38,7 @@ from penaltypay.ecs.models import DeliveryAttempt, OutboxEvent
 from penaltypay.ecs.ports import EcsLedger
 from penaltypay.kernel import request_id
 from penaltypay.kernel.idle_gate import IdleGate
+from penaltypay.web.db_pool import lend_connection_back
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ class OutboxWorker:
         settle_until: datetime | None = None
         try:
             if event.outcome_unknown:
+                lend_connection_back()
                 entry = self._find_in_ledger(event, client)
                 if entry is not None:
                     self._mark_sent(event, owner, entry.receipt_number, case_status=None)
@@ -180,6 +182,7 @@ class OutboxWorker:
                 return "lease_lost"
             event.attempts += 1
             writing = True
+            lend_connection_back()  # ECS takes its time: other threads use the connection meanwhile
             receipt = self._write(event, client)
         except errors.EcsError as error:
             self.breaker.record(error)
@@ -329,6 +332,7 @@ class OutboxWorker:
                 if event is None:
                     if until_idle:
                         return
+                    lend_connection_back()
                     self.idle.nothing_found(stop)  # one thread looks while the queue is empty
                     continue
                 self.idle.found_work()

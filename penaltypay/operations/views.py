@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
@@ -20,7 +21,10 @@ def liveness(request):
 @require_GET
 def readiness(request):
     """Ready when our own database answers. ECS and the provider being down does not
-    make us unready: keepers can still pay while ECS is away (docs/adr/0004)."""
+    make us unready: keepers can still pay while ECS is away (docs/adr/0004). Not ready
+    once the pod is draining for a stop, so that no new keeper is sent here (ADR 0029)."""
+    if settings.DRAIN_FILE.exists():
+        return JsonResponse({"status": "draining"}, status=503)
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")

@@ -30,6 +30,9 @@ def gunicorn_argv(bind: str, *, access_log: bool = False) -> list[str]:
         str(LIMIT_REQUEST_LINE),
         "--limit-request-field_size",
         str(LIMIT_REQUEST_FIELD_SIZE),
+        # On SIGTERM: stop accepting, finish the requests held, within this many seconds.
+        "--graceful-timeout",
+        os.environ.get("WEB_GRACEFUL_SECONDS", "25"),
     ]
     if access_log:
         argv += ["--access-logfile", "-"]

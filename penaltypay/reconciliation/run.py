@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from penaltypay.ecs import deliveries, errors
@@ -66,7 +66,10 @@ def read_ledgers(
             }
             for e in entries
         ]
-        LedgerRead.objects.create(run=run, case_reference=case_reference, lines=lines, read_at=timezone.now())
+        try:
+            LedgerRead.objects.create(run=run, case_reference=case_reference, lines=lines, read_at=timezone.now())
+        finally:
+            connection.close()  # this thread's own: back to the pool before the thread ends (ADR 0029)
         done[case_reference] = lines
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:

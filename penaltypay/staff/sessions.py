@@ -40,6 +40,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
         super().process_request(request)
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if getattr(request, "database_unavailable", False):
+            return response  # "try again shortly" already: the session could not be read, nor saved
         try:
             _keep_alive(request)
             response = super().process_response(request, response)

@@ -5,8 +5,19 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-# Words that are the same in both languages: names, brands, codes, the choice of language.
-SAME_IN_BOTH = {"GOV.UK", "Beta", "English", "Cymraeg", "GOV.UK Pay", "GOV.UK Notify", "sessionid", "csrftoken"}
+# Words that are the same in both languages: names, brands, codes (the cookies' names), the
+# choice of language.
+SAME_IN_BOTH = {
+    "GOV.UK",
+    "Beta",
+    "English",
+    "Cymraeg",
+    "GOV.UK Pay",
+    "GOV.UK Notify",
+    "sessionid",
+    "csrftoken",
+    "language",
+}
 
 
 class _Texts(HTMLParser):

@@ -231,3 +231,40 @@ def test_every_pod_is_locked_down_and_only_the_migration_job_holds_the_owner(man
     (config,) = [doc for doc in manifests if doc["kind"] == "ConfigMap"]
     assert config["data"]["DATABASE_APP_ROLE"] == "penaltypay_app"
     assert config["data"]["STAFF_ALLOWED_NETWORKS"]
+
+
+# --- connections at the most pods the manifests allow -------------------------------------------
+
+
+def _budget(*args: str) -> subprocess.CompletedProcess:
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "scripts/connection-budget", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_most_pods_the_manifests_allow_fit_postgresqls_default_connections_with_room():
+    done = _budget()
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = dict(line.rsplit(None, 1) for line in done.stdout.splitlines()[:9])
+    assert figures["web connections"] == "70" and figures["worker connections"] == "15"  # the runbook's sum
+    assert "fits, with 6 to spare" in done.stdout
+
+
+def test_a_database_too_small_for_the_manifests_is_named_with_the_figures():
+    done = _budget("--max-connections", "80")
+    assert done.returncode == 1
+    assert "DOES NOT FIT: 91 connections at the most pods the manifests allow, 77 available" in done.stdout
+
+
+def test_the_web_pod_drains_before_it_stops_within_its_grace_period():
+    web = yaml.safe_load((ROOT / "deploy/k8s/base/web-deployment.yaml").read_text())["spec"]["template"]["spec"]
+    (container,) = web["containers"]
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["penaltypay", "drain"]
+    assert_real_command(container["lifecycle"]["preStop"]["exec"]["command"])
+    config = yaml.safe_load((ROOT / "deploy/k8s/base/kustomization.yaml").read_text())
+    literals = dict(v.split("=", 1) for v in config["configMapGenerator"][0]["literals"])
+    drain, graceful = float(literals["WEB_DRAIN_SECONDS"]), float(literals["WEB_GRACEFUL_SECONDS"])
+    assert drain + graceful < web["terminationGracePeriodSeconds"]
+    assert literals["PENALTYPAY_DRAIN_FILE"].startswith("/tmp/")  # the one writable place in the pod

@@ -40,11 +40,19 @@ def test_a_not_null_column_the_previous_release_does_not_write_fails_the_check()
     assert "0003_expand_safely" not in done.stdout  # nullable, or with a database default: fine
 
 
+def test_dropping_a_column_the_previous_release_reads_fails_the_check_naming_the_column():
+    done = check("--also-app", "tests.packaging.migration_samples")
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "(migration_samples, 0004_drop_a_column_the_old_release_reads)... ERR" in done.stdout
+    assert "DROPPING columns (table: migration_samples_sample, column: kept)" in done.stdout
+
+
 def test_a_reviewed_exception_with_its_reason_passes(tmp_path):
     reviewed = tmp_path / "reviewed.txt"
     reviewed.write_text(
         REVIEWED.read_text()
         + "migration_samples 0002_add_a_column_the_old_release_does_not_write  # reviewed: no release reads it\n"
+        + "migration_samples 0004_drop_a_column_the_old_release_reads  # reviewed: no release has read it since 1.2\n"
     )
     done = check("--also-app", "tests.packaging.migration_samples", "--reviewed", str(reviewed))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -313,8 +313,11 @@ def worker_env(
 class Workers:
     """`penaltypay worker` subprocesses, each logging to its own file."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, *, concurrency: int, interval: float = 3600):
+    def __init__(
+        self, env: dict[str, str], log_dir: Path, *, concurrency: int, interval: float = 3600, cwd: Path = REPO
+    ):
         self.interval = interval  # seconds between the worker's periodic rounds (re-check and the rest)
+        self.cwd = cwd  # another release's tree runs its own code (tests/operations/test_release.py)
         self.env = env
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -336,7 +339,7 @@ class Workers:
                 "--interval",
                 str(self.interval),
             ],
-            cwd=REPO,
+            cwd=self.cwd,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -22,5 +22,8 @@ class Command(BaseCommand):
     def handle(self, *args, bind, access_log, **options):
         if settings.PRODUCTION and (problem := problem_at_start(connection)):
             raise CommandError(f"refusing to start: {problem}")
+        # A drain left by this pod's previous container (its /tmp outlives it) must not keep
+        # the new one out of service.
+        settings.DRAIN_FILE.unlink(missing_ok=True)
         argv = gunicorn_argv(bind, access_log=access_log)
         os.execv(argv[0], argv)  # noqa: S606 - our own argv: this process becomes the server
