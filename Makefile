@@ -10,10 +10,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Branch coverage the suites must reach together (SQLite + PostgreSQL): the floor CI enforces.
 COVERAGE_FLOOR := 90
 
-.PHONY: install run test check services test-begin test-sqlite test-postgres test-browser test-fast test-dates check-migrations test-report coverage chromium faketime clean openapi messages
+.PHONY: install run test check services test-begin test-sqlite test-postgres test-browser test-fast test-dates check-migrations test-report coverage chromium faketime pango clean openapi messages
 
 WELSH := penaltypay/locale/cy/LC_MESSAGES/django
-install: $(VENV)/.installed node_modules/.installed $(CSS) $(WELSH).mo chromium faketime
+install: $(VENV)/.installed node_modules/.installed $(CSS) $(WELSH).mo chromium faketime pango
 
 # The product (penaltypay) and, beside it, the local stand-ins (a separate distribution a
 # production install never contains); then the tools for tests and checks.
@@ -50,6 +50,13 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+# The receipt PDF (WeasyPrint) lays text out with Debian's Pango and a font (ADR 0030).
+pango:
+	@ldconfig -p | grep -q libpangoft2-1.0 && fc-list | grep -q DejaVu || { \
+	  echo "Installing Debian's Pango and DejaVu fonts for the receipt PDF"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core; }
 
 # The shifted-clock runs (make test-dates) move the machine's clock with Debian's libfaketime.
 faketime:

@@ -414,6 +414,9 @@ LOGGING = {
     "loggers": {
         "zeep": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # The receipt PDF's layout steps, and its font subsetting: a line each, every receipt.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
         # Security events go to the console like every line, and are counted for /metrics.
         "penaltypay.security": {"handlers": ["security_counter"], "level": "INFO"},
     },

@@ -19,6 +19,7 @@ from notifications_python_client.notifications import NotificationsAPIClient
 from penaltypay.cases.domain import CASE_TYPE_NAMES
 from penaltypay.kernel.metrics import OUTBOUND_CALLS
 from penaltypay.kernel.money import format_pence
+from penaltypay.payments.receipt_links import receipt_link
 from penaltypay.web.formats import long_date, long_date_time
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ def receipt_values(payment: Any) -> dict[str, str]:
                 for line in lines
             ),
             "your_reference": payment.payer_reference,
+            # The receipt PDF for LINK_DAYS without signing in (Notify: ((receipt_link))).
+            "receipt_link": receipt_link(payment),
         }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from penaltypay.citizen import basket_views, info, link_views, views
+from penaltypay.citizen import basket_views, info, link_views, receipt_views, views
 
 app_name = "citizen"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("your-penalties/pay", basket_views.pay, name="basket-pay"),
     path("pay/return/<str:payment_id>", views.payment_return, name="payment-return"),
     path("pay/complete/<str:payment_id>", views.payment_complete, name="payment-complete"),
+    path("pay/receipt/<str:payment_id>", receipt_views.receipt_for_this_browser, name="receipt"),
+    path("receipt/<str:token>", receipt_views.receipt_from_email, name="receipt-link"),
     path("start-again", views.start_again, name="start-again"),
     path("pay-link/<str:token>", link_views.payment_link, name="payment-link"),
     path("feedback", views.feedback, name="feedback"),

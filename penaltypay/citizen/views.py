@@ -24,6 +24,7 @@ from penaltypay.cases.store import local_case
 from penaltypay.citizen import typed
 from penaltypay.citizen.confirmation import confirmation_proof, confirmation_shown
 from penaltypay.citizen.forms import FeedbackForm, FindPenaltyForm, ReceiptEmailForm
+from penaltypay.citizen.receipt_views import allow_receipt
 from penaltypay.kernel.security_events import PAYMENT_PAGE_OTHER_SESSION, security_event
 from penaltypay.payments import checkout, links, records
 from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable, retry_after_seconds
@@ -321,7 +322,7 @@ def payment_complete(request, payment_id):
     language = request.session.get(SESSION_LANGUAGE, "")
     request.session.flush()
     keep_language(request, language)
-    return response
+    return allow_receipt(request, response, payment)  # the PDF stays this browser's for a while
 
 
 @require_GET

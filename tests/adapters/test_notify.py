@@ -14,6 +14,7 @@ import pytest
 
 from penaltypay.payments.domain import PaymentStatus
 from penaltypay.payments.models import Payment
+from penaltypay.payments.receipt_links import payment_of_link
 from penaltypay.payments.receipts import receipt_sender
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +74,10 @@ def test_receipt_goes_through_notify_when_configured(paid, fake_notify, settings
     assert sent["body"]["email_address"] == "keeper@example.com"
     assert sent["body"]["template_id"] == settings.NOTIFY_RECEIPT_TEMPLATE_ID
     assert sent["body"]["reference"] == "PP-ABCD-EFGH"
-    assert sent["body"]["personalisation"] == {
+    values = dict(sent["body"]["personalisation"])
+    # The signed link to the receipt PDF: it opens this payment's receipt (tests/citizen/test_receipt_pdf.py).
+    assert payment_of_link(values.pop("receipt_link").rsplit("/receipt/", 1)[1]) == paid
+    assert values == {
         "payment_reference": "PP-ABCD-EFGH",
         "penalty_reference": "70000001",
         "penalty_type": "late licensing penalty",

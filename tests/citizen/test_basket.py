@@ -5,12 +5,14 @@ the receipt and in ECS; a line that changed is shown before the card page."""
 from __future__ import annotations
 
 import html
+import io
 import re
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from django.test import Client
+from pypdf import PdfReader
 
 from penaltypay.cases.domain import COURT
 from penaltypay.payments import checkout
@@ -82,6 +84,14 @@ def test_a_keeper_adds_three_penalties_removes_one_and_pays_the_rest_at_once(fle
     assert "Your reference: PO 4471 / fleet" in receipt.body
     assert "74000001 FL01EET – late licensing penalty: £40" in receipt.body
     assert "Total paid: £160" in receipt.body
+    # The receipt to keep names every penalty with its registration and amount, the total and
+    # the fleet's own reference.
+    pdf = " ".join(
+        PdfReader(io.BytesIO(keeper.get(f"/pay/receipt/{payment.id}").content)).pages[0].extract_text().split()
+    )
+    assert "You paid 3 penalties" in pdf and "PO 4471 / fleet" in pdf and "Total paid £160" in pdf
+    for reference, registration, amount in (("74000001", "FL01EET", "£40"), ("74000003", "FL02EET", "£80")):
+        assert f"{reference} {registration} Late licensing penalty {amount}" in pdf
 
     deliver(ecs, clock)
     assert ledger(ecs, fleet[0]) == [("PAYMENT", payment.reference, 4000)]

@@ -17,6 +17,7 @@ SAME_IN_BOTH = {
     "sessionid",
     "csrftoken",
     "language",
+    "receipt",
 }
 
 
