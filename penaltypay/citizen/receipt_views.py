@@ -37,7 +37,7 @@ def allow_receipt(request: HttpRequest, response: HttpResponse, payment) -> Http
 
 
 def _allowed(request: HttpRequest) -> list[str]:
-    value = request.get_signed_cookie(COOKIE, default="", salt=_SALT, max_age=MINUTES * 60)
+    value = request.get_signed_cookie(COOKIE, default="", salt=_SALT, max_age=MINUTES * 60) or ""
     return [p for p in value.split(",") if p]
 
 
