@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "penaltypay.ecs",
     "penaltypay.extract",
     "penaltypay.exceptions",
+    "penaltypay.reminders",
     "penaltypay.reconciliation",
     "penaltypay.reporting",
     "penaltypay.audit",
@@ -325,6 +326,16 @@ RECEIPT_SENDER = os.environ.get(
     "RECEIPT_SENDER",
     "penaltypay.adapters.notify.NotifyReceipts" if NOTIFY_API_KEY else "penaltypay.adapters.notify.EmailReceipts",
 )
+# Reminders before the reduced amount ends (issue 35): sent this many Europe/London days
+# before the reduction deadline, by the worker every REMINDER_SEND_SECONDS; through Notify,
+# one template per language for the confirmation and for the reminder (without them, in
+# production, reminders are not offered).
+REMINDER_DAYS_BEFORE = int(os.environ.get("REMINDER_DAYS_BEFORE", "3"))
+REMINDER_SEND_SECONDS = int(os.environ.get("REMINDER_SEND_SECONDS", "900"))
+NOTIFY_REMINDER_TEMPLATE_ID = os.environ.get("NOTIFY_REMINDER_TEMPLATE_ID", "")
+NOTIFY_REMINDER_TEMPLATE_ID_CY = os.environ.get("NOTIFY_REMINDER_TEMPLATE_ID_CY", "")
+NOTIFY_REMINDER_CONFIRM_TEMPLATE_ID = os.environ.get("NOTIFY_REMINDER_CONFIRM_TEMPLATE_ID", "")
+NOTIFY_REMINDER_CONFIRM_TEMPLATE_ID_CY = os.environ.get("NOTIFY_REMINDER_CONFIRM_TEMPLATE_ID_CY", "")
 # The team's email about new exceptions (a penaltypay.exceptions.ports.TeamEmail): Notify when
 # configured. Both senders must be adapters in penaltypay.adapters (built by its factories).
 NOTIFY_TEAM_TEMPLATE_ID = os.environ.get("NOTIFY_TEAM_TEMPLATE_ID", "")

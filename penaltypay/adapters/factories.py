@@ -15,6 +15,7 @@ from penaltypay.adapters.pay_pacing import ProviderPacing
 from penaltypay.exceptions.ports import TeamEmail
 from penaltypay.kernel.bulkhead import Bulkhead
 from penaltypay.payments.ports import ReceiptSender
+from penaltypay.reminders.ports import ReminderSender
 
 ADAPTERS = "penaltypay.adapters."
 
@@ -85,6 +86,11 @@ def _named_adapter(setting: str) -> type:
 
 
 def receipt_sender() -> ReceiptSender:
+    return _named_adapter("RECEIPT_SENDER")()
+
+
+def reminder_sender() -> ReminderSender:
+    """The receipts' sender (Notify or files) sends reminders too."""
     return _named_adapter("RECEIPT_SENDER")()
 
 

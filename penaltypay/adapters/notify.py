@@ -62,6 +62,20 @@ def refund_values(refund: Any) -> dict[str, str]:
         }
 
 
+def reminder_values(reminder: Any, stop_url: str, amount_pence: int | None = None, start_url: str = "") -> dict:
+    """What a reminder (or its confirmation) says, in the keeper's language."""
+    with translation.override("cy" if reminder.language == "cy" else "en"):
+        values = {
+            "penalty_reference": reminder.case_reference,
+            "last_day": long_date(reminder.reduction_deadline),
+            "reminder_day": long_date(reminder.send_on),
+            "stop_link": stop_url,
+        }
+        if amount_pence is not None:
+            values.update(amount=format_pence(amount_pence), start_link=start_url)
+        return values
+
+
 def _language(payment: Any) -> str:
     return "cy" if payment.language == "cy" else "en"
 
@@ -95,6 +109,24 @@ class NotifyReceipts:
             reference=refund.reference,
         )
 
+    def send_reminder_confirmation(self, reminder: Any, stop_url: str) -> None:
+        _send(
+            "reminder_confirmation",
+            email_address=reminder.email,
+            template_id=_reminder_template("CONFIRM_", reminder),
+            personalisation=reminder_values(reminder, stop_url),
+            reference=f"reminder-{reminder.pk}-set",
+        )
+
+    def send_reminder(self, reminder: Any, amount_pence: int, start_url: str, stop_url: str) -> None:
+        _send(
+            "reminder",
+            email_address=reminder.email,
+            template_id=_reminder_template("", reminder),
+            personalisation=reminder_values(reminder, stop_url, amount_pence, start_url),
+            reference=f"reminder-{reminder.pk}",
+        )
+
     def send_payment_link(self, link: Any, url: str) -> None:
         values = link_values(link, url)
         if link.email:
@@ -123,6 +155,12 @@ def link_values(link: Any, url: str) -> dict[str, str]:
     """What a payment link message says, in the keeper's language."""
     with translation.override("cy" if link.language == "cy" else "en"):
         return {"link": url, "penalty_reference": link.case_reference, "expires": long_date(link.expires_at)}
+
+
+def _reminder_template(kind: str, reminder: Any) -> str:
+    english = getattr(settings, f"NOTIFY_REMINDER_{kind}TEMPLATE_ID")
+    welsh = getattr(settings, f"NOTIFY_REMINDER_{kind}TEMPLATE_ID_CY")
+    return welsh if reminder.language == "cy" and welsh else english
 
 
 def _send(operation: str, method: str = "send_email_notification", **notification: Any) -> None:
@@ -155,6 +193,19 @@ class EmailReceipts:
             body = render_to_string("citizen/email/refund_body.txt", values)
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [refund.payment.email])
         log.info("refund email sent", extra={"refund_reference": refund.reference})
+
+    def send_reminder_confirmation(self, reminder: Any, stop_url: str) -> None:
+        self._email(reminder, "reminder_set", reminder_values(reminder, stop_url))
+
+    def send_reminder(self, reminder: Any, amount_pence: int, start_url: str, stop_url: str) -> None:
+        self._email(reminder, "reminder", reminder_values(reminder, stop_url, amount_pence, start_url))
+
+    def _email(self, reminder: Any, name: str, values: dict) -> None:
+        with translation.override("cy" if reminder.language == "cy" else "en"):
+            subject = render_to_string(f"citizen/email/{name}_subject.txt", values).strip()
+            body = render_to_string(f"citizen/email/{name}_body.txt", values)
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [reminder.email])
+        log.info("reminder email sent", extra={"case_reference": reminder.case_reference, "email_kind": name})
 
     def send_payment_link(self, link: Any, url: str) -> None:
         """By email only (a text message needs Notify)."""

@@ -102,3 +102,13 @@ class BasketPayForm(ReceiptEmailForm):
         if any(not character.isprintable() or character in "<>" for character in value):
             raise forms.ValidationError(_("Your reference must only include letters, numbers and punctuation"))
         return value
+
+
+class ReminderForm(ReceiptEmailForm):
+    """The address for a reminder: required here."""
+
+    def clean_email(self) -> str:
+        value = super().clean_email()
+        if not value:
+            raise forms.ValidationError(_("Enter your email address"))
+        return value

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from penaltypay.citizen import basket_views, info, link_views, receipt_views, views
+from penaltypay.citizen import basket_views, info, link_views, receipt_views, reminder_views, views
 
 app_name = "citizen"
 
@@ -9,6 +9,9 @@ urlpatterns = [
     path("find-your-penalty", views.find_penalty, name="find"),
     path("your-penalty", views.penalty, name="penalty"),
     path("pay", views.pay_now, name="pay"),
+    path("your-penalty/reminder", reminder_views.ask, name="reminder"),
+    path("your-penalty/reminder/set", reminder_views.set_, name="reminder-set"),
+    path("reminders/stop/<str:token>", reminder_views.stop, name="reminder-stop"),
     path("your-penalties/add", basket_views.add, name="basket-add"),
     path("your-penalties", basket_views.basket, name="basket"),
     path("your-penalties/pay", basket_views.pay, name="basket-pay"),

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from penaltypay.payments.models import Payment
 from penaltypay.payments.ports import ProviderBusy, ProviderError
 from penaltypay.payments.settlement import refresh_payment
+from penaltypay.reminders import service as reminders
 from penaltypay.reporting.record import give_feedback, note_lookup
 from penaltypay.security import client_address
 from penaltypay.web.language import SESSION_KEY as SESSION_LANGUAGE
@@ -150,6 +151,7 @@ def penalty(request):
     basket = request.session.get(SESSION_BASKET, [])
     context["basket_count"] = len(basket)
     context["in_basket"] = any(entry["reference"] == case.reference for entry in basket)
+    context["reminder_offered"] = context["due"].reduced and reminders.available()
     return render(request, "citizen/penalty.html", context)
 
 

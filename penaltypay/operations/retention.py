@@ -27,6 +27,7 @@ from penaltypay.cases.domain import COURT, DEBT_RECOVERY, NO_PAYMENT_REQUIRED, P
 from penaltypay.cases.store import closed_cases_refreshed_before
 from penaltypay.operations.models import PurgeRun
 from penaltypay.payments import personal_data
+from penaltypay.reminders import service as reminders
 from penaltypay.reporting.models import Feedback
 
 BATCH = 500
@@ -91,6 +92,10 @@ def _old_idempotency_keys(now: datetime) -> models.QuerySet:
     return record.objects.filter(created_at__lt=now - _days("RETENTION_IDEMPOTENCY_DAYS"))
 
 
+def _past_reminders(now: datetime) -> models.QuerySet:
+    return reminders.past_their_deadline(now)
+
+
 KINDS = [
     Kind(
         "receipt_emails",
@@ -115,6 +120,7 @@ KINDS = [
         _old_payment_links,
         personal_data.blank_payment_links,
     ),
+    Kind("reminders", "reminders (email address) once the reduced amount's last day has passed", _past_reminders),
 ]
 
 

@@ -35,6 +35,7 @@ urlpatterns = [
     path("search", views.search_page, name="search"),
     path("cases/<str:reference>", views.case_page, name="case"),
     path("cases/<str:reference>/lift-pause", views.lift_pause, name="lift-pause"),
+    path("cases/<str:reference>/stop-reminder", views.stop_reminder, name="stop-reminder"),
     path("payments/<str:reference>", views.payment_page, name="payment"),
     path("payments/<str:reference>/refund", refund_views.new_refund, name="refund-new"),
     path("disputes/<str:dispute_id>/evidence", dispute_views.dispute_evidence, name="dispute-evidence"),

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 from penaltypay.payments.queries import payments_of_case
 from penaltypay.payments.refund_rules import REASONS
 from penaltypay.payments.refunds import remaining_refundable
+from penaltypay.reminders import service as reminders
 from penaltypay.staff.forms import SearchForm
 from penaltypay.staff.pages import PAGE_SIZE, audit, not_found, page_number
 from penaltypay.staff.roles import ANY_STAFF, CASEWORK, REFUNDS, ROLE_NAMES, requires, roles_of
@@ -87,6 +88,7 @@ def case_page(request: HttpRequest, reference: str) -> HttpResponse:
             "refunds": refunds,
             "links": links_for_case(reference),
             "pause": card_testing.paused(reference),
+            "reminder_set": reminders.live_for_case(reference),
             "may_act": bool(roles_of(request.user) & CASEWORK),
         },
     )
@@ -99,6 +101,16 @@ def lift_pause(request: HttpRequest, reference: str) -> HttpResponse:
     reference = normalise_reference(reference)
     was = card_testing.lift(reference)
     audit(request, "lift-card-testing-pause", object_type="case", object_id=reference, detail="" if was else "none on")
+    return redirect("staff:case", reference=reference)
+
+
+@requires(read=CASEWORK, act=CASEWORK)
+@require_POST
+def stop_reminder(request: HttpRequest, reference: str) -> HttpResponse:
+    """The keeper asked (by phone, say) for no reminder: stopped; who did it is audited."""
+    reference = normalise_reference(reference)
+    stopped = reminders.stop_for_case(reference, by=request.user.get_username())
+    audit(request, "stop-reminder", object_type="case", object_id=reference, detail="" if stopped else "none set")
     return redirect("staff:case", reference=reference)
 
 

@@ -28,6 +28,7 @@ EXPECTED_READERS = {
     "search": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "case": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "lift-pause": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
+    "stop-reminder": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "payment": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "refund-new": {Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
     "dispute-evidence": {Role.FINANCE, Role.SUPERVISOR, Role.AUDITOR},
@@ -60,6 +61,7 @@ EXPECTED_ACTORS = {
     "phone-payment-take": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR},
     "phone-payment-link": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR},
     "lift-pause": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR},
+    "stop-reminder": {Role.AGENT, Role.FINANCE, Role.SUPERVISOR},
     "exceptions-act": {Role.FINANCE, Role.SUPPORT, Role.SUPERVISOR},
     "refund-new": {Role.FINANCE, Role.SUPERVISOR},
     "refund-decision": {Role.FINANCE, Role.SUPERVISOR},
@@ -150,7 +152,7 @@ def objects():
 
 def _url(pattern: URLPattern, objects: dict) -> str:
     kwargs = {name: objects[name] for name in pattern.pattern.converters}
-    if pattern.name in ("case", "lift-pause"):
+    if pattern.name in ("case", "lift-pause", "stop-reminder"):
         kwargs["reference"] = "71000001"
     if pattern.name == "refund-decision":
         kwargs["reference"] = "RF-MATR-IX01"
