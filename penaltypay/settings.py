@@ -336,6 +336,9 @@ NOTIFY_REMINDER_TEMPLATE_ID = os.environ.get("NOTIFY_REMINDER_TEMPLATE_ID", "")
 NOTIFY_REMINDER_TEMPLATE_ID_CY = os.environ.get("NOTIFY_REMINDER_TEMPLATE_ID_CY", "")
 NOTIFY_REMINDER_CONFIRM_TEMPLATE_ID = os.environ.get("NOTIFY_REMINDER_CONFIRM_TEMPLATE_ID", "")
 NOTIFY_REMINDER_CONFIRM_TEMPLATE_ID_CY = os.environ.get("NOTIFY_REMINDER_CONFIRM_TEMPLATE_ID_CY", "")
+# A text message too, when set: a Notify text template whose content is ((body)) (we write
+# the words, in the keeper's language). Without it, reminders are by email only.
+NOTIFY_REMINDER_SMS_TEMPLATE_ID = os.environ.get("NOTIFY_REMINDER_SMS_TEMPLATE_ID", "")
 # The team's email about new exceptions (a penaltypay.exceptions.ports.TeamEmail): Notify when
 # configured. Both senders must be adapters in penaltypay.adapters (built by its factories).
 NOTIFY_TEAM_TEMPLATE_ID = os.environ.get("NOTIFY_TEAM_TEMPLATE_ID", "")

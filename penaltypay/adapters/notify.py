@@ -110,21 +110,40 @@ class NotifyReceipts:
         )
 
     def send_reminder_confirmation(self, reminder: Any, stop_url: str) -> None:
+        values = reminder_values(reminder, stop_url)
         _send(
             "reminder_confirmation",
             email_address=reminder.email,
             template_id=_reminder_template("CONFIRM_", reminder),
-            personalisation=reminder_values(reminder, stop_url),
+            personalisation=values,
             reference=f"reminder-{reminder.pk}-set",
         )
+        self._text(reminder, "reminder_set", values, f"reminder-{reminder.pk}-set-text")
 
     def send_reminder(self, reminder: Any, amount_pence: int, start_url: str, stop_url: str) -> None:
+        values = reminder_values(reminder, stop_url, amount_pence, start_url)
         _send(
             "reminder",
             email_address=reminder.email,
             template_id=_reminder_template("", reminder),
-            personalisation=reminder_values(reminder, stop_url, amount_pence, start_url),
+            personalisation=values,
             reference=f"reminder-{reminder.pk}",
+        )
+        self._text(reminder, "reminder", values, f"reminder-{reminder.pk}-text")
+
+    def _text(self, reminder: Any, name: str, values: dict, reference: str) -> None:
+        """The same message as a text, in our words (the template is ((body)))."""
+        if not (reminder.mobile and settings.NOTIFY_REMINDER_SMS_TEMPLATE_ID):
+            return
+        with translation.override("cy" if reminder.language == "cy" else "en"):
+            body = render_to_string(f"citizen/sms/{name}.txt", values).strip()
+        _send(
+            "reminder_text",
+            method="send_sms_notification",
+            phone_number=reminder.mobile,
+            template_id=settings.NOTIFY_REMINDER_SMS_TEMPLATE_ID,
+            personalisation={"body": body},
+            reference=reference,
         )
 
     def send_payment_link(self, link: Any, url: str) -> None:

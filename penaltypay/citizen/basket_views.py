@@ -32,6 +32,7 @@ from penaltypay.citizen.views import (
 from penaltypay.payments import checkout
 from penaltypay.payments.creation import PaymentBusy, PaymentUnavailable, retry_after_seconds
 from penaltypay.payments.ports import ProviderBusy, ProviderError, payment_provider
+from penaltypay.reminders import service as reminders
 
 log = logging.getLogger("penaltypay.citizen")
 
@@ -68,6 +69,7 @@ def _page(request, form=None, *, changes=(), problem: str = "", status: int = 20
         {
             "rows": rows,
             "total": sum(row["due"].total_pence for row in rows if row["payable"]),
+            "reminder_offered": reminders.available() and any(row["payable"] and row["due"].reduced for row in rows),
             "form": form,
             "changes": changes,
             "problem": problem,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
@@ -105,10 +107,23 @@ class BasketPayForm(ReceiptEmailForm):
 
 
 class ReminderForm(ReceiptEmailForm):
-    """The address for a reminder: required here."""
+    """The address for a reminder (required here), and a UK mobile number where text
+    messages are offered (optional)."""
+
+    mobile = forms.CharField(required=False, max_length=100, strip=True)
 
     def clean_email(self) -> str:
         value = super().clean_email()
         if not value:
             raise forms.ValidationError(_("Enter your email address"))
         return value
+
+    def clean_mobile(self) -> str:
+        typed = self.cleaned_data.get("mobile", "")
+        if not typed:
+            return ""
+        digits = re.sub(r"[\s()\-]", "", typed)
+        match = re.fullmatch(r"(?:\+44|0044|0)(7\d{9})", digits)
+        if match is None:
+            raise forms.ValidationError(_("Enter a UK mobile number, like 07700 900 982"))
+        return "+44" + match.group(1)

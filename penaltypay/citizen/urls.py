@@ -15,6 +15,7 @@ urlpatterns = [
     path("your-penalties/add", basket_views.add, name="basket-add"),
     path("your-penalties", basket_views.basket, name="basket"),
     path("your-penalties/pay", basket_views.pay, name="basket-pay"),
+    path("your-penalties/reminder", reminder_views.ask_for_basket, name="basket-reminder"),
     path("pay/return/<str:payment_id>", views.payment_return, name="payment-return"),
     path("pay/complete/<str:payment_id>", views.payment_complete, name="payment-complete"),
     path("pay/receipt/<str:payment_id>", receipt_views.receipt_for_this_browser, name="receipt"),

@@ -58,6 +58,12 @@ def current_case(request):
     return local_case(held["reference"], held["vrm"])
 
 
+def basket_cases(request) -> list:
+    """The penalties in the keeper's list, as we hold them."""
+    cases = [local_case(entry["reference"], entry["vrm"]) for entry in request.session.get(SESSION_BASKET, [])]
+    return [case for case in cases if case is not None]
+
+
 @require_GET
 def start(request):
     return render(request, "citizen/start.html")

@@ -10,6 +10,7 @@ class Reminder(models.Model):
     case_reference = models.CharField(max_length=8, db_index=True)
     vrm = models.CharField(max_length=7)  # to read the case from ECS again before sending
     email = models.EmailField(max_length=254)
+    mobile = models.CharField(max_length=13, blank=True)  # a UK mobile, +447…, when text messages are offered
     language = models.CharField(max_length=2, default="en")
     reduction_deadline = models.DateField()  # the last day of the reduced amount, as ECS said when asked
     send_on = models.DateField(db_index=True)  # REMINDER_DAYS_BEFORE days before it (Europe/London)

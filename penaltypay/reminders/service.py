@@ -52,7 +52,12 @@ def offered(case: Case, at: datetime | None = None) -> bool:
     return current.payable and current.due.reduced and case.reduction_deadline is not None
 
 
-def ask(case: Case, email: str, language: str, address: str) -> None:
+def texts_offered() -> bool:
+    """A mobile number is asked for only where Notify can send the text message."""
+    return bool(settings.NOTIFY_API_KEY and settings.NOTIFY_REMINDER_SMS_TEMPLATE_ID)
+
+
+def ask(case: Case, email: str, language: str, address: str, mobile: str = "") -> None:
     """Set a reminder and send its confirmation (with the way to stop). Refused silently
     beyond the limits per address and per penalty, and when one is already set: the keeper
     is told the same either way."""
@@ -70,6 +75,7 @@ def ask(case: Case, email: str, language: str, address: str) -> None:
                 case_reference=case.reference,
                 vrm=case.vrm,
                 email=email,
+                mobile=mobile if texts_offered() else "",
                 language="cy" if language == "cy" else "en",
                 reduction_deadline=case.reduction_deadline,
                 send_on=rules.send_on(case.reduction_deadline, settings.REMINDER_DAYS_BEFORE),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -59,7 +60,12 @@ def test_a_welsh_keeper_is_told_in_welsh_to_try_again_while_the_database_is_out_
         assert sent.status_code == 503 and WELSH_UNAVAILABLE in sent.text  # never a 500, in any step
 
         proxy.backends = [(real.hostname, real.port or 5432)]
-        again = keeper.get(base + "/find-your-penalty", timeout=20)
+        # The pool reconnects with a growing back-off: a keeper pressing refresh is served
+        # again within seconds, told "try again" (never a 500) until then.
+        deadline = time.monotonic() + 45
+        while (again := keeper.get(base + "/find-your-penalty", timeout=20)).status_code == 503:
+            assert time.monotonic() < deadline, "not serving again 45 s after the database came back"
+            time.sleep(1)
         assert again.status_code == 200 and 'lang="cy"' in again.text  # the session, and Welsh, are back
     finally:
         proxy.close()

@@ -91,11 +91,11 @@ def test_a_web_process_stopped_mid_request_is_taken_out_of_service_first_and_fin
             drain = subprocess.Popen(
                 [sys.executable, "-m", "penaltypay.cli", "drain"], env=env, stdout=subprocess.PIPE, text=True
             )
-            time.sleep(0.5)
+            assert "draining" in drain.stdout.readline()  # the pod is marked (PYTHONUNBUFFERED: said at once)
             ready = requests.get(base + "/readyz", timeout=5)
             assert (ready.status_code, ready.json()) == (503, {"status": "draining"})
             assert requests.get(base + "/find-your-penalty", timeout=5).status_code == 200  # still serving
-            assert drain.wait(10) == 0 and "draining" in drain.stdout.read()
+            assert drain.wait(10) == 0
             stopping = time.monotonic()
             os.kill(web.pid, signal.SIGTERM)  # as Kubernetes does once preStop has returned
             statuses = [answer.result(timeout=30) for answer in answers]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 from io import StringIO
@@ -169,3 +170,45 @@ def test_staff_see_that_a_reminder_is_set_not_the_address_and_stopping_it_is_aud
     assert Reminder.objects.get().stopped_by == agent.user.username
     assert "asked for a reminder" not in agent.get(f"/staff/cases/{case.reference}").content.decode()
     assert send_due_now()["sent"] == 0
+
+
+def test_a_fleet_asks_once_on_its_list_and_gets_a_reminder_for_each_reduced_penalty(put_case, today, mailoutbox):
+    reduced = [put_case(reference=f"7600020{n}", reduction_deadline=today + timedelta(days=2)) for n in range(2)]
+    not_reduced = put_case(reference="76000209", reduction_deadline=today - timedelta(days=1))
+    keeper = Client()
+    for case in [*reduced, not_reduced]:
+        find(keeper, case.reference, case.vrm)
+        keeper.post("/your-penalties/add", {"then": "basket"})
+    page = keeper.get("/your-penalties").content.decode()
+    assert 'href="/your-penalties/reminder"' in page
+    assert "each of your 2 penalties" in keeper.get("/your-penalties/reminder").content.decode()
+    assert keeper.post("/your-penalties/reminder", {"email": "fleet@example.com"})["Location"] == (
+        "/your-penalty/reminder/set"
+    )
+    assert sorted(Reminder.objects.values_list("case_reference", flat=True)) == [c.reference for c in reduced]
+    assert send_due_now()["sent"] == 2
+
+
+def test_where_texts_are_offered_a_mobile_gets_the_confirmation_and_the_reminder_too(
+    client, put_case, today, settings, fake_notify
+):
+    url, received = fake_notify
+    settings.NOTIFY_API_KEY = f"penaltypay_test-{uuid.uuid4()}-{uuid.uuid4()}"
+    settings.NOTIFY_BASE_URL = url
+    settings.RECEIPT_SENDER = "penaltypay.adapters.notify.NotifyReceipts"
+    settings.NOTIFY_REMINDER_CONFIRM_TEMPLATE_ID = str(uuid.uuid4())
+    settings.NOTIFY_REMINDER_TEMPLATE_ID = str(uuid.uuid4())
+    settings.NOTIFY_REMINDER_SMS_TEMPLATE_ID = str(uuid.uuid4())
+    case = put_case(reference="76000011", reduction_deadline=today + timedelta(days=2))
+    find(client, case.reference, case.vrm)
+    assert 'name="mobile"' in client.get("/your-penalty/reminder").content.decode()
+    wrong = client.post("/your-penalty/reminder", {"email": "keeper@example.com", "mobile": "0123"})
+    assert wrong.status_code == 400 and "Enter a UK mobile number" in wrong.content.decode()
+    client.post("/your-penalty/reminder", {"email": "keeper@example.com", "mobile": "07700 900 982"})
+    assert send_due_now()["sent"] == 1
+    texts = [r["body"] for r in received if r["path"] == "/v2/notifications/sms"]
+    emails = [r["body"] for r in received if r["path"] == "/v2/notifications/email"]
+    assert [t["phone_number"] for t in texts] == ["+447700900982"] * 2 and len(emails) == 2
+    assert "To stop reminders" in texts[0]["personalisation"]["body"]
+    assert "£40" in texts[1]["personalisation"]["body"] and case.reference in texts[1]["personalisation"]["body"]
+    assert emails[1]["personalisation"]["amount"] == "£40"
