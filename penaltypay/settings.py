@@ -175,6 +175,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "max_size": DATABASE_POOL_SIZE,
             "timeout": DATABASE_POOL_TIMEOUT,
             "max_idle": 60,  # idle connections beyond min_size are closed after a minute
+            # While the database is away the pool retries with a doubling back-off; giving
+            # up after 10 s means the next request starts afresh, so service resumes within
+            # a second or two of the database coming back, not after the next doubled wait.
+            "reconnect_timeout": 10,
         }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker) share the file: wait for locks instead of failing.
