@@ -14,7 +14,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connections
 from django.test import Client
 from django.utils import timezone
@@ -212,3 +212,39 @@ def test_where_texts_are_offered_a_mobile_gets_the_confirmation_and_the_reminder
     assert "To stop reminders" in texts[0]["personalisation"]["body"]
     assert "£40" in texts[1]["personalisation"]["body"] and case.reference in texts[1]["personalisation"]["body"]
     assert emails[1]["personalisation"]["amount"] == "£40"
+
+
+def test_a_worker_cut_off_before_handing_a_reminder_over_is_followed_and_one_cut_off_after_is_not(
+    client, put_case, today, mailoutbox
+):
+    """What a killed worker leaves: a claim (it died before sending: another sends it, once
+    the claim is old) or a hand-over under way (the email may have left: never a second)."""
+    before, during = (put_case(reference=f"7600030{n}", reduction_deadline=today + timedelta(days=1)) for n in (1, 2))
+    ask_for_reminder(client, before, email="before@example.com")
+    ask_for_reminder(Client(), during, email="during@example.com")
+    long_ago = timezone.now() - timedelta(minutes=11)
+    Reminder.objects.filter(case_reference=before.reference).update(claimed_at=long_ago)
+    Reminder.objects.filter(case_reference=during.reference).update(claimed_at=long_ago, sending_at=long_ago)
+    assert send_due_now_allowing_failures() == {"sent": 1, "skipped": {}, "failed": 1}
+    assert [m.to for m in mailoutbox[2:]] == [["before@example.com"]]
+    assert Reminder.objects.get(case_reference=during.reference).outcome == "failed"
+    assert send_due_now()["sent"] == 0 and len(mailoutbox) == 3
+
+
+def send_due_now_allowing_failures() -> dict:
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 reminder"):
+        call_command("reminders", "send-due", "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_asking_again_and_again_is_limited_per_penalty_and_the_address_is_never_logged(
+    put_case, today, mailoutbox, caplog
+):
+    case = put_case(reference="76000012", reduction_deadline=today + timedelta(days=2))
+    with caplog.at_level("DEBUG"):
+        for n in range(8):
+            ask_for_reminder(Client(), case, email=f"someone{n}@example.com")
+        send_due_now()
+    assert Reminder.objects.count() == 5  # PER_PENALTY_A_DAY: the rest were told the same, and nothing was set
+    assert "@example.com" not in caplog.text
