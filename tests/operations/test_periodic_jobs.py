@@ -36,6 +36,7 @@ def test_every_app_declares_its_jobs_where_it_lives():
         "payment-recheck": "penaltypay.payments.jobs",
         "dispute-sync": "penaltypay.payments.jobs",
         "exceptions-announce": "penaltypay.exceptions.jobs",
+        "reminders": "penaltypay.reminders.jobs",
         "reconcile": "penaltypay.reconciliation.jobs",
         "purge": "penaltypay.operations.scheduled_purge",
     }
