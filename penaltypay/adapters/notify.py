@@ -110,26 +110,25 @@ class NotifyReceipts:
         )
 
     def send_reminder_confirmation(self, reminder: Any, stop_url: str) -> None:
-        values = reminder_values(reminder, stop_url)
-        _send(
-            "reminder_confirmation",
-            email_address=reminder.email,
-            template_id=_reminder_template("CONFIRM_", reminder),
-            personalisation=values,
-            reference=f"reminder-{reminder.pk}-set",
+        self._reminder(
+            "reminder_confirmation", "CONFIRM_", "reminder_set", reminder, reminder_values(reminder, stop_url)
         )
-        self._text(reminder, "reminder_set", values, f"reminder-{reminder.pk}-set-text")
 
     def send_reminder(self, reminder: Any, amount_pence: int, start_url: str, stop_url: str) -> None:
         values = reminder_values(reminder, stop_url, amount_pence, start_url)
+        self._reminder("reminder", "", "reminder", reminder, values)
+
+    def _reminder(self, operation: str, template: str, words: str, reminder: Any, values: dict) -> None:
+        """The email (its Notify template per language), then the text message if asked for."""
+        reference = f"reminder-{reminder.pk}-{operation}"
         _send(
-            "reminder",
+            operation,
             email_address=reminder.email,
-            template_id=_reminder_template("", reminder),
+            template_id=_reminder_template(template, reminder),
             personalisation=values,
-            reference=f"reminder-{reminder.pk}",
+            reference=reference,
         )
-        self._text(reminder, "reminder", values, f"reminder-{reminder.pk}-text")
+        self._text(reminder, words, values, f"{reference}-text")
 
     def _text(self, reminder: Any, name: str, values: dict, reference: str) -> None:
         """The same message as a text, in our words (the template is ((body)))."""
