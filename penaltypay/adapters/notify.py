@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from notifications_python_client.notifications import NotificationsAPIClient
 
 from penaltypay.cases.domain import CASE_TYPE_NAMES
+from penaltypay.kernel.clock import london_date
 from penaltypay.kernel.metrics import OUTBOUND_CALLS
 from penaltypay.kernel.money import format_pence
 from penaltypay.payments.receipt_links import receipt_link
@@ -68,7 +69,8 @@ def reminder_values(reminder: Any, stop_url: str, amount_pence: int | None = Non
         values = {
             "penalty_reference": reminder.case_reference,
             "last_day": long_date(reminder.reduction_deadline),
-            "reminder_day": long_date(reminder.send_on),
+            # Asked for with fewer days left than REMINDER_DAYS_BEFORE: it goes today.
+            "reminder_day": long_date(max(reminder.send_on, london_date(timezone.now()))),
             "stop_link": stop_url,
         }
         if amount_pence is not None:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from penaltypay.cases.ports import ecs_for_lookups
 from penaltypay.reminders.models import Reminder
 from penaltypay.reminders.service import send_due
+from penaltypay.web.formats import long_date
 from tests.citizen.conftest import find
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,6 +52,8 @@ def test_a_reminder_is_confirmed_at_once_then_sent_once_naming_the_penalty_and_t
     assert "Check your email" in client.get(answer["Location"]).content.decode()
     (confirmation,) = mailoutbox
     assert confirmation.to == ["keeper@example.com"] and case.reference in confirmation.body
+    # Two days left, reminders go three days before: "we will email you" today, not in the past.
+    assert f"We will email you on {long_date(today)}." in confirmation.body
     assert STOP.search(confirmation.body)
 
     assert send_due_now() == {"sent": 1, "skipped": {}, "failed": 0}
