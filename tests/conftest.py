@@ -49,6 +49,9 @@ def _fresh_cache(request):
         # test without the database, say) must not carry counts from one test to the next.
         ratelimits._counter.local.clear()
         ratelimits._counter._local_until = 0.0
+        from penaltypay.reporting import open_data
+
+        open_data.forget()
         from penaltypay.web import pacing
 
         pacing.reset_local()  # likewise the provider's turns kept in memory

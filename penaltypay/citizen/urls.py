@@ -1,6 +1,6 @@
 from django.urls import path
 
-from penaltypay.citizen import basket_views, info, link_views, receipt_views, reminder_views, views
+from penaltypay.citizen import basket_views, info, link_views, performance_views, receipt_views, reminder_views, views
 
 app_name = "citizen"
 
@@ -27,4 +27,7 @@ urlpatterns = [
     path("privacy", info.privacy, name="privacy"),
     path("cookies", info.cookies, name="cookies"),
     path("help", info.help_and_contact, name="help"),
+    path("performance", performance_views.page, name="performance"),
+    path("performance.csv", performance_views.as_csv, name="performance-csv"),
+    path("performance.json", performance_views.as_json, name="performance-json"),
 ]

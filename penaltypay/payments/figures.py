@@ -102,3 +102,10 @@ def refunds_in_status(status: RefundStatus) -> QuerySet[Refund]:
 
 def disputes_open() -> QuerySet[Dispute]:
     return Dispute.objects.filter(status__in=sorted(OPEN_DISPUTE_STATUSES)).select_related("payment")
+
+
+def paid_lines_between(start: datetime, end: datetime) -> QuerySet[PaymentLine]:
+    """Each penalty paid by a payment that succeeded, made in the period (open data)."""
+    return PaymentLine.objects.filter(
+        payment__status=SUCCESS, payment__created_at__gte=start, payment__created_at__lt=end
+    )

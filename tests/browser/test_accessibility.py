@@ -278,6 +278,44 @@ PAGES.update(
     }
 )
 
+
+def _reminder_form(page, env):
+    _found(page, env)
+    with page.expect_navigation():
+        page.get_by_role("link", name=t("Get a reminder before the reduced amount ends")).click()
+
+
+def _reminder_error(page, env):
+    _reminder_form(page, env)
+    page.get_by_label(t("Get a reminder before the reduced amount ends")).fill("not an address")
+    with page.expect_navigation():
+        page.get_by_role("button", name=t("Get a reminder"), exact=True).click()
+
+
+def _reminder_set(page, env):
+    _reminder_form(page, env)
+    page.get_by_label(t("Get a reminder before the reduced amount ends")).fill("keeper@example.com")
+    with page.expect_navigation():
+        page.get_by_role("button", name=t("Get a reminder"), exact=True).click()
+
+
+def _reminder_stop(page, env):
+    _reminder_set(page, env)
+    from penaltypay.reminders.models import Reminder
+
+    page.goto(f"/reminders/stop/{Reminder.objects.get().stop_token}")
+
+
+PAGES.update(
+    {
+        "reminder": (_reminder_form, "Get a reminder before the reduced amount ends"),
+        "reminder-error": (_with_errors(_reminder_error), "Get a reminder before the reduced amount ends"),
+        "reminder-set": (_reminder_set, "Check your email"),
+        "reminder-stop": (_reminder_stop, "Stop your reminder"),
+        "performance": (lambda page, env: page.goto("/performance"), "Performance data"),
+    }
+)
+
 # 400 % zoom of a 1280 x 1024 screen leaves 320 x 256 CSS pixels (WCAG 1.4.10); and a phone.
 NARROW = [{"width": 320, "height": 256}, {"width": 320, "height": 640}]
 
