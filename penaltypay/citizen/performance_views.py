@@ -33,6 +33,7 @@ CSV_COLUMNS = [
 
 
 def _public(response: HttpResponse) -> HttpResponse:
+    """The files are the same for everyone: any cache may keep them for the hour."""
     response["Cache-Control"] = "public, max-age=3600"
     return response
 
@@ -45,7 +46,8 @@ def page(request: HttpRequest) -> HttpResponse:
         for week in reversed(data["weeks"][-SHOWN_WEEKS:])
     ]
     context = {"data": data, "weeks": weeks, "licence": LICENCE, "type_names": CASE_TYPE_NAMES}
-    return _public(render(request, "citizen/performance.html", context))
+    # Not for shared caches: the page is in the keeper's language, chosen in their session.
+    return render(request, "citizen/performance.html", context)
 
 
 @require_GET

@@ -100,7 +100,14 @@ def test_the_page_answers_anyone_in_english_and_welsh_and_the_csv_has_a_row_per_
     welsh.get("/performance?lang=cy")
     page = welsh.get("/performance").content.decode()
     assert '<html lang="cy"' in page and "Data perfformiad" in page
-    rows = list(csv.DictReader(io.StringIO(Client().get("/performance.csv").content.decode())))
+    # The files are the same for everyone (any cache may keep them); the page is in the
+    # reader's language, so no shared cache may hand it to someone else.
+    assert "public" not in english.get("Cache-Control", "") and "public" not in welsh.get("/performance").get(
+        "Cache-Control", ""
+    )
+    served = Client().get("/performance.csv")
+    assert served["Cache-Control"] == "public, max-age=3600"
+    rows = list(csv.DictReader(io.StringIO(served.content.decode())))
     assert len(rows) == 52 * 3
     assert {row["penalty_type"] for row in rows} == {"7A", "29KK", "144A"}
     assert not any("@" in value for row in rows for value in row.values())  # nothing personal
