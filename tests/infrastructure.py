@@ -205,3 +205,39 @@ class TcpProxy:
     def close(self) -> None:
         self._server.close()
         self.cut()
+
+
+def service_env(*, database_url: str, ecs, provider, redis_url: str, home: Path, extra: dict | None = None) -> dict:
+    """`penaltypay web` and `penaltypay worker` as production runs them, against this test's
+    stand-ins: ECS retried quickly, payments re-checked every 5 s, the look-up limits out of
+    the way (every keeper comes from this one machine), files under `home`."""
+    from standins.chaos import worker_env
+    from tests.providers import API_KEY, WEBHOOK_SECRET
+
+    home.mkdir(parents=True, exist_ok=True)
+    return worker_env(
+        database_url=database_url,
+        ecs_url=ecs.url,
+        write_timeout=2.0,
+        lease_seconds=5.0,
+        backoff_base=0.2,
+        backoff_cap=2.0,
+        breaker_min_open=0.5,
+        breaker_max_open=2.0,
+        settle_seconds=3.0,
+        extra={
+            "PAY_API_URL": provider.base_url,
+            "PAY_API_KEY": API_KEY,
+            "PAY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "REDIS_URL": redis_url,
+            "PAYMENT_RECHECK_AFTER_SECONDS": "5",
+            "PENALTYPAY_VAR_DIR": str(home / "var"),
+            "PROMETHEUS_MULTIPROC_DIR": str(home / "prometheus"),
+            "PENALTYPAY_DRAIN_FILE": str(home / "draining"),
+            "DEBUG": "0",
+            "TRUSTED_PROXY_COUNT": "1",
+            "LOOKUP_RATE_LIMIT_PER_ADDRESS": "1000",
+            "LOOKUP_RATE_LIMIT_PER_REFERENCE": "1000",
+            **(extra or {}),
+        },
+    )

@@ -18,18 +18,18 @@ from django.db import connection, connections
 from penaltypay.ecs.models import OutboxEvent
 from penaltypay.kernel.clock import london_date
 from penaltypay.payments.models import Payment
-from standins.chaos import Workers, chaos_case, worker_env
+from standins.chaos import Workers, chaos_case
 from tests.infrastructure import (
     PrivateRedis,
     database_url,
     postgresql_cluster,
     redis_available,
     restart_postgresql,
+    service_env,
     start_web,
     stop_web,
 )
 from tests.keeper_http import Keeper
-from tests.providers import API_KEY, WEBHOOK_SECRET
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.serial, pytest.mark.django_db(transaction=True)]
 
@@ -50,34 +50,14 @@ def test_keepers_pay_through_a_postgresql_restart_and_redis_stopping(ecs, provid
         ecs.put_case(case)
     cache = PrivateRedis()
     cache.start()
-    common = {
-        "PAY_API_URL": provider.base_url,
-        "PAY_API_KEY": API_KEY,
-        "PAY_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "REDIS_URL": cache.url,
-        "DATABASE_CONN_MAX_AGE": "60",  # kept connections: what a restart breaks
-        "PENALTYPAY_VAR_DIR": str(tmp_path / "var"),
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
-    }
-    env = worker_env(
+    env = web_env = service_env(
         database_url=database_url(),
-        ecs_url=ecs.url,
-        write_timeout=2.0,
-        lease_seconds=5.0,
-        backoff_base=0.2,
-        backoff_cap=2.0,
-        breaker_min_open=0.5,
-        breaker_max_open=2.0,
-        settle_seconds=3.0,
-        extra={**common, "PAYMENT_RECHECK_AFTER_SECONDS": "5"},
+        ecs=ecs,
+        provider=provider,
+        redis_url=cache.url,
+        home=tmp_path,
+        extra={"DATABASE_CONN_MAX_AGE": "60"},  # kept connections (without a pool): what a restart breaks
     )
-    web_env = {
-        **env,
-        "DEBUG": "0",
-        "TRUSTED_PROXY_COUNT": "1",
-        "LOOKUP_RATE_LIMIT_PER_ADDRESS": "1000",
-        "LOOKUP_RATE_LIMIT_PER_REFERENCE": "1000",
-    }
     # Rounds every second: a payment a request left half-made at the restart is settled soon.
     workers = Workers(env, tmp_path / "workers", concurrency=4, interval=1)
     web, base = start_web(web_env, tmp_path / "web.log", workers=2, threads=8)

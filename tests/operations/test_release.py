@@ -21,10 +21,17 @@ import requests
 from django.db import connection
 
 from penaltypay.kernel.clock import london_date
-from standins.chaos import Workers, chaos_case, worker_env
-from tests.infrastructure import PrivateRedis, TcpProxy, database_url, redis_available, start_web, stop_web
+from standins.chaos import Workers, chaos_case
+from tests.infrastructure import (
+    PrivateRedis,
+    TcpProxy,
+    database_url,
+    redis_available,
+    service_env,
+    start_web,
+    stop_web,
+)
 from tests.keeper_http import Keeper
-from tests.providers import API_KEY, WEBHOOK_SECRET
 from tests.releases import ROOT, previous_release, tree_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.serial, pytest.mark.django_db(transaction=True)]
@@ -88,34 +95,14 @@ def test_the_previous_release_and_this_one_serve_side_by_side_through_a_rollout(
     cache.start()
 
     def env_of(release_name: str, tree) -> dict:
-        env = worker_env(
+        return service_env(
             database_url=f"{server}/{name}?application_name={release_name}",
-            ecs_url=ecs.url,
-            write_timeout=2.0,
-            lease_seconds=5.0,
-            backoff_base=0.2,
-            backoff_cap=2.0,
-            breaker_min_open=0.5,
-            breaker_max_open=2.0,
-            settle_seconds=3.0,
-            extra={
-                "PAY_API_URL": provider.base_url,
-                "PAY_API_KEY": API_KEY,
-                "PAY_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "REDIS_URL": cache.url,
-                "PAYMENT_RECHECK_AFTER_SECONDS": "5",
-                "PENALTYPAY_VAR_DIR": str(tmp_path / release_name / "var"),
-                "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / release_name / "prometheus"),
-                "PENALTYPAY_DRAIN_FILE": str(tmp_path / release_name / "draining"),
-                "PYTHONPATH": str(tree),
-                "DEBUG": "0",
-                "TRUSTED_PROXY_COUNT": "1",
-                "LOOKUP_RATE_LIMIT_PER_ADDRESS": "1000",
-                "LOOKUP_RATE_LIMIT_PER_REFERENCE": "1000",
-            },
+            ecs=ecs,
+            provider=provider,
+            redis_url=cache.url,
+            home=tmp_path / release_name,
+            extra={"PYTHONPATH": str(tree)},
         )
-        (tmp_path / release_name).mkdir(exist_ok=True)
-        return env
 
     old_env, new_env = env_of("previous", old_tree), env_of("current", ROOT)
     _run(["migrate", "--noinput"], old_env, old_tree, tmp_path / "previous" / "migrate.log")
